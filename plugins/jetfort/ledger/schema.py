@@ -1,0 +1,123 @@
+"""The ledger's tables (SQLAlchemy Core).
+
+The migrations in ``migrations/versions`` create exactly these; a test compares the two so they
+never drift. Timestamps are stored as timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = sa.DateTime(timezone=True)
+
+#: One row per synced thing: a shop order, a customer, a status push, a capture, an article...
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("source_key", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("target_type", sa.String(32)),
+    sa.Column("target_key", sa.String(100)),
+    sa.Column("payload_hash", sa.String(64)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("detail", sa.JSON),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.UniqueConstraint("tenant", "kind", "source_key"),
+    sa.Index(None, "tenant", "kind", "state"),
+)
+
+#: Every step a record went through, with what was sent.
+record_audit = sa.Table(
+    "record_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("record_id", sa.Integer, sa.ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Column("step", sa.String(40), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("message", sa.Text),
+    sa.Column("payload", sa.JSON),
+    sa.Column("run_id", sa.String(250)),
+    sa.Index(None, "record_id"),
+)
+
+#: Incremental positions (e.g. "fortnox orders changed since").
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("tenant", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(100), nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+#: Records that cannot go on, with the reason a person can act on.
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("source_key", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(200)),
+    sa.Column("code", sa.String(40)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("payload", sa.JSON),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("first_at", TS, nullable=False),
+    sa.Column("last_at", TS, nullable=False),
+    sa.Column("resolved_at", TS),
+    sa.UniqueConstraint("tenant", "kind", "source_key"),
+    sa.Index(None, "tenant", "resolved_at"),
+)
+
+#: Last seen state of each catalog cell per side, and what jetfort itself wrote (echo guard).
+catalog_snapshots = sa.Table(
+    "catalog_snapshots",
+    metadata,
+    sa.Column("tenant", sa.String(40), primary_key=True),
+    sa.Column("side", sa.String(16), primary_key=True),
+    sa.Column("entity", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("written_hash", sa.String(64)),
+    sa.Column("data", sa.JSON),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+#: OAuth tokens per Fortnox connection; secrets are encrypted (Fernet) before they get here.
+oauth_tokens = sa.Table(
+    "oauth_tokens",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("access_token", sa.LargeBinary),
+    sa.Column("refresh_token", sa.LargeBinary),
+    sa.Column("expires_at", TS),
+    sa.Column("scope", sa.Text),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+#: Accepted Fortnox requests per company, for the shared sliding-window budget.
+request_log = sa.Table(
+    "request_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("company", sa.String(200), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index(None, "company", "at"),
+)

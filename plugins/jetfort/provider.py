@@ -1,0 +1,82 @@
+"""Provider metadata: registers the ``fortnox``, ``jetshop`` and ``jetfort_ledger`` connection types.
+
+Airflow 3 rejects connections whose type no provider registered, and since 3.2 the form fields
+are declared here (``conn-fields`` / ``ui-field-behaviour``) rather than in hook methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jetfort
+
+
+def _secret(label: str, description: str) -> dict[str, Any]:
+    return {"label": label, "description": description,
+            "schema": {"type": ["string", "null"], "format": "password"}}
+
+
+def _text(label: str, description: str, default: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["string", "null"]}
+    if default is not None:
+        schema["default"] = default
+    return {"label": label, "description": description, "schema": schema}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "jetfort",
+        "name": "jetfort",
+        "description": "Jetshop Commerce ⇄ Fortnox sync for Apache Airflow 3.",
+        "versions": [jetfort.__version__],
+        "connection-types": [
+            {
+                "connection-type": "fortnox",
+                "hook-class-name": "jetfort.fortnox.hook.FortnoxHook",
+                "hook-name": "Fortnox",
+                "conn-fields": {
+                    "client_secret": _secret("Client secret", "OAuth client secret of the Fortnox app"),
+                    "refresh_token": _secret(
+                        "Initial refresh token",
+                        "From the authorization-code exchange; jetfort rotates it in the ledger"),
+                    "tenant_id": _text("Tenant id", "Fortnox TenantId for client-credentials (service account)"),
+                    "auth_url": _text("Token URL", "OAuth token endpoint",
+                                      "https://apps.fortnox.se/oauth-v1/token"),
+                    "company": _text("Company key", "Name of the shared request budget (default: conn id)"),
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "API base URL", "login": "Client id", "password": "Client secret"},
+                    "placeholders": {"host": "https://api.fortnox.se"},
+                },
+            },
+            {
+                "connection-type": "jetshop",
+                "hook-class-name": "jetfort.jetshop.hook.JetshopHook",
+                "hook-name": "Jetshop",
+                "conn-fields": {
+                    "shop_id": _text("ShopId", "Jetshop ShopId (GUID) sent in the SOAP header"),
+                    "wsdl_url": _text("WSDL URL", "The live service's ?WSDL; empty = jetfort's shipped WSDL"),
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {"host": "Web service URL", "login": "Integration login"},
+                    "placeholders": {"host": "https://<shop>/Webservice20/v3.0/webservice.asmx"},
+                },
+            },
+            {
+                "connection-type": "jetfort_ledger",
+                "hook-class-name": "jetfort.ledger.hook.LedgerHook",
+                "hook-name": "jetfort ledger",
+                "conn-fields": {
+                    "url": _text("SQLAlchemy URL", "Overrides host/login fields, e.g. sqlite:////path/ledger.db"),
+                    "secret_key": _secret("Token encryption key", "Fernet key for OAuth tokens at rest"),
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": [],
+                    "relabeling": {"schema": "Database"},
+                    "placeholders": {"host": "postgres host (empty = SQLite under AIRFLOW_HOME)"},
+                },
+            },
+        ],
+    }
