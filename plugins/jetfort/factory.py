@@ -1,0 +1,137 @@
+"""The DAG factory: one DAG per tenant and flow part, built from the tenant rules.
+
+A file in ``dags/`` calls :func:`tenant_dags` with the flow part it wires and a function that
+adds the tasks; this module adds what every jetfort DAG has in common: the id
+``jetfort__<tenant>__<part>``, a data-interval timetable (so windows and backfills mean
+something), tags, ``doc_md``, retries with backoff and a retry policy that fails fast on
+permanent errors, the failure notifier, and the tenant's Fortnox pool.
+
+Rules are read once per parse and nothing here touches the network. A tenant whose rules do not
+validate gets no DAGs; ``dags/jetfort_rules_check.py`` turns its errors into an import error
+shown in the UI, naming the tenant and the field, while every other tenant's DAGs stay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, ExceptionRetryPolicy, Param, RetryRule
+from airflow.sdk.definitions.retry_policy import RetryAction
+
+from jetfort.rules import RulesError, TenantRules, load_tenants_from_airflow
+
+START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+#: What a task instance may retry; permanent errors fail at once (see jetfort.errors).
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(exception="jetfort.errors.PermanentError", action=RetryAction.FAIL,
+                  reason="permanent error: fix the input or the rules, then clear the task"),
+        RetryRule(exception="jetfort.errors.TransientError", action=RetryAction.RETRY),
+    ],
+)
+
+TaskBuilder = Callable[[TenantRules], None]
+
+
+def dag_id(tenant: str, part: str) -> str:
+    return f"jetfort__{tenant}__{part}"
+
+
+def fortnox_pool(tenant: str) -> str:
+    """Pool that caps concurrent Fortnox-heavy tasks of one tenant (created by bootstrap)."""
+    return f"jetfort_fortnox__{tenant}"
+
+
+def default_args(rules: TenantRules) -> dict[str, Any]:
+    from jetfort.tasks.notify import FailureNotifier
+
+    return {
+        "owner": "jetfort",
+        "retries": 3,
+        "retry_delay": dt.timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=15),
+        "retry_policy": RETRY_POLICY,
+        "execution_timeout": dt.timedelta(hours=2),
+        "on_failure_callback": [FailureNotifier(tenant=rules.tenant_id)],
+    }
+
+
+def _doc(rules: TenantRules, part: str, description: str) -> str:
+    shops = ", ".join(f"`{shop.key}`" for shop in rules.shops)
+    return (
+        f"### jetfort · tenant `{rules.tenant_id}` · {part}\n\n{description}\n\n"
+        f"- flow: **{rules.flow}**; plan: **{rules.plan or 'none'}**\n"
+        f"- Fortnox connection: `{rules.fortnox_conn_id}`; shops: {shops}\n"
+        f"- rules: Airflow Variable `jetfort_tenant_{rules.tenant_id}`\n"
+    )
+
+
+def tenant_dags(
+    part: str,
+    build: TaskBuilder,
+    *,
+    description: str,
+    applies: Callable[[TenantRules], bool] = lambda rules: True,
+    params: Mapping[str, Param] | None = None,
+    schedule: Callable[[TenantRules], str | None] | None = None,
+    tenants: Mapping[str, TenantRules] | None = None,
+) -> dict[str, DAG]:
+    """Build ``jetfort__<tenant>__<part>`` for every valid tenant the part applies to.
+
+    ``schedule`` picks the cron from the rules (default ``rules.schedules.<part>``); ``None``
+    from it makes a manual-only DAG (e.g. the initial sync).
+    """
+    if tenants is None:
+        tenants, _errors = load_tenants()
+    dags: dict[str, DAG] = {}
+    for tenant_id, rules in sorted(tenants.items()):
+        if not applies(rules):
+            continue
+        cron = schedule(rules) if schedule else getattr(rules.schedules, part)
+        timetable = CronDataIntervalTimetable(cron, timezone="UTC") if cron else None
+        with DAG(
+            dag_id=dag_id(tenant_id, part),
+            schedule=timetable,
+            start_date=START_DATE,
+            catchup=False,
+            max_active_runs=1,
+            tags=["jetfort", f"tenant:{tenant_id}", f"flow:{rules.flow}", part],
+            doc_md=_doc(rules, part, description),
+            description=f"{description} (tenant {tenant_id})",
+            default_args=default_args(rules),
+            params=dict(params or {}),
+            dagrun_timeout=dt.timedelta(hours=6),
+        ) as dag:
+            build(rules)
+        dags[dag.dag_id] = dag
+    return dags
+
+
+_cache: tuple[float, tuple[dict[str, TenantRules], dict[str, RulesError]]] | None = None
+
+
+def load_tenants(max_age: float = 5.0) -> tuple[dict[str, TenantRules], dict[str, RulesError]]:
+    """Tenant rules for this parse: one read shared by all DAG files parsed within ``max_age`` s."""
+    import time
+
+    global _cache
+    now = time.monotonic()
+    if _cache is None or now - _cache[0] > max_age:
+        _cache = (now, load_tenants_from_airflow())
+    return _cache[1]
+
+
+def rules_errors_message(errors: Mapping[str, RulesError]) -> str:
+    lines = [f"jetfort: {len(errors)} tenant(s) have invalid rules and get no DAGs until fixed:"]
+    for tenant_id in sorted(errors):
+        lines.append(str(errors[tenant_id]))
+    return "\n".join(lines)
+
+
+def pools_for(tenants: Iterable[TenantRules]) -> dict[str, int]:
+    """Pools the tenants' DAGs use, with their slot counts (for bootstrap)."""
+    return {fortnox_pool(rules.tenant_id): 4 for rules in tenants}

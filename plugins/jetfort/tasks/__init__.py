@@ -1,0 +1,1 @@
+"""Airflow glue: each stage = hooks + mapping + ledger, returning a small JSON summary."""
