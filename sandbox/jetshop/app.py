@@ -1,0 +1,231 @@
+"""FastAPI app of the Jetshop sandbox: the SOAP endpoint, its ``?WSDL``, and ``/_sandbox`` admin routes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import socket
+import struct
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from sandbox.faults import Fault, FaultPlan
+from sandbox.jetshop import seed as seeding
+from sandbox.jetshop.modelled import MODELLED_OPERATIONS
+from sandbox.jetshop.state import JetshopSandbox
+
+ENDPOINT = "/Webservice20/v3.0/webservice.asmx"
+
+
+def create_app(seed: int = 1, base_time: datetime | None = None) -> FastAPI:
+    """Build the sandbox; same seed, same shops, catalog and orders."""
+    sandbox = JetshopSandbox(seed=seed, base_time=base_time)
+    app = FastAPI(title="Jetshop sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
+    app.state.jetshop = sandbox
+
+    @app.get(ENDPOINT)
+    async def wsdl_or_help(request: Request) -> Response:
+        if any(k.lower() == "wsdl" for k in request.query_params):
+            base = str(request.base_url).rstrip("/") + ENDPOINT
+            text = sandbox.schema.wsdl_bytes.decode("utf-8").replace(
+                "https://integration.jetshop.se/Webservice20/v3.0/webservice.asmx", base)
+            return Response(text, media_type="text/xml; charset=utf-8")
+        ops = "".join(f"<li>{op}{' (modelled)' if op in MODELLED_OPERATIONS else ''}</li>"
+                      for op in sandbox.schema.operations)
+        return HTMLResponse(f"<html><body><h1>WebService</h1><p>Jetshop sandbox. Operations:</p><ul>{ops}</ul>"
+                            f'<p><a href="{ENDPOINT}?WSDL">Service Description</a></p></body></html>')
+
+    @app.post(ENDPOINT)
+    async def soap(request: Request) -> Response:
+        fault = sandbox.faults.decide("POST")
+        if sandbox.faults.plan.latency:
+            await asyncio.sleep(sandbox.faults.plan.latency)
+        if fault is Fault.RESET:
+            return await _abort(request)
+        if fault is Fault.SERVER_ERROR:
+            return HTMLResponse("<html><head><title>Service Unavailable</title></head><body><h2>Service "
+                                "Unavailable</h2><hr><p>HTTP Error 503. The service is unavailable.</p>",
+                                status_code=503)
+        if fault is Fault.RATE_LIMIT:
+            return HTMLResponse("<html><body>HTTP Error 429. Too many requests.", status_code=429,
+                                headers={"Retry-After": "1"})
+        raw = await request.body()
+        login, password = _basic_auth(request)
+        status, body, headers = await anyio.to_thread.run_sync(sandbox.handle, raw, login, password)
+        if fault is Fault.DROP_AFTER_COMMIT:
+            return await _abort(request)  # the work above is committed; the answer is lost
+        media_type = headers.pop("Content-Type", None)
+        return Response(body, status_code=status, headers=headers, media_type=media_type)
+
+    _admin_routes(app, sandbox)
+    return app
+
+
+def _basic_auth(request: Request) -> tuple[str | None, str | None]:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None, None
+    try:
+        login, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    return login, password
+
+
+async def _abort(request: Request) -> Response:
+    """Close the TCP connection with a RST and no HTTP response (client sees a ConnectionError)."""
+    owner = getattr(request.receive, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is None:  # not served by uvicorn's protocol classes
+        raise RuntimeError("cannot reach the connection's transport to abort it")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    return Response(status_code=204)  # never reaches the wire: the connection is gone
+
+
+def jsonable(value: Any) -> Any:
+    """JSON for admin routes: Decimal as string (no float rounding), datetimes ISO, private keys kept."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def _admin_routes(app: FastAPI, sb: JetshopSandbox) -> None:
+    def shop_or_404(shop_id: str) -> Any:
+        if shop_id not in sb.shops:
+            raise HTTPException(404, f"unknown shop {shop_id!r}; known: {sorted(sb.shops)}")
+        return sb.shops[shop_id]
+
+    @app.get("/_sandbox/faults")
+    def get_faults() -> JSONResponse:
+        return JSONResponse({"plan": jsonable(sb.faults.plan.as_dict()), "counts": sb.faults.counts})
+
+    @app.post("/_sandbox/faults")
+    async def set_faults(request: Request) -> JSONResponse:
+        try:
+            plan = sb.faults.update(**(await request.json()))
+        except TypeError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return JSONResponse({"plan": jsonable(plan.as_dict())})
+
+    @app.delete("/_sandbox/faults")
+    def clear_faults() -> JSONResponse:
+        sb.faults.configure(FaultPlan())
+        return JSONResponse({"plan": jsonable(sb.faults.plan.as_dict())})
+
+    @app.post("/_sandbox/reset")
+    async def reset(request: Request) -> JSONResponse:
+        body = await request.json() if await request.body() else {}
+        base = body.get("base_time")
+        base_time = None
+        if base == "now":
+            base_time = datetime.now(sb.shops["demoshop"].timezone).replace(tzinfo=None, microsecond=0)
+        elif base:
+            base_time = datetime.fromisoformat(base)
+        sb.reset(body.get("seed"), base_time)
+        return JSONResponse({"seed": sb.seed, "base_time": sb.base_time.isoformat()})
+
+    @app.get("/_sandbox/shops")
+    def shops() -> JSONResponse:
+        return JSONResponse([{"shop_id": s.shop_id, "name": s.name, "login": s.login, "password": s.password,
+                              "cultures": s.cultures, "channels": s.channels,
+                              "default_price_list": s.default_price_list} for s in sb.shops.values()])
+
+    @app.get("/_sandbox/shops/{shop_id}/statuses")
+    def statuses(shop_id: str) -> JSONResponse:
+        return JSONResponse(jsonable(shop_or_404(shop_id).statuses))
+
+    @app.get("/_sandbox/awkward-kinds")
+    def kinds(shop_id: str = "demoshop") -> JSONResponse:
+        return JSONResponse({"kinds": list(seeding.AWKWARD_KINDS), "orders": sb.awkward_orders(shop_id)})
+
+    @app.get("/_sandbox/shops/{shop_id}/orders")
+    def orders(shop_id: str, kind: str | None = None, status_id: int | None = None) -> JSONResponse:
+        shop_or_404(shop_id)
+        found = [o for o in sb.orders(shop_id) if (kind is None or o["_kind"] == kind)
+                 and (status_id is None or o["OrderStatusId"] == status_id)]
+        return JSONResponse(jsonable(found))
+
+    @app.get("/_sandbox/shops/{shop_id}/orders/{order_id}")
+    def order(shop_id: str, order_id: int) -> JSONResponse:
+        if order_id not in shop_or_404(shop_id).orders:
+            raise HTTPException(404, f"no order {order_id} in {shop_id}")
+        return JSONResponse(jsonable(sb.order(shop_id, order_id)))
+
+    @app.post("/_sandbox/shops/{shop_id}/orders")
+    async def add_order(shop_id: str, request: Request) -> JSONResponse:
+        """Body: OrderSpec fields; ``rows`` as ``seed.row`` keyword dicts (``article``, ``qty``, ``unit``, ...)."""
+        shop_or_404(shop_id)
+        body = await request.json()
+        if "rows" in body:
+            body["rows"] = [seeding.row(**r) for r in body["rows"]]
+        when = body.pop("order_date", None)
+        kind = body.pop("kind", "added")
+        try:
+            oid = sb.add_order(shop_id, kind=kind, order_date=datetime.fromisoformat(when) if when else None, **body)
+        except (TypeError, KeyError, StopIteration) as exc:
+            raise HTTPException(400, f"bad order spec: {exc}") from None
+        return JSONResponse({"order_id": oid})
+
+    @app.post("/_sandbox/shops/{shop_id}/orders/generate")
+    async def generate(shop_id: str, request: Request) -> JSONResponse:
+        shop_or_404(shop_id)
+        body = await request.json()
+        start = body.get("start")
+        ids = sb.generate_orders(shop_id, int(body.get("count", 100)), seed=body.get("seed"),
+                                 start=datetime.fromisoformat(start) if start else None,
+                                 status_id=body.get("status_id"))
+        return JSONResponse({"order_ids": ids})
+
+    @app.post("/_sandbox/shops/{shop_id}/orders/touch")
+    async def touch(shop_id: str, request: Request) -> JSONResponse:
+        shop_or_404(shop_id)
+        body = await request.json() if await request.body() else {}
+        when = body.get("when")
+        sb.touch_orders(shop_id, body.get("order_ids"), datetime.fromisoformat(when) if when else None)
+        return JSONResponse({"ok": True})
+
+    @app.get("/_sandbox/shops/{shop_id}/products/{article_number}")
+    def product(shop_id: str, article_number: str) -> JSONResponse:
+        shop_or_404(shop_id)
+        art = sb.product(shop_id, article_number)
+        if art is None:
+            raise HTTPException(404, f"no article {article_number}")
+        prices = {pl: sb.price(shop_id, article_number, pl) for pl in sb.shops[shop_id].price_lists}
+        return JSONResponse(jsonable({**art, "prices": prices}))
+
+    @app.post("/_sandbox/shops/{shop_id}/articles")
+    async def seed_articles(shop_id: str, request: Request) -> JSONResponse:
+        shop_or_404(shop_id)
+        articles = await request.json()
+        sb.seed_articles(shop_id, articles)
+        return JSONResponse({"count": len(articles)})
+
+    for name in ("captures", "emails", "status_changes"):
+        def make(event: str) -> Any:
+            def route(shop_id: str | None = None, order_id: int | None = None) -> JSONResponse:
+                return JSONResponse(jsonable(getattr(sb, event)(shop_id, order_id)))
+            return route
+        app.get(f"/_sandbox/{name.replace('_', '-')}")(make(name))
+
+    @app.get("/_sandbox/calls")
+    def calls() -> JSONResponse:
+        with sb.lock:
+            return JSONResponse(list(sb.calls))
