@@ -74,11 +74,11 @@ FortnoxState = Literal["delivered", "invoiced", "paid", "cancelled"]
 PLANS: tuple[str, ...] = get_args(Plan)
 FEATURES: tuple[str, ...] = get_args(Feature)
 FEATURE_LABELS: dict[str, str] = {
-    "order_status": "order status back to the shop",
-    "stock": "stock sync",
-    "price_lists": "price lists per customer group",
-    "multishop": "multishop",
-    "plugins": "plugins",
+    "order_status": "Order status back to the shop",
+    "stock": "Stock sync",
+    "price_lists": "Price lists per customer group",
+    "multishop": "Multishop",
+    "plugins": "Plugins",
 }
 _PRICE_MASTER_FLOWS = ("erp", "combo")  # Fortnox masters prices and stock
 _PRODUCT_MASTER_SHOP_FLOWS = ("ecom", "combo")  # Jetshop masters products
@@ -211,7 +211,7 @@ def _unique(values: list[Any]) -> list[Any]:
             dupes.append(v)
         seen.add(v)
     if dupes:
-        raise ValueError(f"duplicate value(s) {sorted({str(d) for d in dupes})}")
+        raise ValueError(f"duplicate value(s) {', '.join(repr(d) for d in dict.fromkeys(dupes))}")
     return values
 
 
@@ -234,12 +234,18 @@ PriceListCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,100
 TagCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,20}$")]
 VatRateKey = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]?)(\.[0-9]{1,2})?$")]
 StockPointCode = Annotated[str, StringConstraints(min_length=1, max_length=10)]
-DottedPath = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+(:[A-Za-z_][A-Za-z0-9_]*)?$"
-    ),
-]
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+(:[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def _check_dotted(value: str) -> str:
+    if not _DOTTED.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a dotted import path like 'acme_plugins.mapper' or 'acme_plugins.mapper:adjust'"
+        )
+    return value
+
+
+DottedPath = Annotated[str, AfterValidator(_check_dotted)]
 
 _CRON_PRESETS = {
     "@hourly": "0 * * * *",
@@ -565,7 +571,7 @@ class StatusStates(_Rules):
         problems = []
         if self.cancelled is not None and self.cancelled.capture:
             problems.append(("cancelled.capture", "a cancelled order is never captured"))
-        capturing = [s for s, action in self.mapped() if action.capture]
+        capturing = [s for s, action in self.mapped() if action.capture and s != "cancelled"]
         if len(capturing) > 1:
             problems.extend(
                 (f"{s}.capture", f"capture may be set on one state only (set on {', '.join(capturing)})")
@@ -1069,9 +1075,9 @@ class TenantRules(_Rules):
                 problems.append(
                     (
                         path,
-                        f"{what} uses {FEATURE_LABELS[feature]}, which plan '{self.plan}' does not include "
-                        f"(it comes with plan '{minimum_plan(feature)}'; or add \"{feature}\" to "
-                        "plan_overrides.features)",
+                        f"{FEATURE_LABELS[feature]} ({what}) needs plan '{minimum_plan(feature)}' or higher; "
+                        f"plan '{self.plan}' does not include it "
+                        f'(or add "{feature}" to plan_overrides.features)',
                     )
                 )
         return problems
@@ -1111,15 +1117,16 @@ class TenantRules(_Rules):
             used["multishop"] = ("flow", "flow 'combo'")
         elif self.is_multishop:
             n_channels = sum(len(s.channels) for s in self.shops)
-            used["multishop"] = ("shops", f"{len(self.shops)} shop(s) with {n_channels} channels")
+            used["multishop"] = ("shops", f"{len(self.shops)} shop(s), {n_channels} channels")
         if self.status_map.enabled:
-            used["order_status"] = ("status_map.enabled", "status_map.enabled")
+            used["order_status"] = ("status_map.enabled", "enabled")
         if self.stock.enabled:
-            used["stock"] = ("stock.enabled", "stock.enabled")
+            used["stock"] = ("stock.enabled", "enabled")
         if self.price_lists:
-            used["price_lists"] = ("price_lists", f"{len(self.price_lists)} price list rule(s)")
-        if any(p.enabled for p in self.plugins):
-            used["plugins"] = ("plugins", f"{len(self.plugins)} plugin(s)")
+            used["price_lists"] = ("price_lists", f"{len(self.price_lists)} rule(s)")
+        enabled_plugins = [p.path for p in self.plugins if p.enabled]
+        if enabled_plugins:
+            used["plugins"] = ("plugins", ", ".join(enabled_plugins))
         return used
 
     def feature_allowed(self, feature: str) -> bool:
