@@ -1,0 +1,1 @@
+"""One module per resource family; each exposes ``router`` (a FastAPI APIRouter)."""
