@@ -1,0 +1,257 @@
+"""Translation between zeep's SOAP objects and jetfort's Jetshop models (pure functions, no I/O).
+
+Jetshop writes zone-less local times; they are read and written in the shop's timezone. Empty
+string elements arrive from zeep as ``None`` and become ``""``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from zeep.helpers import serialize_object
+
+from jetfort.jetshop.models import (
+    Address,
+    CaptureResult,
+    Channel,
+    DeleteResult,
+    OrderRow,
+    OrderStatus,
+    Payment,
+    PaymentProvider,
+    PriceListPrice,
+    PriceListResult,
+    Product,
+    ProductUpsert,
+    ProductUpsertResult,
+    RowType,
+    ShopCustomer,
+    ShopOrder,
+    StatusUpdate,
+    StatusUpdateResult,
+    StockInfo,
+    StockUpdate,
+    Variant,
+)
+
+NO_DISCOUNT = Decimal("-1")
+ADDRESS_FIELDS = {"company": "Company", "first_name": "FirstName", "last_name": "LastName", "street": "Address",
+                  "care_of": "Co", "zip_code": "ZipCode", "city": "City", "country_code": "CountryCode",
+                  "phone": "Phone", "mobile_phone": "MobilePhone"}
+
+
+def plain(value: Any) -> Any:
+    """zeep objects -> dicts and lists."""
+    return serialize_object(value, dict)
+
+
+def items(value: Any, item_name: str) -> list[dict[str, Any]]:
+    """The list inside an ``ArrayOfX`` result (zeep gives the wrapper, a list, or None)."""
+    data = plain(value)
+    if data is None:
+        return []
+    if isinstance(data, Mapping):
+        data = data.get(item_name) or []
+    return [d for d in data if d is not None]
+
+
+def _s(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value)
+
+
+def _d(data: Mapping[str, Any], key: str) -> Decimal:
+    value = data.get(key)
+    return Decimal(0) if value is None else Decimal(value)
+
+
+def aware(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """Shop-local wall time -> aware datetime."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
+
+
+def to_wire_time(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """Aware datetime -> the shop's zone-less wall time (naive input is taken as shop-local)."""
+    if value is None:
+        return None
+    return value if value.tzinfo is None else value.astimezone(tz).replace(tzinfo=None)
+
+
+def _provider(value: str) -> PaymentProvider:
+    try:
+        return PaymentProvider(value)
+    except ValueError:
+        return PaymentProvider.OTHER
+
+
+def _row_type(value: str) -> RowType:
+    try:
+        return RowType(value)
+    except ValueError:
+        return RowType.OTHER
+
+
+def order_from_wire(data: Mapping[str, Any], shop_id: str, tz: ZoneInfo) -> ShopOrder:
+    rows = []
+    for r in items(data.get("OrderItems"), "OrderItemData"):
+        rows.append(OrderRow(
+            row_id=int(r.get("RowId") or 0), article_number=r.get("ArticleNumber") or None,
+            product_id=r.get("ProductId"), name=_s(r, "Name"), variant_text=_s(r, "AttValue"),
+            row_type=_row_type(_s(r, "ItemType") or "Product"), quantity=int(r.get("Quantity") or 0),
+            unit_price_inc_vat=_d(r, "UnitPriceIncVat"), unit_price_ex_vat=_d(r, "UnitPriceExVat"),
+            vat_rate=_d(r, "Vat"), discount_inc_vat=_d(r, "DiscountIncVat"),
+            total_inc_vat=_d(r, "RowTotalIncVat")))
+    order_date = aware(data.get("OrderDate"), tz)
+    modified = aware(data.get("ModifiedDate"), tz) or order_date
+    assert order_date is not None and modified is not None
+    return ShopOrder(
+        shop_id=shop_id, order_id=int(data["OrderId"]), order_number=_s(data, "OrderNumber"),
+        order_date=order_date, modified_date=modified, status_id=int(data.get("OrderStatusId") or 0),
+        status_name=_s(data, "OrderStatusName"), channel_id=int(data.get("ChannelId") or 0),
+        culture=_s(data, "Culture"), currency=_s(data, "CurrencyCode") or "SEK",
+        currency_rate=_d(data, "CurrencyRate") or Decimal(1),
+        customer=ShopCustomer(customer_id=data.get("CustomerId"), email=_s(data, "Email"),
+                              company_name=_s(data, "CompanyName"), org_number=_s(data, "OrgNumber"),
+                              vat_number=_s(data, "VatNumber")),
+        billing=Address(**{k: _s(data, "BillTo" + v) for k, v in ADDRESS_FIELDS.items()}),
+        delivery=Address(**{k: _s(data, "ShipTo" + v) for k, v in ADDRESS_FIELDS.items()}),
+        rows=rows, delivery_method=_s(data, "DeliveryMethod"), freight_inc_vat=_d(data, "FreightPriceIncVat"),
+        freight_vat_rate=_d(data, "FreightVat"),
+        payment=Payment(method=_s(data, "PaymentMethod"), provider=_provider(_s(data, "PaymentProvider")),
+                        transaction_id=_s(data, "PaymentTransactionId"), status=_s(data, "PaymentStatus"),
+                        authorized_amount=_d(data, "AuthorizedAmount"), captured_amount=_d(data, "CapturedAmount"),
+                        fee_inc_vat=_d(data, "PaymentFeeIncVat"), fee_vat_rate=_d(data, "PaymentFeeVat")),
+        discount_code=_s(data, "DiscountCode"), order_discount_inc_vat=_d(data, "OrderDiscountIncVat"),
+        total_inc_vat=_d(data, "OrderTotalIncVat"), total_ex_vat=_d(data, "OrderTotalExVat"),
+        vat_total=_d(data, "VatTotal"), tracking_number=_s(data, "TrackingNumber"),
+        tracking_url=_s(data, "TrackingUrl"), comment=_s(data, "Comment"))
+
+
+def status_from_wire(data: Mapping[str, Any]) -> OrderStatus:
+    return OrderStatus(status_id=int(data["OrderStatusId"]), name=_s(data, "Name"), culture=_s(data, "Culture"),
+                       captures_payment=bool(data.get("CapturesPayment")), is_cancelled=bool(data.get("IsCancelled")),
+                       sort_order=int(data.get("SortOrder") or 0))
+
+
+def channel_from_wire(data: Mapping[str, Any]) -> Channel:
+    return Channel(channel_id=int(data["ChannelId"]), name=_s(data, "Name"), culture=_s(data, "Culture"),
+                   currency=_s(data, "CurrencyCode"), country_code=_s(data, "CountryCode"),
+                   price_list_id=_s(data, "PriceListId"), is_default=bool(data.get("IsDefault")))
+
+
+def status_update_to_wire(update: StatusUpdate) -> dict[str, Any]:
+    out: dict[str, Any] = {"OrderId": update.order_id, "OrderStatusId": update.status_id,
+                           "SendEmailToCustomer": update.send_email}
+    for attr, key in (("tracking_number", "TrackingNumber"), ("tracking_url", "TrackingUrl"),
+                      ("carrier", "Carrier"), ("comment", "Comment")):
+        value = getattr(update, attr)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def status_result_from_wire(data: Mapping[str, Any]) -> StatusUpdateResult:
+    return StatusUpdateResult(order_id=int(data.get("OrderId") or 0), success=bool(data.get("Success")),
+                              message=_s(data, "Message"), payment_captured=bool(data.get("PaymentCaptured")),
+                              captured_amount=_d(data, "CapturedAmount"))
+
+
+def capture_result_from_wire(data: Mapping[str, Any]) -> CaptureResult:
+    return CaptureResult(order_id=int(data.get("OrderId") or 0), success=bool(data.get("Success")),
+                         message=_s(data, "Message"), capture_id=_s(data, "CaptureId"),
+                         captured_amount=_d(data, "CapturedAmount"),
+                         already_captured=bool(data.get("AlreadyCaptured")),
+                         transaction_id=_s(data, "PaymentTransactionId"))
+
+
+def product_from_wire(data: Mapping[str, Any], tz: ZoneInfo) -> Product:
+    stock = data.get("StockData")
+    discounted = data.get("DiscountedPrice")
+    return Product(
+        article_number=_s(data, "ArticleNumber"), culture=_s(data, "Culture"), product_id=data.get("ProductId"),
+        name=_s(data, "Name"), sub_name=_s(data, "SubName"), short_description=_s(data, "ShortDescription"),
+        description=_s(data, "ProductDescription"), ean=_s(data, "EanCode"), manufacturer=_s(data, "Manufacturer"),
+        template_id=data.get("TemplateId"), price_ex_vat=_d(data, "Price"),
+        # any negative discounted price is the "none" sentinel (-1, or -1/(1+VAT) after the server's divide)
+        discounted_price_ex_vat=None if discounted is None or Decimal(discounted) < 0 else Decimal(discounted),
+        price_list_id=_s(data, "PriceListIdOrName"), vat_rate=_d(data, "Vat"),
+        hide_product=bool(data.get("HideProduct")), hide_price=bool(data.get("HidePrice")),
+        weight=_d(data, "Weight"),
+        stock=None if not stock else StockInfo(
+            stock_count=int(stock.get("NewStockCount") or 0), stock_status_id=stock.get("StockStatusId"),
+            stock_status_name=_s(stock, "StockStatusName"), delivery_date=aware(stock.get("DeliveryDate"), tz),
+            status_when_out_of_stock=stock.get("StockStatusWhenOutOfStock"),
+            use_advanced_status=bool(stock.get("UseAdvancedStatus"))),
+        has_variants=bool(data.get("HasAttributes")),
+        parent_article_number=data.get("ParentArticleNumber") or None, att_value=_s(data, "AttValue"),
+        variants=[Variant(article_number=_s(v, "ArticleNumber"), product_id=v.get("ProductId"),
+                          att_value=_s(v, "AttValue")) for v in items(data.get("Variants"), "VariantData")],
+        publish_date=aware(data.get("PublishDate"), tz), modified_date=aware(data.get("ModifiedDate"), tz))
+
+
+def stock_to_wire(stock: StockUpdate, tz: ZoneInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {"ArticleNumber": stock.article_number, "NewStockCount": stock.stock_count}
+    if stock.stock_status_id is not None:
+        out["StockStatusId"] = stock.stock_status_id
+    if stock.status_when_out_of_stock is not None:
+        out["StockStatusWhenOutOfStock"] = stock.status_when_out_of_stock
+    if stock.delivery_date is not None:
+        out["DeliveryDate"] = to_wire_time(stock.delivery_date, tz)
+    return out
+
+
+_UPSERT_FIELDS = {"template_id": "TemplateId", "name": "Name", "sub_name": "SubName",
+                  "short_description": "ShortDescription", "description": "ProductDescription", "ean": "EanCode",
+                  "manufacturer": "Manufacturer", "vat_rate": "Vat", "weight": "Weight",
+                  "hide_product": "HideProduct", "parent_article_number": "ParentArticleNumber",
+                  "att_value": "AttValue"}
+
+
+def upsert_to_wire(product: ProductUpsert, tz: ZoneInfo) -> dict[str, Any]:
+    """Only fields that are set travel: the service leaves omitted elements unchanged."""
+    out: dict[str, Any] = {"ArticleNumber": product.article_number, "Culture": product.culture}
+    for attr, key in _UPSERT_FIELDS.items():
+        value = getattr(product, attr)
+        if value is not None:
+            out[key] = value
+    if product.stock is not None:
+        out["StockData"] = stock_to_wire(product.stock, tz)
+    return out
+
+
+def upsert_result_from_wire(data: Mapping[str, Any]) -> ProductUpsertResult:
+    return ProductUpsertResult(article_number=_s(data, "ArticleNumber"), culture=_s(data, "Culture"),
+                               status=_s(data, "StatusMainProductCreateDelete"),
+                               stock_result=_s(data, "ResultStockCreateUpdate"))
+
+
+def price_to_wire(price: PriceListPrice, tz: ZoneInfo) -> dict[str, Any]:
+    discounted = price.discounted_price_inc_vat
+    out: dict[str, Any] = {"ArticleNumber": price.article_number, "PriceListId": price.price_list_id,
+                           "PriceIncVat": price.price_inc_vat,
+                           "DiscountedPriceIncVat": NO_DISCOUNT if discounted is None else discounted}
+    if price.hide_product is not None:
+        out["HideProduct"] = price.hide_product
+    if price.use_discount_date_span is not None:
+        out["UseDiscountDateSpan"] = price.use_discount_date_span
+    if price.discount_start is not None:
+        out["DiscountStartDate"] = to_wire_time(price.discount_start, tz)
+    if price.discount_end is not None:
+        out["DiscountEndDate"] = to_wire_time(price.discount_end, tz)
+    return out
+
+
+def price_result_from_wire(data: Mapping[str, Any]) -> PriceListResult:
+    return PriceListResult(article_number=_s(data, "ArticleNumber"), price_list_id=_s(data, "PriceListId"),
+                           success=bool(data.get("Success")), message=_s(data, "Message"))
+
+
+def delete_result_from_wire(data: Mapping[str, Any], article_number: str) -> DeleteResult:
+    return DeleteResult(article_number=_s(data, "Identifier") or article_number, result=_s(data, "Result"),
+                        message=_s(data, "Message"))
