@@ -480,6 +480,10 @@ class OrderRules(_Rules):
     transferred_status: StatusId = _from_defaults(
         "orders", "transferred_status", description="Jetshop status set after posting."
     )
+    transferred_status_by_shop: dict[Key, StatusId] = Field(
+        default_factory=dict,
+        description="Shop key → transferred status (Jetshop status ids are per shop).",
+    )
     customer_match: Annotated[list[Literal["organisation_number", "email"]], AfterValidator(_unique)] = Field(
         default_factory=lambda: _default("orders", "customer_match"),
         min_length=1,
@@ -526,17 +530,29 @@ class OrderRules(_Rules):
                     f"{self.transferred_status} is also a trigger status; posted orders would be picked up again",
                 )
             )
-        for shop, statuses in self.trigger_statuses_by_shop.items():
-            if self.transferred_status in statuses:
+        shops = set(self.trigger_statuses_by_shop) | set(self.transferred_status_by_shop)
+        for shop in sorted(shops):
+            transferred = self.transferred_status_for(shop)
+            if shop in self.trigger_statuses_by_shop and transferred in self.trigger_statuses_for(shop):
                 problems.append(
                     (
                         f"trigger_statuses_by_shop.{shop}",
-                        f"contains the transferred status {self.transferred_status}",
+                        f"contains the transferred status {transferred} of shop {shop!r}",
+                    )
+                )
+            elif shop in self.transferred_status_by_shop and transferred in self.trigger_statuses_for(shop):
+                problems.append(
+                    (
+                        f"transferred_status_by_shop.{shop}",
+                        f"{transferred} is also a trigger status of shop {shop!r}",
                     )
                 )
         if problems:
             raise _Problems(problems)
         return self
+
+    def transferred_status_for(self, shop_key: str) -> int:
+        return self.transferred_status_by_shop.get(shop_key, self.transferred_status)
 
     def trigger_statuses_for(self, shop_key: str) -> tuple[int, ...]:
         return tuple(self.trigger_statuses_by_shop.get(shop_key, self.trigger_statuses))
@@ -619,6 +635,10 @@ class StatusMapRules(_Rules):
         description="e.g. 'https://tracking.postnord.com/?id={tracking}'.",
         pattern=r"\{tracking\}",
     )
+    states_by_shop: dict[Key, StatusStates] = Field(
+        default_factory=dict,
+        description="Shop key → states merged field by field over `states` (Jetshop status ids are per shop).",
+    )
     trigger: Literal["poll", "websocket"] = Field(
         default="poll", description="websocket: Fortnox event stream as trigger, polling stays the fallback."
     )
@@ -630,19 +650,32 @@ class StatusMapRules(_Rules):
             return data
         base = load_mapping("status_map.json")
         merged = {"tracking_field": base["tracking_field"], **data}
-        given = data.get("states", {})
-        if isinstance(given, dict):
-            states: dict[str, Any] = {}
-            for state, action in base["states"].items():
-                if state not in given:
-                    states[state] = action
-                elif isinstance(given[state], dict):
-                    states[state] = {**action, **given[state]}
-                else:
-                    states[state] = given[state]
-            states.update({k: v for k, v in given.items() if k not in states})  # unknown → extra error
-            merged["states"] = states
+        states = _merge_states(base["states"], data.get("states", {}))
+        merged["states"] = states
+        by_shop = data.get("states_by_shop")
+        if isinstance(by_shop, dict) and isinstance(states, dict):
+            merged["states_by_shop"] = {shop: _merge_states(states, given) for shop, given in by_shop.items()}
         return merged
+
+    def states_for(self, shop_key: str) -> StatusStates:
+        """The status map for one shop (its override, else the tenant's)."""
+        return self.states_by_shop.get(shop_key, self.states)
+
+
+def _merge_states(base: Mapping[str, Any], given: Any) -> Any:
+    """Per state: a dict merges field by field over the base action, null switches the state off."""
+    if not isinstance(given, dict):
+        return given
+    states: dict[str, Any] = {}
+    for state, action in base.items():
+        if state not in given:
+            states[state] = action
+        elif isinstance(given[state], dict) and isinstance(action, dict):
+            states[state] = {**action, **given[state]}
+        else:
+            states[state] = given[state]
+    states.update({k: v for k, v in given.items() if k not in states})  # unknown → extra-field error
+    return states
 
 
 # ---------------------------------------------------------------------------------------------
@@ -664,7 +697,8 @@ class PriceListRule(_Rules):
 
 
 class StockThresholds(_Rules):
-    """Quantity → stock status: ≤ out_at_or_below is out of stock, ≤ low_at_or_below is low."""
+    """Quantity → stock status: ≤ out_at_or_below is out of stock, ≤ low_at_or_below is low (when the
+    shop has a low-stock status), else in stock."""
 
     low_at_or_below: int = Field(
         default_factory=lambda: _default("stock", "thresholds", "low_at_or_below"), ge=0
@@ -689,7 +723,9 @@ class StockStatusIds(_Rules):
     """Jetshop stock status ids (shop-configurable)."""
 
     in_stock: StatusId = _from_defaults("stock", "status_ids", "in_stock")
-    low_stock: StatusId = _from_defaults("stock", "status_ids", "low_stock")
+    low_stock: StatusId | None = _from_defaults(
+        "stock", "status_ids", "low_stock", description="null: no low-stock status (counts as in stock)."
+    )
     out_of_stock: StatusId = _from_defaults("stock", "status_ids", "out_of_stock")
     expected: StatusId | None = _from_defaults(
         "stock", "status_ids", "expected", description="Used when out of stock with an expected date."
@@ -967,9 +1003,10 @@ class TenantRules(_Rules):
     def _check_orders(self) -> list[tuple[str, str]]:
         problems = []
         keys = {s.key for s in self.shops}
-        for shop in self.orders.trigger_statuses_by_shop:
-            if shop not in keys:
-                problems.append((f"orders.trigger_statuses_by_shop.{shop}", f"no shop with key {shop!r}"))
+        for field in ("trigger_statuses_by_shop", "transferred_status_by_shop"):
+            for shop in getattr(self.orders, field):
+                if shop not in keys:
+                    problems.append((f"orders.{field}.{shop}", f"no shop with key {shop!r}"))
         if self.orders.missing_article == "create" and self.flow not in _PRODUCT_MASTER_SHOP_FLOWS:
             problems.append(
                 (
@@ -988,18 +1025,24 @@ class TenantRules(_Rules):
                     f"{self.status_map.tracking_field} already carries the idempotency key (orders.idempotency_field)",
                 )
             )
+        keys = {s.key for s in self.shops}
+        for key in self.status_map.states_by_shop:
+            if key not in keys:
+                problems.append((f"status_map.states_by_shop.{key}", f"no shop with key {key!r}"))
         if self.status_map.enabled:
-            triggers = set(self.orders.trigger_statuses)
-            for statuses in self.orders.trigger_statuses_by_shop.values():
-                triggers.update(statuses)
-            for state, action in self.status_map.states.mapped():
-                if action.jetshop_status in triggers:
-                    problems.append(
-                        (
-                            f"status_map.states.{state}.jetshop_status",
-                            f"{action.jetshop_status} is an order trigger status; orders would be sent again",
+            for shop in self.shops:
+                triggers = self.orders.trigger_statuses_for(shop.key)
+                by_shop = shop.key in self.status_map.states_by_shop
+                where = f"status_map.states_by_shop.{shop.key}" if by_shop else "status_map.states"
+                for state, action in self.status_map.states_for(shop.key).mapped():
+                    if action.jetshop_status in triggers:
+                        problem = (
+                            f"{where}.{state}.jetshop_status",
+                            f"{action.jetshop_status} is an order trigger status of shop {shop.key!r}; "
+                            "orders would be sent again",
                         )
-                    )
+                        if problem not in problems:
+                            problems.append(problem)
         return problems
 
     def _check_prices_and_stock(self) -> list[tuple[str, str]]:

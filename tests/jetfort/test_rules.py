@@ -108,7 +108,12 @@ def test_combo_example_is_multishop_with_two_shops() -> None:
     assert rules.orders.trigger_statuses_for("se") == (1,)
     assert rules.stock.thresholds_for("no/no").low_at_or_below == 10
     assert rules.stock.thresholds_for("se/se").low_at_or_below == 5
-    assert rules.status_map.states.invoiced is None
+    no_delivered = rules.status_map.states_for("no").delivered
+    se_delivered = rules.status_map.states_for("se").delivered
+    assert no_delivered is not None and se_delivered is not None
+    assert (no_delivered.jetshop_status, no_delivered.send_email, no_delivered.capture) == (3, False, True)
+    assert se_delivered.send_email is True
+    assert [c.jetshop_channel_id for _, c in rules.channels()] == [1, 2]
     assert rules.schedules.catalog == "0 * * * *"  # '@hourly' normalised for CronDataIntervalTimetable
     assert rules.channel("no/no")[1].culture == "nb-NO"
 
@@ -301,7 +306,7 @@ INVALID: list[tuple[str, Callable[[], dict[str, Any]], str, str]] = [
     ),
     (
         "capture_twice",
-        with_(erp, status_map={"states": {"paid": {"capture": True}}}),
+        with_(erp, status_map={"states": {"paid": {"jetshop_status": 9, "capture": True}}}),
         "status_map.states.paid.capture",
         "capture may be set on one state only (set on delivered, paid)",
     ),
@@ -310,6 +315,45 @@ INVALID: list[tuple[str, Callable[[], dict[str, Any]], str, str]] = [
         with_(erp, status_map={"states": {"delivered": {"jetshop_status": 1}}}),
         "status_map.states.delivered.jetshop_status",
         "1 is an order trigger status",
+    ),
+    (
+        "transferred_by_shop_loop",
+        with_(
+            lambda: two_shops("erp"),
+            orders__trigger_statuses_by_shop={"no": [10]},
+            orders__transferred_status_by_shop={"no": 10},
+        ),
+        "orders.trigger_statuses_by_shop.no",
+        "contains the transferred status 10 of shop 'no'",
+    ),
+    (
+        "transferred_unknown_shop",
+        with_(erp, orders__transferred_status_by_shop={"dk": 50}),
+        "orders.transferred_status_by_shop.dk",
+        "no shop with key 'dk'",
+    ),
+    (
+        "states_unknown_shop",
+        with_(erp, status_map={"states_by_shop": {"dk": {}}}),
+        "status_map.states_by_shop.dk",
+        "no shop with key 'dk'",
+    ),
+    (
+        "shop_status_is_trigger",
+        with_(
+            lambda: two_shops("erp"),
+            orders__trigger_statuses_by_shop={"no": [10, 20]},
+            orders__transferred_status_by_shop={"no": 50},
+            status_map={"states_by_shop": {"no": {"delivered": {"jetshop_status": 20}}}},
+        ),
+        "status_map.states_by_shop.no.delivered.jetshop_status",
+        "20 is an order trigger status of shop 'no'",
+    ),
+    (
+        "shop_capture_cancelled",
+        with_(erp, status_map={"states_by_shop": {"se": {"cancelled": {"capture": True}}}}),
+        "status_map.states_by_shop.se.cancelled.capture",
+        "a cancelled order is never captured",
     ),
     (
         "unknown_state",
@@ -655,7 +699,7 @@ def test_partial_overrides_merge_over_defaults() -> None:
         "accounts": {"sales": {"25": 3011}},
         "customer_defaults": {"terms_of_payment": "10days"},
     }
-    data["status_map"] = {"states": {"delivered": {"jetshop_status": 12}, "paid": None}}
+    data["status_map"] = {"states": {"delivered": {"jetshop_status": 12}, "invoiced": {"jetshop_status": 5}}}
     data["catalog"] = {"field_map": {"Note": None, "EAN": "ManufacturerModel"}}
     rules = parse_tenant("acme", data)
     assert rules.orders.accounts.sales == {"25": 3011, "12": 3002, "6": 3003, "0": 3004}
@@ -666,11 +710,33 @@ def test_partial_overrides_merge_over_defaults() -> None:
     delivered = rules.status_map.states.delivered
     assert delivered is not None
     assert (delivered.jetshop_status, delivered.capture, delivered.send_email) == (12, True, True)
-    assert rules.status_map.states.paid is None
+    invoiced = rules.status_map.states.invoiced
+    assert invoiced is not None
+    assert (invoiced.jetshop_status, invoiced.send_email, invoiced.capture) == (5, False, False)
+    assert rules.status_map.states.paid is None  # default: not pushed
     assert [s for s, _ in rules.status_map.states.mapped()] == ["delivered", "invoiced", "cancelled"]
     field_map = rules.catalog.effective_field_map()
     assert "Note" not in field_map
     assert field_map["EAN"] == "ManufacturerModel"
+
+
+def test_status_ids_per_shop() -> None:
+    """Jetshop status ids are per shop: a second shop with its own ids (as the sandbox's nordic shop)."""
+    data = two_shops("erp")
+    data["orders"] = {"trigger_statuses_by_shop": {"no": [10]}, "transferred_status_by_shop": {"no": 50}}
+    data["status_map"] = {
+        "states_by_shop": {"no": {"delivered": {"jetshop_status": 30}, "cancelled": {"jetshop_status": 40}}}
+    }
+    rules = parse_tenant("acme", data)
+    assert rules.orders.trigger_statuses_for("no") == (10,)
+    assert rules.orders.transferred_status_for("no") == 50
+    assert rules.orders.transferred_status_for("se") == 6
+    no_states = rules.status_map.states_for("no")
+    assert no_states.delivered is not None and no_states.cancelled is not None
+    assert (no_states.delivered.jetshop_status, no_states.delivered.capture) == (30, True)
+    assert no_states.cancelled.jetshop_status == 40
+    se_states = rules.status_map.states_for("se")
+    assert se_states.delivered is not None and se_states.delivered.jetshop_status == 3
 
 
 def test_mappings_dir_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
