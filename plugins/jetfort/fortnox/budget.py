@@ -1,0 +1,177 @@
+"""One Fortnox request budget per company, shared by every thread, process and host that calls it.
+
+Fortnox allows 25 requests in any 5 s sliding window per (client, company) and answers 429 beyond
+it. Every request first takes a slot from a :class:`RequestBudget`:
+
+* :class:`LocalRequestBudget` - in-process; right only when a single worker talks to the company;
+* :class:`RedisRequestBudget` - a sorted set per company, trimmed and counted by one Lua script so
+  take-or-wait is atomic across hosts, using the Redis server clock;
+* :class:`jetfort.ledger.budget.SqlRequestBudget` - the same in the ledger database (SQLite or
+  PostgreSQL) for deployments without Redis.
+
+Slots are taken at send time but Fortnox counts at arrival, and arrival delays vary (scheduling,
+queueing). :func:`make_budget` therefore pads the window by a safety margin so the server never
+sees more than ``limit`` in its window while the client still uses >= 90 % of the allowed rate.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from jetfort.ledger import Ledger
+
+FORTNOX_LIMIT = 25
+FORTNOX_WINDOW = 5.0
+#: window padding as a fraction of the window, and at least this many seconds
+SAFETY_FRACTION = 0.04
+SAFETY_MIN_SECONDS = 0.05
+BUDGET_ENV = "JETFORT_FORTNOX_BUDGET"
+
+
+@runtime_checkable
+class RequestBudget(Protocol):
+    """Sliding-window budget keyed by company."""
+
+    limit: int
+    window: float
+
+    def try_acquire(self, company: str) -> float:
+        """Take a slot and return 0.0, or take nothing and return the seconds to wait."""
+        ...
+
+    def acquire(self, company: str, *, timeout: float | None = None) -> float:
+        """Block until a slot is taken; return the seconds waited (``TimeoutError`` past timeout)."""
+        ...
+
+
+def _acquire_loop(budget: RequestBudget, company: str, timeout: float | None) -> float:
+    waited = 0.0
+    while True:
+        wait = budget.try_acquire(company)
+        if wait <= 0.0:
+            return waited
+        if timeout is not None and waited + wait > timeout:
+            raise TimeoutError(f"no Fortnox request slot for {company!r} within {timeout}s")
+        time.sleep(wait)
+        waited += wait
+
+
+class LocalRequestBudget:
+    """Thread-safe in-process budget (one worker process per company only)."""
+
+    def __init__(self, *, limit: int = FORTNOX_LIMIT, window: float = FORTNOX_WINDOW) -> None:
+        self.limit = limit
+        self.window = window
+        self._lock = threading.Lock()
+        self._sent: dict[str, deque[float]] = {}
+
+    def try_acquire(self, company: str) -> float:
+        now = time.monotonic()
+        with self._lock:
+            sent = self._sent.setdefault(company, deque())
+            while sent and sent[0] <= now - self.window:
+                sent.popleft()
+            if len(sent) < self.limit:
+                sent.append(now)
+                return 0.0
+            return max(0.001, sent[0] + self.window - now)
+
+    def acquire(self, company: str, *, timeout: float | None = None) -> float:
+        return _acquire_loop(self, company, timeout)
+
+
+# KEYS[1] = zset; ARGV = limit, window (µs), unique member. Returns 0 or µs to wait.
+_REDIS_SCRIPT = """
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, ARGV[3])
+  redis.call('PEXPIRE', key, math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return math.max(1000, math.floor(tonumber(oldest[2]) + window - now))
+"""
+
+
+class RedisRequestBudget:
+    """Budget in Redis: ``ZSET`` of send times per company, one atomic Lua script per attempt."""
+
+    def __init__(self, client: Any, *, limit: int = FORTNOX_LIMIT, window: float = FORTNOX_WINDOW,
+                 prefix: str = "jetfort:fortnox:budget:") -> None:
+        self.limit = limit
+        self.window = window
+        self._client = client
+        self._prefix = prefix
+        self._script = client.register_script(_REDIS_SCRIPT)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisRequestBudget:
+        import redis
+
+        return cls(redis.Redis.from_url(url), **kwargs)
+
+    def key(self, company: str) -> str:
+        return f"{self._prefix}{company}"
+
+    def try_acquire(self, company: str) -> float:
+        member = uuid.uuid4().hex
+        wait_us = int(self._script(keys=[self.key(company)],
+                                   args=[self.limit, int(self.window * 1_000_000), member]))
+        return wait_us / 1_000_000
+
+    def acquire(self, company: str, *, timeout: float | None = None) -> float:
+        return _acquire_loop(self, company, timeout)
+
+
+def padded_window(window: float, *, fraction: float = SAFETY_FRACTION,
+                  minimum: float = SAFETY_MIN_SECONDS) -> float:
+    """The window the client enforces: Fortnox's plus a margin for arrival jitter."""
+    return window + max(window * fraction, minimum)
+
+
+def make_budget(backend: str | None = None, *, ledger: Ledger | None = None, limit: int = FORTNOX_LIMIT,
+                window: float = FORTNOX_WINDOW, safety_fraction: float = SAFETY_FRACTION,
+                safety_min: float = SAFETY_MIN_SECONDS) -> RequestBudget:
+    """Build the budget named by ``backend`` (or ``$JETFORT_FORTNOX_BUDGET``).
+
+    ``backend``: ``"redis://..."``/``"rediss://..."`` (Redis), ``"ledger"`` (the ledger database;
+    needs ``ledger``), ``"local"`` (this process only). Unset: the ledger when one is given, else
+    local. ``limit``/``window`` are Fortnox's; the enforced window is padded (see :func:`padded_window`).
+    """
+    choice = (backend or os.environ.get(BUDGET_ENV) or ("ledger" if ledger is not None else "local")).strip()
+    effective = padded_window(window, fraction=safety_fraction, minimum=safety_min)
+    if choice.startswith(("redis://", "rediss://", "unix://")):
+        return RedisRequestBudget.from_url(choice, limit=limit, window=effective)
+    if choice == "ledger":
+        if ledger is None:
+            from jetfort.ledger import Ledger
+
+            ledger = Ledger.from_conn_id()
+        from jetfort.ledger.budget import SqlRequestBudget
+
+        return SqlRequestBudget(ledger, limit=limit, window=effective)
+    if choice == "local":
+        return LocalRequestBudget(limit=limit, window=effective)
+    raise ValueError(f"unknown Fortnox budget backend {choice!r}: use redis://..., 'ledger' or 'local'")
+
+
+__all__ = [
+    "FORTNOX_LIMIT",
+    "FORTNOX_WINDOW",
+    "LocalRequestBudget",
+    "RedisRequestBudget",
+    "RequestBudget",
+    "make_budget",
+    "padded_window",
+]
