@@ -149,6 +149,10 @@ class JetshopSandbox:
         shop.orders[order_id] = seeding.build_order(shop, spec, order_id=order_id, order_date=date, kind=kind)
         return order_id
 
+    def clear_faults(self) -> None:
+        """No faults, counters back to zero."""
+        self.faults = FaultInjector()
+
     # ------------------------------------------------------------------ Python handle
     def shop(self, shop_id: str) -> ShopState:
         return self.shops[shop_id]
