@@ -563,8 +563,16 @@ class OrderRules(_Rules):
 # ---------------------------------------------------------------------------------------------
 
 
+def _partial_in_schema(schema: dict[str, Any]) -> None:
+    """Rules may give only the fields that differ from the default state, so the schema requires none."""
+    schema.pop("required", None)
+
+
 class StatusAction(_Rules):
-    """What the shop order gets when the Fortnox document reaches a state."""
+    """What the shop order gets when the Fortnox document reaches a state (fields left out come from
+    the default state; jetshop_status is required where the state has no default)."""
+
+    model_config = ConfigDict(json_schema_extra=_partial_in_schema)
 
     jetshop_status: StatusId
     send_email: bool = False
@@ -1292,7 +1300,9 @@ def collect_tenant_variables(
     found: dict[str, str] = {}
     unreadable: dict[str, RulesError] = {}
     tenants_dir = env.get(TENANTS_DIR_ENV)
-    if tenants_dir:
+    if tenants_dir and not Path(tenants_dir).is_dir():
+        log.warning("jetfort: %s=%s is not a directory; no tenant files read", TENANTS_DIR_ENV, tenants_dir)
+    elif tenants_dir:
         for path in sorted(Path(tenants_dir).glob("*.json")):
             try:
                 found[VARIABLE_PREFIX + path.stem] = path.read_text(encoding="utf-8")

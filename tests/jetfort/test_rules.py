@@ -356,6 +356,12 @@ INVALID: list[tuple[str, Callable[[], dict[str, Any]], str, str]] = [
         "a cancelled order is never captured",
     ),
     (
+        "state_without_status",
+        with_(erp, status_map={"states": {"paid": {"send_email": True}}}),
+        "status_map.states.paid.jetshop_status",
+        "Field required",
+    ),
+    (
         "unknown_state",
         with_(erp, status_map={"states": {"shipped": {"jetshop_status": 9}}}),
         "status_map.states.shipped",
@@ -662,6 +668,13 @@ def test_invalid_tenant_id() -> None:
     assert message.startswith("tenant 'Acme-1': (tenant id): must match")
 
 
+def test_parsing_does_not_change_the_input() -> None:
+    data = example("demo_combo")
+    before = copy.deepcopy(data)
+    parse_tenant("demo_combo", data)
+    assert data == before
+
+
 def test_rules_error_is_a_value_error_with_paths() -> None:
     with pytest.raises(ValueError) as info:
         parse_tenant("acme", with_(erp, flow="x", orders__document="y")())
@@ -923,6 +936,16 @@ def test_schema_requires_only_what_has_no_default() -> None:
     assert sorted(schema["required"]) == ["flow", "fortnox_conn_id", "shops"]
     assert "$schema" in schema["properties"]
     assert schema["additionalProperties"] is False
+
+
+def test_examples_validate_against_the_committed_schema() -> None:
+    """Editors pointed at the schema (``"$schema"`` in the examples) accept what jetfort accepts."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((MAPPINGS / rules_mod.SCHEMA_FILE).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(EXAMPLES.glob("*.json")):
+        assert list(validator.iter_errors(json.loads(path.read_text(encoding="utf-8")))) == [], path.name
+    assert list(validator.iter_errors(with_(erp, orders__document="faktura")()))  # and rejects a bad value
 
 
 def test_write_json_schema(tmp_path: Path) -> None:
