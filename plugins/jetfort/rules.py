@@ -160,6 +160,9 @@ class RulesError(ValueError):
     def paths(self) -> list[str]:
         return [path for path, _ in self.problems]
 
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes (DAG processor, workers)
+        return (type(self), (self.tenant_id, self.problems))
+
 
 def _join_path(base: str, rel: str) -> str:
     if not base:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 import subprocess
 import sys
 import types
@@ -681,6 +682,8 @@ def test_rules_error_is_a_value_error_with_paths() -> None:
     assert isinstance(info.value, RulesError)
     assert info.value.tenant_id == "acme"
     assert info.value.paths == ["flow", "orders.document"]
+    copied = pickle.loads(pickle.dumps(info.value))
+    assert (str(copied), copied.tenant_id) == (str(info.value), "acme")
 
 
 # --------------------------------------------------------------------------------------------
