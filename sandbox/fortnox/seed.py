@@ -146,7 +146,7 @@ def _articles_and_prices(company: Company, rng: random.Random) -> None:
 
 def _price(company: Company, price_list: str, article: str, from_quantity: float, price: float) -> None:
     company.put("prices", price_key(price_list, article, from_quantity), {
-        "ArticleNumber": article, "Date": company.clock.now().strftime("%Y-%m-%dT%H:%M:%S"),
+        "ArticleNumber": article, "Date": company.clock.stamp(),
         "FromQuantity": from_quantity, "Percent": 0, "Price": price, "PriceList": price_list,
     })
 

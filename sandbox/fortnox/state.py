@@ -39,6 +39,10 @@ class Clock:
         """Naive Swedish local time, the way Fortnox stamps and filters ``lastmodified``."""
         return datetime.fromtimestamp(self.time(), STOCKHOLM).replace(tzinfo=None)
 
+    def stamp(self) -> str:
+        """RFC 3339 date-time with the Swedish offset (the spec's ``format: date-time``)."""
+        return datetime.fromtimestamp(self.time(), STOCKHOLM).isoformat(timespec="seconds")
+
     def today(self) -> date:
         return self.now().date()
 

@@ -94,7 +94,7 @@ async def create_price(request: Request) -> Response:
         key = price_key(given["PriceList"], given["ArticleNumber"], from_quantity)
         if company.get("prices", key) is not None:
             raise bad_request(errors.DUPLICATE_KEY, key.replace("\x1f", "/"))
-        price = {"ArticleNumber": given["ArticleNumber"], "Date": company.clock.now().strftime("%Y-%m-%dT%H:%M:%S"),
+        price = {"ArticleNumber": given["ArticleNumber"], "Date": company.clock.stamp(),
                  "FromQuantity": int(from_quantity) if from_quantity.is_integer() else from_quantity,
                  "Percent": given.get("Percent", 0), "Price": given.get("Price", 0), "PriceList": given["PriceList"]}
         company.put("prices", key, price)
@@ -111,7 +111,7 @@ async def _update(request: Request, price_list: str, article: str, from_quantity
         for name in ("Price", "Percent"):
             if name in given:
                 price[name] = given[name]
-        price["Date"] = company.clock.now().strftime("%Y-%m-%dT%H:%M:%S")
+        price["Date"] = company.clock.stamp()
         company.put("prices", price_key(price_list, article, from_quantity), price)
         _touch_article(company, article)
         return reply({"Price": _render(request, price)})
