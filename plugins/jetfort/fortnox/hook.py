@@ -510,9 +510,20 @@ class FortnoxHook(HttpHook):
         return self.iter_list("3/customers", "Customers", CustomerListItem, params)
 
     def find_customers_by_org_number(self, organisation_number: str) -> list[CustomerListItem]:
-        """Customers whose org/personal number *equals* this one (Fortnox's search is substring)."""
-        hits = self.list_customers(organisationnumber=organisation_number)
-        return [c for c in hits if _same_digits(c.organisation_number, organisation_number)]
+        """Customers whose org/personal number *equals* this one, by digits.
+
+        Fortnox's search is a substring match on the number as typed, with or without the hyphen,
+        so both spellings are searched and the hits compared digit for digit.
+        """
+        digits = re.sub(r"\D", "", organisation_number)
+        spellings = dict.fromkeys(s for s in (organisation_number.strip(), digits,
+                                              f"{digits[:-4]}-{digits[-4:]}" if len(digits) > 4 else "") if s)
+        found: dict[str, CustomerListItem] = {}
+        for spelling in spellings:
+            for c in self.list_customers(organisationnumber=spelling):
+                if _same_digits(c.organisation_number, digits) and c.customer_number:
+                    found[c.customer_number] = c
+        return list(found.values())
 
     def find_customers_by_email(self, email: str) -> list[CustomerListItem]:
         """Customers whose e-mail equals this one, case-insensitively (search is substring)."""
@@ -731,8 +742,7 @@ class FortnoxHook(HttpHook):
             raise ValueError("a price needs price_list and article_number")
         qty = price.from_quantity if price.from_quantity is not None else Decimal(0)
         path = f"3/prices/{_segment(price.price_list)}/{_segment(price.article_number)}/{_segment(qty)}"
-        body = price.model_copy(update={"price_list": None, "article_number": None, "from_quantity": None})
-        return self._write("PUT", path, "Price", Price, body)
+        return self._write("PUT", path, "Price", Price, price)
 
     def set_price(self, price: Price) -> Price:
         """Create or update the price row (price list, article, from quantity)."""

@@ -1,0 +1,316 @@
+"""FortnoxHook against the Fortnox sandbox: typed methods, errors, retries, writes, tokens, paging."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from decimal import Decimal
+
+import pytest
+
+from jetfort.fortnox.errors import (
+    FortnoxAmbiguousWrite,
+    FortnoxNotFound,
+    FortnoxRateLimited,
+    FortnoxServerError,
+    FortnoxTokenError,
+    FortnoxValidationError,
+)
+from jetfort.fortnox.hook import FortnoxHook, lastmodified
+from jetfort.fortnox.models import DocumentRow, FortnoxCustomer, FortnoxInvoice, FortnoxOrder, Price
+from jetfort.ledger import Ledger
+from jetfort.ledger.tokens import TokenStore
+from sandbox.fortnox.emulator import Credentials
+from tests.jetfort.fortnox.conftest import ContractChecker, HookFactory, Server
+
+
+def _order(customer: str, article: str, reference: str, qty: int = 2) -> FortnoxOrder:
+    return FortnoxOrder(customer_number=customer, external_invoice_reference1=reference,
+                        rows=[DocumentRow(article_number=article, ordered_quantity=Decimal(qty),
+                                          delivered_quantity=Decimal(qty))])
+
+
+def _first_customer_and_article(hook: FortnoxHook) -> tuple[str, str]:
+    customer = next(iter(hook.list_customers()))
+    article = next(a for a in hook.list_articles() if (a.sales_price or 0) > 0)
+    assert customer.customer_number and article.article_number
+    return customer.customer_number, article.article_number
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+
+def test_reads_registers_company_and_stock(make_hook: HookFactory, company: Credentials,
+                                           contract: ContractChecker) -> None:
+    hook = make_hook()
+    info = hook.company_information()
+    assert info.database_number == company.tenant_id
+    assert "SEK" in {c.code for c in hook.list_currencies()}
+    assert hook.list_terms_of_payment() and hook.list_ways_of_delivery()
+    assert "A" in {p.code for p in hook.list_price_lists()}
+    article = next(iter(hook.list_articles()))
+    assert article.article_number
+    base = hook.get_price("A", article.article_number)
+    assert base.from_quantity == 0 and base.price is not None
+    assert any(p.from_quantity == 0 for p in hook.list_prices("A", article.article_number))
+    balances = hook.stock_balance([article.article_number])
+    assert {b.item_id for b in balances} == {article.article_number}
+    assert hook.find_article("999999") is None  # numeric: the spec types this path parameter as int32
+    assert contract.checked >= 9
+
+
+def test_paging_follows_total_pages_without_gaps_or_repeats(make_hook: HookFactory) -> None:
+    hook = make_hook()
+    everything = [c.customer_number for c in hook.list_customers()]
+    pages = list(hook.iter_pages("3/customers", "Customers", limit=4))
+    assert len(everything) > 8  # the seed gives enough customers for several pages
+    assert len(pages) == -(-len(everything) // 4)
+    assert [meta.current_page for meta, _ in pages] == list(range(1, len(pages) + 1))
+    paged = [item["CustomerNumber"] for _, items in pages for item in items]
+    assert sorted(paged) == sorted(everything) and len(set(paged)) == len(paged)
+
+
+def test_changed_since_uses_lastmodified_and_finds_new_documents(make_hook: HookFactory) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    created = hook.create_order(_order(customer, article, "changed-1"))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    assert created.document_number in {o.document_number for o in hook.orders_changed_since(before)}
+    assert created.document_number not in {o.document_number for o in hook.orders_changed_since(later)}
+    assert lastmodified(dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)) == "2026-01-15 13:00:00"  # CET
+
+
+# ------------------------------------------------------------------------------------ exact matches
+
+
+def test_lookups_compare_exactly_after_fortnox_substring_search(make_hook: HookFactory) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    anna = hook.create_customer(FortnoxCustomer(name="Anna", email="anna@example.se",
+                                                organisation_number="19800101-1234"))
+    hook.create_customer(FortnoxCustomer(name="Hanna", email="hanna@example.se",
+                                         organisation_number="19800101-12345"))
+    # Fortnox's own search matches both (substring) ...
+    assert {c.name for c in hook.list_customers(email="anna@example.se")} >= {"Anna", "Hanna"}
+    # ... the lookups keep only the equal one
+    assert [c.customer_number for c in hook.find_customers_by_email("ANNA@example.se")] == [anna.customer_number]
+    assert [c.customer_number for c in hook.find_customers_by_org_number("198001011234")] == [anna.customer_number]
+
+    first = hook.create_order(_order(customer, article, "shop-1"))
+    hook.create_order(_order(customer, article, "shop-10"))
+    assert {o.external_invoice_reference1 for o in hook.list_orders(externalinvoicereference1="shop-1")} == {
+        "shop-1", "shop-10"}
+    assert [o.document_number for o in hook.find_orders_by_reference("shop-1")] == [first.document_number]
+    assert hook.find_orders_by_reference("shop-") == []
+
+
+def test_invoice_lookup_by_your_order_number_is_exact(make_hook: HookFactory) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    rows = [DocumentRow(article_number=article, delivered_quantity=Decimal(1))]
+    wanted = hook.create_invoice(FortnoxInvoice(customer_number=customer, your_order_number="A-7", rows=rows))
+    hook.create_invoice(FortnoxInvoice(customer_number=customer, your_order_number="A-77", rows=rows))
+    found = hook.find_invoices_by_reference("A-7", field="YourOrderNumber")
+    assert [i.document_number for i in found] == [wanted.document_number]
+
+
+# ------------------------------------------------------------------------------------ documents
+
+
+def test_order_to_invoice_lifecycle(make_hook: HookFactory, server: Server, company: Credentials) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    order = hook.create_order(_order(customer, article, "life-1", qty=3))
+    assert order.total and order.total > 0 and order.invoice_reference is None
+    assert order.rows and order.rows[0].delivered_quantity == 3
+    invoice_number = hook.create_invoice_from_order(str(order.document_number))
+    assert hook.get_order(str(order.document_number)).invoice_reference == invoice_number
+    # repeating the action (a task re-run) does not invoice twice
+    assert hook.create_invoice_from_order(str(order.document_number)) == invoice_number
+    assert len(server.sandbox.company(company.tenant_id).snapshot("invoices")) == 1
+    invoice = hook.bookkeep_invoice(invoice_number)
+    assert invoice.booked is True
+    assert hook.bookkeep_invoice(invoice_number).booked is True  # idempotent
+    with pytest.raises(FortnoxValidationError):
+        hook.cancel_invoice(invoice_number)  # booked invoices cannot be cancelled
+    credited = hook.credit_invoice(invoice_number)
+    assert credited.credit_invoice_reference not in (None, invoice_number)
+    assert hook.list_invoice_payments(invoice_number) == []
+    other = hook.create_order(_order(customer, article, "life-2"))
+    assert hook.cancel_order(str(other.document_number)).cancelled is True
+
+
+def test_prices_create_and_update(make_hook: HookFactory) -> None:
+    hook = make_hook()
+    article = next(iter(hook.list_articles())).article_number
+    assert article
+    created = hook.set_price(Price(price_list="A", article_number=article, from_quantity=Decimal(50),
+                                   price=Decimal("12.50")))
+    assert created.price == Decimal("12.50")
+    updated = hook.set_price(Price(price_list="A", article_number=article, from_quantity=Decimal(50),
+                                   price=Decimal("11")))
+    assert updated.price == 11
+    assert hook.get_price("A", article, 50).price == 11
+
+
+# ------------------------------------------------------------------------------------ typed errors
+
+
+def test_not_found_and_validation_errors_are_typed_with_fortnox_codes(make_hook: HookFactory) -> None:
+    hook = make_hook()
+    with pytest.raises(FortnoxNotFound) as missing:
+        hook.get_order("987654")
+    assert missing.value.status == 404 and missing.value.code == 2000439  # capitalised keys on 404
+    assert missing.value.retryable is False
+    with pytest.raises(FortnoxValidationError) as invalid:
+        hook.create_order(FortnoxOrder(customer_number="no-such-customer"))
+    assert invalid.value.status == 400 and invalid.value.code == 2000204  # lowercase keys on 400
+    assert invalid.value.message and invalid.value.retryable is False
+    assert hook.request_count == 2  # 4xx errors are never retried
+
+
+def test_error_text_and_logs_hold_no_secrets_or_bodies(make_hook: HookFactory, company: Credentials,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    hook = make_hook()
+    hook.create_customer(FortnoxCustomer(name="Secret Person", email="secret.person@example.se"))
+    with pytest.raises(FortnoxValidationError) as err:
+        hook.create_customer(FortnoxCustomer(name="X", currency="XYZ"))
+    token = hook.auth.access_token()
+    for text in (caplog.text, str(err.value), repr(hook.auth.store.get(hook.token_key))):
+        assert token not in text
+        assert company.client_secret not in text
+        assert company.refresh_token not in text
+        assert "secret.person@example.se" not in text
+
+
+# ------------------------------------------------------------------------------------ retries
+
+
+def test_server_errors_rate_limits_and_resets_are_retried(make_hook: HookFactory, server: Server) -> None:
+    hook = make_hook()
+    hook.company_information()  # token first
+    server.sandbox.set_faults(forced={"server_error": 2, "rate_limit": 1, "reset": 1})
+    sent = hook.request_count
+    assert hook.company_information().company_name
+    assert hook.request_count - sent == 5  # four failures, then the answer
+
+
+def test_retries_are_bounded(make_hook: HookFactory, server: Server) -> None:
+    hook = make_hook(max_attempts=3)
+    hook.company_information()
+    server.sandbox.set_faults(forced={"server_error": 10})
+    with pytest.raises(FortnoxServerError) as err:
+        hook.company_information()
+    assert err.value.retryable is True and err.value.status == 500
+    server.sandbox.set_faults(forced={"rate_limit": 10})
+    with pytest.raises(FortnoxRateLimited):
+        hook.company_information()
+
+
+# ------------------------------------------------------------------------------------ ambiguous writes
+
+
+def test_create_whose_answer_is_lost_is_not_repeated(make_hook: HookFactory, server: Server,
+                                                     company: Credentials) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    server.sandbox.set_faults(forced={"drop_after_commit": 1}, drop_methods=["POST"])
+    with pytest.raises(FortnoxAmbiguousWrite) as err:
+        hook.create_order(_order(customer, article, "lost-1"))
+    assert err.value.retryable is True
+    orders = server.sandbox.company(company.tenant_id).snapshot("orders")
+    assert len(orders) == 1  # committed once, never re-sent
+    # the caller's idempotency lookup finds the committed order instead of creating a second one
+    assert len(hook.find_orders_by_reference("lost-1")) == 1
+
+
+def test_reset_before_commit_is_ambiguous_too_and_lookup_shows_nothing(make_hook: HookFactory,
+                                                                       server: Server) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    server.sandbox.set_faults(forced={"reset": 1})
+    with pytest.raises(FortnoxAmbiguousWrite):
+        hook.create_order(_order(customer, article, "reset-1"))
+    assert hook.find_orders_by_reference("reset-1") == []
+    assert hook.create_order(_order(customer, article, "reset-1")).document_number
+
+
+def test_lost_answer_of_an_action_is_resolved_by_reading_back(make_hook: HookFactory, server: Server,
+                                                              company: Credentials) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    order = hook.create_order(_order(customer, article, "act-1"))
+    server.sandbox.set_faults(forced={"drop_after_commit": 1}, drop_methods=["PUT"])
+    invoice_number = hook.create_invoice_from_order(str(order.document_number))
+    assert hook.get_invoice(invoice_number).document_number == invoice_number
+    assert len(server.sandbox.company(company.tenant_id).snapshot("invoices")) == 1
+
+
+# ------------------------------------------------------------------------------------ tokens
+
+
+def test_expired_token_mid_run_is_refreshed_once_and_rotation_stored(make_hook: HookFactory,
+                                                                     server: Server, ledger: Ledger) -> None:
+    hook = make_hook(ledger=ledger)
+    hook.company_information()
+    first = TokenStore(ledger).get(hook.token_key)
+    assert first is not None and first.refresh_token
+    server.sandbox.set_faults(forced={"expire_token": 1})
+    assert hook.company_information().company_name
+    second = TokenStore(ledger).get(hook.token_key)
+    assert second is not None and second.version == first.version + 1
+    assert second.refresh_token != first.refresh_token
+
+
+def test_a_new_worker_uses_the_rotated_token_not_the_spent_seed(make_hook: HookFactory, server: Server,
+                                                                company: Credentials, ledger: Ledger) -> None:
+    make_hook(ledger=ledger).company_information()  # spends the connection's seed
+    server.sandbox.oauth.expire_all(company.tenant_id)
+    later = make_hook(ledger=ledger)  # same (now spent) seed in its settings
+    assert later.company_information().database_number == company.tenant_id
+    assert later.auth.refreshes == 1
+
+
+def test_refused_refresh_token_is_a_permanent_token_error(make_hook: HookFactory) -> None:
+    hook = make_hook(refresh_token="not-a-real-token")
+    with pytest.raises(FortnoxTokenError) as err:
+        hook.company_information()
+    assert err.value.oauth_error == "invalid_grant" and err.value.retryable is False
+    assert hook.request_count == 0
+
+
+def test_client_credentials_with_tenant_id(make_hook: HookFactory, company: Credentials) -> None:
+    hook = make_hook(refresh_token=None, tenant_id=company.tenant_id)
+    assert hook.company_information().database_number == company.tenant_id
+    stored = hook.auth.store.get(hook.token_key)
+    assert stored is not None and stored.refresh_token is None
+
+
+# ------------------------------------------------------------------------------------ connection
+
+
+def test_airflow_connection_extras_are_settings_not_headers(server: Server, company: Credentials,
+                                                            contract: ContractChecker,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "fortnox", "host": server.base, "login": company.client_id,
+            "password": company.client_secret,
+            "extra": {"refresh_token": company.refresh_token, "auth_url": server.auth_url,
+                      "company": str(company.tenant_id), "budget": "local", "X-Trace": "jetfort-test"}}
+    monkeypatch.setenv("AIRFLOW_CONN_FORTNOX_TEST", json.dumps(conn))
+    hook = FortnoxHook("fortnox_test")
+    sent: list[dict[str, str]] = []
+    session = contract.install(hook).get_conn()
+    session.hooks["response"].append(lambda r, *a, **k: sent.append(dict(r.request.headers)))
+    assert hook.company_information().database_number == company.tenant_id
+    headers = sent[-1]
+    assert headers["X-Trace"] == "jetfort-test"  # a real header extra still works
+    assert headers["Authorization"].startswith("Bearer ")  # never Basic client credentials
+    lowered = {k.lower() for k in headers}
+    assert not lowered & {"refresh_token", "auth_url", "company", "budget", "tenant_id"}
+    assert company.refresh_token not in json.dumps(headers)
+    assert hook.company == str(company.tenant_id)
+    ok, message = hook.test_connection()
+    assert ok, message
