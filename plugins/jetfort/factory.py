@@ -36,6 +36,10 @@ RETRY_POLICY = ExceptionRetryPolicy(
 TaskBuilder = Callable[[TenantRules], None]
 
 
+class InvalidTenantRules(ValueError):
+    """Raised at parse time by dags/jetfort_rules_check.py, listing every invalid tenant."""
+
+
 def dag_id(tenant: str, part: str) -> str:
     return f"jetfort__{tenant}__{part}"
 
@@ -92,7 +96,7 @@ def tenant_dags(
         if not applies(rules):
             continue
         cron = schedule(rules) if schedule else getattr(rules.schedules, part)
-        timetable = CronDataIntervalTimetable(cron, timezone="UTC") if cron else None
+        timetable = CronDataIntervalTimetable(cron, timezone=rules.schedules.timezone) if cron else None
         with DAG(
             dag_id=dag_id(tenant_id, part),
             schedule=timetable,

@@ -1,0 +1,56 @@
+# jetfort — every target installs what it needs into .venv first (idempotent).
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := constraints/constraints-3.3.2-py3.11.txt
+STAMP := $(VENV)/.jetfort-installed
+PYTEST_ARGS ?=
+
+# Airflow for make targets lives inside the repo (git-ignored).
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__PARALLELISM := 4
+export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES := airflow.* jetfort.*
+export JETFORT_MAPPINGS_DIR := $(CURDIR)/include/mappings
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install demo test lint up down bench clean constraints
+
+$(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS) pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-dev.txt -c $(CONSTRAINTS)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/python -m sandbox.demo
+
+lint: install
+	$(BIN)/ruff check plugins/jetfort sandbox tests bench dags
+	$(BIN)/mypy plugins/jetfort
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+up: install
+	$(BIN)/python -m sandbox.stack up
+
+down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m sandbox.stack down; else echo "nothing to stop"; fi
+
+bench: install
+	@set -e; for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script; done
+
+clean: down
+	rm -rf .airflow
+
+# Re-pin every transitive package after changing requirements*.txt (commit the result).
+constraints: install
+	@{ head -n 4 $(CONSTRAINTS); $(BIN)/python -m pip freeze --exclude-editable | grep -v '^jetfort'; } > $(CONSTRAINTS).new
+	@mv $(CONSTRAINTS).new $(CONSTRAINTS) && echo "wrote $(CONSTRAINTS)"

@@ -1,0 +1,42 @@
+"""One-off setup a deployment runs before the scheduler: ledger schema and per-tenant pools.
+
+Airflow 3 tasks cannot write pools (no metadata-DB access from workers), and a task pointing at
+a missing pool is never scheduled, so pools are created here, from the same tenant rules the DAG
+factory reads. Run it as ``python -m jetfort.bootstrap`` (``make demo``/``make up`` and the
+docker-compose init job do) after ``airflow db migrate``; it is idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from jetfort.factory import load_tenants, pools_for, rules_errors_message
+from jetfort.ledger import Ledger
+
+
+def ensure_pools(pools: dict[str, int]) -> list[str]:
+    from airflow.models.pool import Pool
+
+    for name, slots in sorted(pools.items()):
+        Pool.create_or_update_pool(name=name, slots=slots, include_deferred=False,
+                                   description="jetfort: concurrent Fortnox-heavy tasks of one tenant")
+    return sorted(pools)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jetfort.bootstrap", description=__doc__)
+    parser.add_argument("--skip-pools", action="store_true", help="only migrate the ledger")
+    args = parser.parse_args(argv)
+    ledger = Ledger.from_conn_id()
+    print(f"ledger ready ({ledger.dialect})")
+    tenants, errors = load_tenants(max_age=0)
+    if errors:
+        print(rules_errors_message(errors))
+    if not args.skip_pools:
+        for name in ensure_pools(pools_for(tenants.values())):
+            print(f"pool ready: {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

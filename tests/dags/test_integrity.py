@@ -1,0 +1,64 @@
+"""DAG integrity: every file in dags/ imports, every DAG follows jetfort's conventions.
+
+Runs the real dags/ folder through Airflow's DagBag with the example tenants from
+include/mappings/tenants (plus one broken tenant) fed the way a deployment feeds them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jetfort.factory import fortnox_pool, pools_for
+from jetfort.rules import parse_tenant
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "include" / "mappings" / "tenants"
+
+
+@pytest.fixture
+def dagbag(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    for example in EXAMPLES.glob("*.json"):
+        (tenants / example.name).write_text(example.read_text())
+    broken = json.loads((EXAMPLES / "demo_ecom.json").read_text())
+    broken["orders"] = {**broken.get("orders", {}), "document": "receipt"}
+    (tenants / "broken_shop.json").write_text(json.dumps(broken))
+    monkeypatch.setenv("JETFORT_TENANTS_DIR", str(tenants))
+    import jetfort.factory
+
+    monkeypatch.setattr(jetfort.factory, "_cache", None)
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_only_the_broken_tenant_is_reported_and_its_field_is_named(dagbag) -> None:  # type: ignore[no-untyped-def]
+    errors = dict(dagbag.import_errors)
+    assert list(errors) == [str(REPO / "dags" / "jetfort_rules_check.py")]
+    (message,) = errors.values()
+    assert "tenant 'broken_shop': orders.document" in message
+    assert "demo_ecom" not in message
+
+
+def test_dags_follow_the_conventions(dagbag) -> None:  # type: ignore[no-untyped-def]
+    for dag_id, dag in dagbag.dags.items():
+        prefix, tenant, part = dag_id.split("__")
+        assert prefix == "jetfort" and tenant != "broken_shop"
+        assert {"jetfort", f"tenant:{tenant}", part} <= set(dag.tags)
+        assert any(tag.startswith("flow:") for tag in dag.tags)
+        assert dag.doc_md and tenant in dag.doc_md
+        assert type(dag.timetable).__name__ in {"CronDataIntervalTimetable", "NullTimetable"}, dag_id
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+            assert task.pool in {"default_pool", fortnox_pool(tenant)}, f"{dag_id}.{task.task_id}"
+
+
+def test_every_pool_a_task_uses_is_created_by_bootstrap(dagbag) -> None:  # type: ignore[no-untyped-def]
+    tenants = [parse_tenant(p.stem, p.read_text()) for p in EXAMPLES.glob("*.json")]
+    created = set(pools_for(tenants)) | {"default_pool"}
+    used = {task.pool for dag in dagbag.dags.values() for task in dag.tasks}
+    assert used <= created
