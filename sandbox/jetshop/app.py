@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.requests import ClientDisconnect
 
 from sandbox.faults import Fault, FaultPlan
 from sandbox.jetshop import seed as seeding
@@ -55,7 +56,10 @@ def create_app(seed: int = 1, base_time: datetime | None = None) -> FastAPI:
         if fault is Fault.RATE_LIMIT:
             return HTMLResponse("<html><body>HTTP Error 429. Too many requests.", status_code=429,
                                 headers={"Retry-After": "1"})
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client gave up (timeout) while we were slow on purpose
+            return Response(status_code=499)
         login, password = _basic_auth(request)
         status, body, headers = await anyio.to_thread.run_sync(sandbox.handle, raw, login, password)
         if fault is Fault.DROP_AFTER_COMMIT:

@@ -26,6 +26,7 @@ import tenacity
 import zeep
 import zeep.exceptions
 from airflow.sdk.bases.hook import BaseHook
+from airflow.sdk.log import mask_secret
 from lxml import etree
 from zeep.transports import Transport
 
@@ -126,6 +127,8 @@ class JetshopHook(BaseHook):
                     timezone: str = "Europe/Stockholm", culture: str = "sv-SE", timeout: float = 30.0,
                     retries: int = 4, retry_wait: float = 0.5, retry_max_wait: float = 30.0) -> JetshopHook:
         """Build a hook without an Airflow connection (tests, benchmarks, scripts)."""
+        if len(password) >= 5:
+            mask_secret(password)  # redact it from Airflow task logs, as connection passwords are
         settings = JetshopSettings(endpoint=_endpoint(endpoint), login=login, password=password, shop_id=shop_id,
                                    wsdl_url=wsdl_url, timezone=timezone, culture=culture, timeout=timeout)
         return cls(retries=retries, retry_wait=retry_wait, retry_max_wait=retry_max_wait, settings=settings)
