@@ -81,3 +81,17 @@ def ledger_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB in this session's AIRFLOW_HOME (for CLI and dag.test)."""
+    import subprocess
+    import sys
+
+    marker = _HOME / ".migrated"
+    if not marker.exists():
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        marker.touch()
+    return _HOME

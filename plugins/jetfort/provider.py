@@ -35,7 +35,6 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "jetfort.fortnox.hook.FortnoxHook",
                 "hook-name": "Fortnox",
                 "conn-fields": {
-                    "client_secret": _secret("Client secret", "OAuth client secret of the Fortnox app"),
                     "refresh_token": _secret(
                         "Initial refresh token",
                         "From the authorization-code exchange; jetfort rotates it in the ledger"),

@@ -1,0 +1,47 @@
+"""Connection types come from jetfort's provider entry point, with their form fields."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from airflow.providers_manager import ProvidersManager
+
+
+def test_conn_types_are_registered_with_their_hooks() -> None:
+    hooks = ProvidersManager().hooks
+    assert hooks["fortnox"].hook_class_name == "jetfort.fortnox.hook.FortnoxHook"
+    assert hooks["jetshop"].hook_class_name == "jetfort.jetshop.hook.JetshopHook"
+    assert hooks["jetfort_ledger"].hook_class_name == "jetfort.ledger.hook.LedgerHook"
+
+
+def test_form_fields_and_labels_show_in_the_ui() -> None:
+    manager = ProvidersManager()
+    widgets = manager.connection_form_widgets
+    assert {"extra__fortnox__refresh_token", "extra__fortnox__tenant_id", "extra__fortnox__auth_url",
+            "extra__jetshop__shop_id", "extra__jetshop__wsdl_url"} <= set(widgets)
+    behaviour = manager.field_behaviours
+    assert behaviour["fortnox"]["relabeling"]["login"] == "Client id"
+    assert behaviour["jetshop"]["relabeling"]["host"] == "Web service URL"
+
+
+def _airflow(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_airflow_connections_add_accepts_both_types(airflow_db: Path) -> None:
+    added = _airflow("connections", "add", "fortnox_cli_test", "--conn-type", "fortnox",
+                     "--conn-host", "http://127.0.0.1:8801", "--conn-login", "client-id",
+                     "--conn-extra", json.dumps({"tenant_id": "123"}))
+    assert added.returncode == 0, added.stderr
+    added = _airflow("connections", "add", "jetshop_cli_test", "--conn-type", "jetshop",
+                     "--conn-host", "http://127.0.0.1:8802/Webservice20/v3.0/webservice.asmx",
+                     "--conn-extra", json.dumps({"shop_id": "demoshop"}))
+    assert added.returncode == 0, added.stderr
+    shown = _airflow("connections", "get", "jetshop_cli_test", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    (conn,) = json.loads(shown.stdout)
+    extra = conn.get("extra_dejson") or json.loads(conn.get("extra") or "{}")
+    assert conn["conn_type"] == "jetshop" and extra["shop_id"] == "demoshop", conn
