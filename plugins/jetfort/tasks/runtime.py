@@ -1,0 +1,137 @@
+"""What every jetfort task needs: the tenant's rules, ledger and hooks, its window, its summary.
+
+Tasks build a :class:`TenantRuntime` inside ``execute`` (never at parse time); hooks are created
+lazily and reused for the whole task, so one HTTP session and one token serve many calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from jetfort.ledger import Ledger
+from jetfort.rules import TenantRules, collect_tenant_variables, parse_tenant
+
+if TYPE_CHECKING:
+    from jetfort.fortnox.hook import FortnoxHook
+    from jetfort.jetshop.hook import JetshopHook
+
+log = logging.getLogger(__name__)
+
+#: How far back a first run without a data interval or cursor looks.
+DEFAULT_LOOKBACK = dt.timedelta(days=1)
+
+
+def load_rules(tenant_id: str) -> TenantRules:
+    """The tenant's rules as they are now (Variable, env or file), validated."""
+    from jetfort.rules import RulesError
+
+    found, unreadable = collect_tenant_variables()
+    key = f"jetfort_tenant_{tenant_id}"
+    if tenant_id in unreadable:
+        raise unreadable[tenant_id]
+    if key not in found:
+        raise RulesError(tenant_id, [("(variable)", f"no Variable {key}")])
+    return parse_tenant(tenant_id, found[key])
+
+
+class TenantRuntime:
+    """Rules + ledger + hooks of one tenant for the duration of one task."""
+
+    def __init__(self, rules: TenantRules, *, ledger: Ledger | None = None) -> None:
+        self.rules = rules
+        self._ledger = ledger
+        self._jetshop: dict[str, JetshopHook] = {}
+
+    @classmethod
+    def for_tenant(cls, tenant_id: str) -> TenantRuntime:
+        return cls(load_rules(tenant_id))
+
+    @property
+    def tenant(self) -> str:
+        assert self.rules.tenant_id is not None
+        return self.rules.tenant_id
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return self._ledger or Ledger.from_conn_id()
+
+    @cached_property
+    def fortnox(self) -> FortnoxHook:
+        from jetfort.fortnox.hook import FortnoxHook
+
+        return FortnoxHook(self.rules.fortnox_conn_id, ledger=self.ledger)
+
+    def jetshop(self, shop_key: str) -> JetshopHook:
+        if shop_key not in self._jetshop:
+            from jetfort.jetshop.hook import JetshopHook
+
+            shop = next((s for s in self.rules.shops if s.key == shop_key), None)
+            if shop is None:
+                raise KeyError(f"tenant {self.tenant!r} has no shop {shop_key!r}")
+            self._jetshop[shop_key] = JetshopHook(shop.jetshop_conn_id)
+        return self._jetshop[shop_key]
+
+    def close(self) -> None:
+        if "fortnox" in self.__dict__:
+            self.fortnox.close()
+        for hook in self._jetshop.values():
+            hook.close()
+
+    def __enter__(self) -> TenantRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range a run looks at; ``source`` says where it came from (shown in the logs)."""
+
+    start: dt.datetime
+    end: dt.datetime
+    source: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "source": self.source}
+
+
+def run_window(context: Mapping[str, Any], *, ledger: Ledger, tenant: str, cursor: str,
+               overlap_minutes: int, now: dt.datetime | None = None) -> Window:
+    """The run's data interval widened by the overlap; manual runs without one use the cursor.
+
+    Scheduled and backfill runs repeat exactly their own window (so a backfill re-examines the
+    same records); a manual run without a logical date continues from the ledger's cursor.
+    """
+    overlap = dt.timedelta(minutes=overlap_minutes)
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None and start < end:
+        return Window(_aware(start) - overlap, _aware(end), "data_interval")
+    end = now or dt.datetime.now(dt.UTC)
+    stored = ledger.get_cursor(tenant, cursor)
+    if stored:
+        return Window(dt.datetime.fromisoformat(stored) - overlap, end, "cursor")
+    return Window(end - DEFAULT_LOOKBACK, end, "first_run")
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(value.isoformat())  # pendulum → stdlib datetime
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A plain-text table for task logs (the grid's log view shows it as written)."""
+    if not rows:
+        return "(nothing)"
+    cols = list(columns or rows[0].keys())
+    cells = [[str(row.get(c, "")) for c in cols] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join([line, sep, *body])
