@@ -103,21 +103,24 @@ def shop_specs() -> list[ShopSpec]:
 
 
 # Articles: number, sv name, nb name, VAT fraction, SEK incl. VAT, stock, parent, variant text.
-# Numbers are plain and short so a Fortnox sandbox can seed the same register (see seed_articles).
+# Numbers and VAT rates line up with sandbox/fortnox/seed.py (1001-1010 at 25 %, 1011-1015 at 12 %,
+# 1016-1019 at 6 %), so shop order rows find their Fortnox article. The variants 1003-1005 of the
+# parent 1002 are articles of their own, as in Jetshop; the gift card has no Fortnox article.
+# Other registers can be mirrored with JetshopSandbox.seed_articles / POST /_sandbox/shops/{id}/articles.
 ARTICLES: list[tuple[str, str, str, str, str, int, str | None, str]] = [
     ("1001", "T-shirt bomull", "T-skjorte bomull", "0.25", "249.00", 120, None, ""),
     ("1002", "Huvtröja", "Hettegenser", "0.25", "599.00", 0, None, ""),
-    ("1002-S", "Huvtröja", "Hettegenser", "0.25", "599.00", 14, "1002", "S"),
-    ("1002-M", "Huvtröja", "Hettegenser", "0.25", "599.00", 22, "1002", "M"),
-    ("1002-L", "Huvtröja", "Hettegenser", "0.25", "599.00", 0, "1002", "L"),
-    ("2001", "Kaffe mörkrost 500 g", "Kaffe mørkbrent 500 g", "0.12", "89.00", 300, None, ""),
-    ("2002", "Te Earl Grey 100 g", "Te Earl Grey 100 g", "0.12", "59.00", 150, None, ""),
-    ("3001", "Kokbok", "Kokebok", "0.06", "199.00", 40, None, ""),
-    ("3002", "Tidskrift nr 4", "Tidsskrift nr 4", "0.06", "49.00", 75, None, ""),
-    ("4001", "Presentkort 500 kr", "Gavekort 500 kr", "0", "500.00", 9999, None, ""),
-    ("5001", "Mugg stengods", "Krus steingods", "0.25", "129.00", 60, None, ""),
-    ("5002", "Tygkasse", "Handlenett", "0.25", "79.00", 500, None, ""),
-    ("6001", "Gratis provpåse", "Gratis prøvepose", "0.25", "0.00", 1000, None, ""),
+    ("1003", "Huvtröja", "Hettegenser", "0.25", "599.00", 14, "1002", "S"),
+    ("1004", "Huvtröja", "Hettegenser", "0.25", "599.00", 22, "1002", "M"),
+    ("1005", "Huvtröja", "Hettegenser", "0.25", "599.00", 0, "1002", "L"),
+    ("1011", "Kaffe mörkrost 500 g", "Kaffe mørkbrent 500 g", "0.12", "89.00", 300, None, ""),
+    ("1012", "Te Earl Grey 100 g", "Te Earl Grey 100 g", "0.12", "59.00", 150, None, ""),
+    ("1016", "Kokbok", "Kokebok", "0.06", "199.00", 40, None, ""),
+    ("1017", "Tidskrift nr 4", "Tidsskrift nr 4", "0.06", "49.00", 75, None, ""),
+    ("GIFT-500", "Presentkort 500 kr", "Gavekort 500 kr", "0", "500.00", 9999, None, ""),
+    ("1006", "Mugg stengods", "Krus steingods", "0.25", "129.00", 60, None, ""),
+    ("1007", "Tygkasse", "Handlenett", "0.25", "79.00", 500, None, ""),
+    ("1008", "Gratis provpåse", "Gratis prøvepose", "0.25", "0.00", 1000, None, ""),
 ]
 NOK_PER_SEK = D("1.0125")
 EUR_RATE = D("11.4523")  # SEK per EUR
@@ -168,6 +171,10 @@ def row(article: str | None, qty: int, unit: Decimal | str | None = None, *, vat
     return {"ArticleNumber": article or "", "ProductId": product_id, "Name": name or _name(article),
             "AttValue": att, "ItemType": item_type, "Quantity": qty, "UnitPriceIncVat": D(str(unit)),
             "Vat": D(vat or "0.25"), "DiscountIncVat": D(discount)}
+
+
+def _variant_text(article: str) -> str:
+    return next((a[7] for a in ARTICLES if a[0] == article), "")
 
 
 def _name(article: str | None) -> str:
@@ -272,49 +279,49 @@ def _awkward(rng: random.Random) -> dict[str, Callable[[], OrderSpec]]:
     return {
         "plain_single_row": lambda: OrderSpec([row("1001", 1)], p()),
         "mixed_vat_25_12_6_0": lambda: OrderSpec(
-            [row("1001", 1), row("2001", 2), row("3001", 1), row("4001", 1, item_type="GiftCard")], p()),
-        "vat_12_only": lambda: OrderSpec([row("2001", 3), row("2002", 2)], p(), freight="29.00", freight_vat="0.12"),
-        "vat_6_only": lambda: OrderSpec([row("3001", 1), row("3002", 4)], p(), freight="0"),
+            [row("1001", 1), row("1011", 2), row("1016", 1), row("GIFT-500", 1, item_type="GiftCard")], p()),
+        "vat_12_only": lambda: OrderSpec([row("1011", 3), row("1012", 2)], p(), freight="29.00", freight_vat="0.12"),
+        "vat_6_only": lambda: OrderSpec([row("1016", 1), row("1017", 4)], p(), freight="0"),
         "vat_0_export_non_eu": lambda: OrderSpec(
-            [row("1001", 2, "199.20", vat="0"), row("5001", 1, "103.20", vat="0")],
+            [row("1001", 2, "199.20", vat="0"), row("1006", 1, "103.20", vat="0")],
             _addr("John", "Smith", "5th Avenue 100", "10001", "New York", "US", phone="+1 212 555 0100"),
             freight="150.00", freight_vat="0", delivery_method="DHL Express"),
-        "row_discount": lambda: OrderSpec([row("1001", 2, discount="49.80"), row("5001", 1)], p()),
+        "row_discount": lambda: OrderSpec([row("1001", 2, discount="49.80"), row("1006", 1)], p()),
         "order_discount_code": lambda: OrderSpec(
-            [row("1001", 1), row("2001", 2), row("3001", 1)], p(), order_discount="100.00", discount_code="HÖST100"),
+            [row("1001", 1), row("1011", 2), row("1016", 1)], p(), order_discount="100.00", discount_code="HÖST100"),
         "row_and_order_discount": lambda: OrderSpec(
-            [row("1002-M", 1, att="M", discount="100.00"), row("5002", 3)], p(), order_discount="50.00",
+            [row("1004", 1, att="M", discount="100.00"), row("1007", 3)], p(), order_discount="50.00",
             discount_code="VIP50"),
-        "free_freight": lambda: OrderSpec([row("1002-L", 1, att="L")], p(), freight="0",
+        "free_freight": lambda: OrderSpec([row("1005", 1, att="L")], p(), freight="0",
                                           delivery_method="Fri frakt"),
-        "paid_freight_mixed_vat": lambda: OrderSpec([row("1001", 1), row("2001", 1)], p(), freight="79.00"),
-        "payment_fee": lambda: OrderSpec([row("5001", 2)], p(), payment_method="Klarna Faktura",
+        "paid_freight_mixed_vat": lambda: OrderSpec([row("1001", 1), row("1011", 1)], p(), freight="79.00"),
+        "payment_fee": lambda: OrderSpec([row("1006", 2)], p(), payment_method="Klarna Faktura",
                                          payment_fee="29.00"),
         "currency_eur_eu_consumer": lambda: OrderSpec(
-            [row("1001", 1, "21.90"), row("2001", 1, "8.50", vat="0.12")],
+            [row("1001", 1, "21.90"), row("1011", 1, "8.50", vat="0.12")],
             _addr("Lukas", "Müller", "Hauptstraße 5", "10115", "Berlin", "DE"), channel_id=4,
             freight="5.90", email="lukas@example.de"),
         "currency_nok_non_eu": lambda: OrderSpec(
-            [row("1001", 1, "252.00"), row("3001", 1, "201.00", vat="0.06")],
+            [row("1001", 1, "252.00"), row("1016", 1, "201.00", vat="0.06")],
             _addr("Kari", "Nordmann", "Karl Johans gate 1", "0154", "Oslo", "NO"), channel_id=2,
             freight="69.00", email="kari@example.no", payment_provider="DIBS", payment_method="Nets Easy"),
         "company_buyer_se": lambda: OrderSpec(
-            [row("5001", 24), row("5002", 50)],
+            [row("1006", 24), row("1007", 50)],
             _addr("Per", "Inköpare", "Industrivägen 12", "17148", "Solna", "SE", company="Bygg & Co AB"),
             company_name="Bygg & Co AB", org_number="556677-8899", vat_number="SE556677889901", channel_id=3,
             customer_id=7001, email="inkop@byggco.se", payment_provider="Invoice", payment_method="Faktura 30 dagar"),
         "company_buyer_eu_reverse_charge": lambda: OrderSpec(
-            [row("1001", 10, "15.94", vat="0"), row("5001", 10, "8.26", vat="0")],
+            [row("1001", 10, "15.94", vat="0"), row("1006", 10, "8.26", vat="0")],
             _addr("Jan", "de Vries", "Keizersgracht 10", "1015 CJ", "Amsterdam", "NL", company="Tulip Trading B.V."),
             company_name="Tulip Trading B.V.", vat_number="NL123456789B01", channel_id=4, freight="12.00",
             freight_vat="0", email="orders@tulip.example.nl", payment_provider="Card", payment_method="Kort"),
         "eu_address_sek": lambda: OrderSpec(
             [row("1001", 1)], _addr("Aino", "Virtanen", "Mannerheimintie 3", "00100", "Helsinki", "FI")),
         "non_eu_address_ch": lambda: OrderSpec(
-            [row("3001", 2, "187.74", vat="0")],
+            [row("1016", 2, "187.74", vat="0")],
             _addr("Lea", "Keller", "Bahnhofstrasse 1", "8001", "Zürich", "CH"), freight="120.00", freight_vat="0"),
         "separate_billing_delivery": lambda: OrderSpec(
-            [row("5001", 1)], SE, ship=_addr("Bo", "Ek", "Sjövägen 4", "13140", "Nacka", "SE", co="c/o Lund")),
+            [row("1006", 1)], SE, ship=_addr("Bo", "Ek", "Sjövägen 4", "13140", "Nacka", "SE", co="c/o Lund")),
         "very_long_names": lambda: OrderSpec(
             [row("1001", 1, name="T-shirt " + "extra lång beskrivning " * 12)],
             _addr(LONG, LONG, "Väldigt långa gatan " * 10 + "1", "11122", "Stockholm", "SE", company=LONG),
@@ -324,41 +331,41 @@ def _awkward(rng: random.Random) -> dict[str, Callable[[], OrderSpec]]:
             _addr("Алексей", "Иванов", "ул. Тверская 7", "125009", "Москва", "RU"), freight_vat="0",
             ship=_addr("太郎", "山田", "千代田区 1-1", "100-0001", "東京", "JP"), email="алексей@example.ru"),
         "xml_special_chars": lambda: OrderSpec(
-            [row("5002", 1, name='Kasse <"Röd"> & blå \'special\'')],
+            [row("1007", 1, name='Kasse <"Röd"> & blå \'special\'')],
             _addr("Åsa", "Öberg & Ärlig", "Ängsvägen <1>", "11122", "Stockholm", "SE", company="A&B <AB>"),
             comment="Ring på dörren & lämna <paketet> ✓ 🎁"),
-        "zero_price_row": lambda: OrderSpec([row("1001", 1), row("6001", 1, "0")], p()),
+        "zero_price_row": lambda: OrderSpec([row("1001", 1), row("1008", 1, "0")], p()),
         "gift_card_purchase": lambda: OrderSpec(
-            [row("4001", 2, item_type="GiftCard")], p(), freight="0", delivery_method="E-post"),
+            [row("GIFT-500", 2, item_type="GiftCard")], p(), freight="0", delivery_method="E-post"),
         "gift_card_redeemed_row": lambda: OrderSpec(
-            [row("1002-S", 1, att="S"), row(None, 1, "-200.00", vat="0", name="Presentkort 4001-XYZ",
+            [row("1003", 1, att="S"), row(None, 1, "-200.00", vat="0", name="Presentkort 4001-XYZ",
                                             item_type="GiftCard")], p()),
         "missing_article_number": lambda: OrderSpec(
             [row("1001", 1), row(None, 1, "99.00", vat="0.25", name="Specialbeställning utan artikelnummer")], p()),
-        "negative_quantity": lambda: OrderSpec([row("1001", 2), row("5001", -1)], p()),
-        "unknown_status_id": lambda: OrderSpec([row("2002", 1)], p(), status_id=99),
-        "cancelled_order": lambda: OrderSpec([row("5001", 1)], p(), status_id=4),
+        "negative_quantity": lambda: OrderSpec([row("1001", 2), row("1006", -1)], p()),
+        "unknown_status_id": lambda: OrderSpec([row("1012", 1)], p(), status_id=99),
+        "cancelled_order": lambda: OrderSpec([row("1006", 1)], p(), status_id=4),
         "already_captured": lambda: OrderSpec([row("1001", 1)], p(), payment_status="Captured"),
         "invoice_payment_not_capturable": lambda: OrderSpec(
-            [row("3001", 1)], p(), payment_provider="Invoice", payment_method="Faktura"),
-        "swish_payment": lambda: OrderSpec([row("2001", 1)], p(), payment_provider="Swish", payment_method="Swish",
+            [row("1016", 1)], p(), payment_provider="Invoice", payment_method="Faktura"),
+        "swish_payment": lambda: OrderSpec([row("1011", 1)], p(), payment_provider="Swish", payment_method="Swish",
                                            payment_status="Paid"),
         "card_payment": lambda: OrderSpec([row("1001", 1)], p(), payment_provider="Card",
                                           payment_method="Kortbetalning"),
-        "dibs_payment": lambda: OrderSpec([row("5001", 3)], p(), payment_provider="DIBS",
+        "dibs_payment": lambda: OrderSpec([row("1006", 3)], p(), payment_provider="DIBS",
                                           payment_method="DIBS/Nets Easy"),
         "many_rows": lambda: OrderSpec(
-            [row(a, (i % 3) + 1) for i, a in enumerate(["1001", "2001", "2002", "3001", "3002", "5001", "5002"] * 8)],
+            [row(a, (i % 3) + 1) for i, a in enumerate(["1001", "1011", "1012", "1016", "1017", "1006", "1007"] * 8)],
             p()),
         "large_amounts": lambda: OrderSpec([row("1001", 5000, "2499.99")], p(), authorized=None),
         "rounding_edge": lambda: OrderSpec(
-            [row("1001", 3, "33.3333"), row("2001", 7, "12.4567", vat="0.12")], p(), freight="19.99"),
+            [row("1001", 3, "33.3333"), row("1011", 7, "12.4567", vat="0.12")], p(), freight="19.99"),
         "variant_rows": lambda: OrderSpec(
-            [row("1002-S", 1, att="S"), row("1002-M", 2, att="M")], p()),
+            [row("1003", 1, att="S"), row("1004", 2, att="M")], p()),
         "duplicate_article_rows": lambda: OrderSpec([row("1001", 1), row("1001", 2)], p()),
-        "missing_email": lambda: OrderSpec([row("5002", 1)], p(), email=""),
+        "missing_email": lambda: OrderSpec([row("1007", 1)], p(), email=""),
         "empty_optional_fields": lambda: OrderSpec(
-            [row("5002", 1)], _addr("", "Enbart Efternamn", "Box 12", "11122", "Stockholm", "SE"), email="a@b.se"),
+            [row("1007", 1)], _addr("", "Enbart Efternamn", "Box 12", "11122", "Stockholm", "SE"), email="a@b.se"),
         "authorized_below_total": lambda: OrderSpec([row("1001", 2)], p(), authorized="249.00"),
     }
 
@@ -373,12 +380,11 @@ def awkward_specs(seed: int) -> list[tuple[str, OrderSpec]]:
 
 def ordinary_spec(rng: random.Random, shop: Any, *, status_id: int | None = None) -> OrderSpec:
     """A plain, valid order: 1-4 catalog rows, SEK, PSP payment."""
-    numbers = [a for a in ("1001", "1002-S", "1002-M", "2001", "2002", "3001", "3002", "5001", "5002")
+    numbers = [a for a in ("1001", "1003", "1004", "1011", "1012", "1016", "1017", "1006", "1007")
                if a in shop.products] or ["1001"]
     rows = []
     for article in rng.sample(numbers, k=min(len(numbers), rng.randint(1, 4))):
-        att = article.split("-")[1] if "-" in article else ""
-        rows.append(row(article, rng.randint(1, 3), att=att))
+        rows.append(row(article, rng.randint(1, 3), att=_variant_text(article)))
     provider, method = rng.choice([("Klarna", "Klarna Checkout"), ("DIBS", "DIBS/Nets Easy"), ("Card", "Kort")])
     default_channel = next(c["ChannelId"] for c in shop.channels if c["IsDefault"])
     first_status = status_id if status_id is not None else shop.first_status_id

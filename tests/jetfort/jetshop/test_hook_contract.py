@@ -130,8 +130,8 @@ def test_capture_payment_partial_then_idempotent(hook: JetshopHook, sb: JetshopS
 def test_product_get_maps_prices_stock_and_variants(hook: JetshopHook) -> None:
     parent = hook.get_product("1002")
     assert parent is not None and parent.has_variants
-    assert [v.article_number for v in parent.variants] == ["1002-L", "1002-M", "1002-S"]
-    variant = hook.get_product("1002-M", "nb-NO")
+    assert [(v.article_number, v.att_value) for v in parent.variants] == [("1003", "S"), ("1004", "M"), ("1005", "L")]
+    variant = hook.get_product("1004", "nb-NO")
     assert variant is not None and variant.name == "Hettegenser" and variant.parent_article_number == "1002"
     assert variant.att_value == "M" and variant.stock is not None and variant.stock.stock_count == 22
     assert variant.price_ex_vat == Decimal("479.2000") and variant.discounted_price_ex_vat is None
@@ -156,7 +156,7 @@ def test_stock_update_sets_count_status_and_delivery_date(hook: JetshopHook) -> 
     when = datetime(2026, 12, 1, 0, 0, tzinfo=STOCKHOLM)
     results = hook.update_stock([StockUpdate(article_number="1001", stock_count=0, stock_status_id=9,
                                              delivery_date=when),
-                                 StockUpdate(article_number="5001", stock_count=42)])
+                                 StockUpdate(article_number="1006", stock_count=42)])
     assert all(r.success and r.stock_result == "Success" for r in results)
     p = hook.get_product("1001")
     assert p is not None and p.stock is not None
@@ -166,23 +166,23 @@ def test_stock_update_sets_count_status_and_delivery_date(hook: JetshopHook) -> 
 
 def test_price_list_update_and_the_no_discount_sentinel(hook: JetshopHook, sb: JetshopSandbox) -> None:
     results = hook.update_prices([
-        PriceListPrice(article_number="5001", price_list_id=PL_SE.lower(), price_inc_vat=Decimal("150"),
+        PriceListPrice(article_number="1006", price_list_id=PL_SE.lower(), price_inc_vat=Decimal("150"),
                        discounted_price_inc_vat=Decimal("120")),
-        PriceListPrice(article_number="5001", price_list_id=PL_NO, price_inc_vat=Decimal("160"))])
+        PriceListPrice(article_number="1006", price_list_id=PL_NO, price_inc_vat=Decimal("160"))])
     assert all(r.success for r in results)
-    assert sb.price("demoshop", "5001", PL_NO)["DiscountedPriceIncVat"] == -1  # type: ignore[index]
-    product = hook.get_product("5001")
+    assert sb.price("demoshop", "1006", PL_NO)["DiscountedPriceIncVat"] == -1  # type: ignore[index]
+    product = hook.get_product("1006")
     assert product is not None
     assert (product.price_ex_vat, product.discounted_price_ex_vat) == (Decimal("120.0000"), Decimal("96.0000"))
-    hook.update_prices([PriceListPrice(article_number="5001", price_list_id=PL_SE, price_inc_vat=Decimal("150"))])
-    product = hook.get_product("5001")
+    hook.update_prices([PriceListPrice(article_number="1006", price_list_id=PL_SE, price_inc_vat=Decimal("150"))])
+    product = hook.get_product("1006")
     assert product is not None and product.discounted_price_ex_vat is None
 
 
 def test_delete_product(hook: JetshopHook, sb: JetshopSandbox) -> None:
-    assert hook.delete_product("5002").deleted
-    assert sb.product("demoshop", "5002") is None
-    assert hook.delete_product("5002").not_found
+    assert hook.delete_product("1007").deleted
+    assert sb.product("demoshop", "1007") is None
+    assert hook.delete_product("1007").not_found
 
 
 def test_hook_uses_the_live_wsdl_when_configured(make_hook: Callable[..., JetshopHook], base_url: str) -> None:
