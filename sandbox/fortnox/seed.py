@@ -110,7 +110,7 @@ def article_entity(number: str, description: str, *, vat: int = 25, stock_goods:
         "Unit": unit, "VAT": vat, "WebshopArticle": webshop, "Weight": 0, "Width": 0, "Expired": False,
         "SalesPrice": None, "CostCalculationMethod": None, "StockAccount": None, "StockChangeAccount": None,
         "DirectCost": None, "FreightCost": None, "OtherCost": None, "DefaultStockPoint": None,
-        "DefaultStockLocation": None,
+        "DefaultStockLocation": None, "CommodityCode": "",
     }
 
 

@@ -18,11 +18,15 @@ from .speclimits import limits
 
 BLANK = "API_BLANK"
 
-# recorded traffic wins over the spec: orders accept HVAC / MAJORAPPLIANCEREPAIR rows
-# (orders/housework_type_hvac.yml, ..._majorappliancerepair.yml) although the Order row enum lacks them
-_INVOICE_ROW_HOUSEWORK = ("Invoice", "InvoiceRows", "HouseWorkType")
-OVERRIDES: dict[tuple[str, ...], tuple[str, ...]] = {
-    ("Order", "OrderRows", "HouseWorkType"): _INVOICE_ROW_HOUSEWORK,
+# Recorded traffic wins over the spec: orders accept HVAC / MAJORAPPLIANCEREPAIR rows
+# (orders/housework_type_hvac.yml, ..._majorappliancerepair.yml) although the Order row enum lacks
+# them, and COOKING / TUTORING rows are refused by a housework rule (2003157), not as unknown values.
+# Row house-work types therefore accept the union of the three house-work enums in the spec.
+_HOUSEWORK_ENUMS = (("Invoice", "InvoiceRows", "HouseWorkType"), ("Order", "OrderRows", "HouseWorkType"),
+                    ("Article", "HouseworkType"))
+OVERRIDES: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {
+    ("Order", "OrderRows", "HouseWorkType"): _HOUSEWORK_ENUMS,
+    ("Invoice", "InvoiceRows", "HouseWorkType"): _HOUSEWORK_ENUMS,
 }
 
 
@@ -105,9 +109,8 @@ def _value(raw: Any, schema: dict[str, Any], path: tuple[str, ...], *, create: b
     if "maxLength" in schema and len(text) > schema["maxLength"]:
         raise bad_request(errors.TOO_LONG, name, schema["maxLength"])
     enum = schema.get("enum")
-    override = OVERRIDES.get(path)
-    if override is not None:
-        enum = sorted({*(enum or []), *_schema_at(override).get("enum", [])})
+    for other in OVERRIDES.get(path, ()):
+        enum = sorted({*(enum or []), *_schema_at(other).get("enum", [])})
     if enum and text not in enum:
         raise bad_request(errors.INVALID_VALUE, name, text)
     return text

@@ -69,7 +69,7 @@ def _base(kind: Kind, company: Company, customer: Entity, number: str) -> Entity
     doc: Entity = {
         "AdministrationFee": 0, "AdministrationFeeVAT": 0, "Address1": "", "Address2": "", "BasisTaxReduction": 0,
         "Cancelled": False, "City": "", "Comments": "", "ContributionPercent": 0, "ContributionValue": 0,
-        "CopyRemarks": False, "Country": "", "CostCenter": "", "Currency": "SEK", "CurrencyRate": 1,
+        "Country": "", "CostCenter": "", "Currency": "SEK", "CurrencyRate": 1,
         "CurrencyUnit": 1, "CustomerName": customer["Name"], "CustomerNumber": customer["CustomerNumber"],
         "DeliveryAddress1": "", "DeliveryAddress2": "", "DeliveryCity": "", "DeliveryCountry": "",
         "DeliveryDate": None, "DeliveryName": "", "DeliveryZipCode": "", "DocumentNumber": number,
@@ -87,7 +87,7 @@ def _base(kind: Kind, company: Company, customer: Entity, number: str) -> Entity
         "WarehouseReady": True, "WayOfDelivery": "", "YourOrderNumber": "", "YourReference": "", "ZipCode": "",
     }
     if kind.is_order:
-        doc.update({"DeliveryState": "delivery", "OrderDate": today, "OrderType": "Order", "PrintTemplate": "oc",
+        doc.update({"CopyRemarks": False, "DeliveryState": "delivery", "OrderDate": today, "OrderType": "Order", "PrintTemplate": "oc",
                     "StockPointCode": None, "StockPointId": None})
     else:
         doc.update({
