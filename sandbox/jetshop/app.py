@@ -35,7 +35,7 @@ def create_app(seed: int = 1, base_time: datetime | None = None) -> FastAPI:
         if any(k.lower() == "wsdl" for k in request.query_params):
             base = str(request.base_url).rstrip("/") + ENDPOINT
             text = sandbox.schema.wsdl_bytes.decode("utf-8").replace(
-                "https://integration.jetshop.se/Webservice20/v3.0/webservice.asmx", base)
+                'location="https://integration.jetshop.se/Webservice20/v3.0/webservice.asmx"', f'location="{base}"')
             return Response(text, media_type="text/xml; charset=utf-8")
         ops = "".join(f"<li>{op}{' (modelled)' if op in MODELLED_OPERATIONS else ''}</li>"
                       for op in sandbox.schema.operations)

@@ -254,8 +254,14 @@ class JetshopHook(BaseHook):
     def iter_orders(self, *, status_id: int | None = None, modified_from: datetime | None = None,
                     modified_to: datetime | None = None, channel_id: int | None = None,
                     page_size: int = 100) -> Iterator[ShopOrder]:
-        """Every matching order, page by page; an order seen twice (it moved while paging) is yielded once."""
+        """Every matching order, each once.
+
+        All pages are read before the first order is yielded: the search is offset-paged, so a caller
+        that changes orders while iterating (e.g. acknowledges them) would otherwise shift later pages
+        and miss orders.
+        """
         seen: set[int] = set()
+        collected: list[ShopOrder] = []
         page_index = 0
         while True:
             page = self.search_orders_page(status_id=status_id, modified_from=modified_from,
@@ -264,10 +270,11 @@ class JetshopHook(BaseHook):
             for order in page.orders:
                 if order.order_id not in seen:
                     seen.add(order.order_id)
-                    yield order
+                    collected.append(order)
             if not page.orders or not page.has_more:
-                return
+                break
             page_index += 1
+        yield from collected
 
     def list_orders(self, **filters: Any) -> list[ShopOrder]:
         """``iter_orders`` as a list."""

@@ -202,3 +202,28 @@ def test_hook_from_an_airflow_connection(base_url: str, monkeypatch: pytest.Monk
         assert hook.get_statuses()[0].name == "New order"  # fi-FI falls back to the English names
     finally:
         hook.close()
+
+
+def test_acknowledging_orders_while_iterating_misses_none(hook: JetshopHook, sb: JetshopSandbox) -> None:
+    sb.generate_orders("demoshop", 40, seed=2)
+    expected = {o["OrderId"] for o in sb.orders("demoshop") if o["OrderStatusId"] == 1}
+    acknowledged = set()
+    for order in hook.iter_orders(status_id=1, page_size=7):
+        hook.set_order_status(order.order_id, 6)  # leaves the status filter while we page
+        acknowledged.add(order.order_id)
+    assert acknowledged == expected
+    assert hook.list_orders(status_id=1) == []
+
+
+def test_variant_articles_are_created_under_their_parent(hook: JetshopHook) -> None:
+    results = hook.upsert_products([
+        ProductUpsert(article_number="V-PARENT", name="Jacka"),
+        ProductUpsert(article_number="V-PARENT-RED", name="Jacka", parent_article_number="V-PARENT",
+                      att_value="Röd", stock=StockUpdate(article_number="V-PARENT-RED", stock_count=3))])
+    assert [r.status for r in results] == ["SuccessNew", "SuccessNew"]
+    parent = hook.get_product("V-PARENT")
+    assert parent is not None and parent.has_variants
+    assert [(v.article_number, v.att_value) for v in parent.variants] == [("V-PARENT-RED", "Röd")]
+    orphan = hook.upsert_products([ProductUpsert(article_number="V-ORPHAN", parent_article_number="NO-SUCH")],
+                                  strict=False)
+    assert not orphan[0].success

@@ -13,6 +13,7 @@ from jetfort.jetshop.errors import (
     JetshopCaptureRefused,
     JetshopConnectionError,
     JetshopItemError,
+    JetshopReceiverFault,
     JetshopSenderFault,
     JetshopServerError,
 )
@@ -116,3 +117,25 @@ def test_password_never_shows_in_repr_errors_or_logs(make_hook: Callable[..., Je
     assert "retry 2 of 2" in logged  # the retries were logged (Airflow's logger writes to stdout) ...
     for text in (logged, repr(hook), repr(hook.settings), str(info.value)):
         assert "demo-secret" not in text  # ... without the password
+
+
+def test_receiver_fault_is_retried_then_typed(hook: JetshopHook, sb: JetshopSandbox,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox.jetshop import state
+
+    real = state.HANDLERS["Channel_GetList"]
+    failures = {"left": 1}
+
+    def flaky(*args: object) -> object:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("database timeout")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setitem(state.HANDLERS, "Channel_GetList", flaky)
+    assert len(hook.get_channels()) == 4  # one soap:Receiver fault, then success
+    failures["left"] = 99
+    with pytest.raises(JetshopReceiverFault) as info:
+        hook.get_channels()
+    assert info.value.code == "soap:Receiver" and "database timeout" in info.value.message
+    assert sb.call_count("Channel_GetList") == 2 + 4  # 2 for the first call, 1 + 3 retries for the second
