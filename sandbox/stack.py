@@ -69,8 +69,8 @@ def up() -> None:
     for name, port in (("fortnox", FORTNOX_PORT), ("jetshop", JETSHOP_PORT)):
         if not _running(name):
             _start(name, [py, "-m", "sandbox", name, "--port", str(port), "--seed", "1"])
-    _wait_http(f"{fortnox_url}/_sandbox/health", 30, "fortnox")
-    _wait_http(f"{jetshop_url}/_sandbox/health", 30, "jetshop")
+    _wait_http(f"{fortnox_url}/_sandbox/docs", 30, "fortnox")
+    _wait_http(f"{jetshop_url}/_sandbox/docs", 30, "jetshop")
     demo_setup.configure(fortnox_url=fortnox_url, jetshop_url=jetshop_url)
     subprocess.run([py, "-m", "jetfort.bootstrap"], check=True)
     subprocess.run([py, "-m", "airflow", "dags", "reserialize"], check=False,

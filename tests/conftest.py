@@ -95,3 +95,12 @@ def airflow_db() -> Path:
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         marker.touch()
     return _HOME
+
+
+@pytest.fixture
+def sync_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, airflow_db: Path):  # type: ignore[no-untyped-def]
+    """Both sandboxes running, connections + example tenants + a fresh ledger fed through env."""
+    from tests.harness import sync_environment
+
+    with sync_environment(monkeypatch, tmp_path) as env:
+        yield env

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from jetfort import rules as rules_mod
 from jetfort.rules import (
     RulesError,
@@ -91,7 +92,7 @@ def test_example_tenants_validate(name: str, flow: str) -> None:
     assert rules.flow == flow
     assert rules.tenant_id == name
     assert rules.fortnox_conn_id == "fortnox_demo"
-    assert {shop.jetshop_conn_id for shop in rules.shops} <= {"jetshop_demo_se", "jetshop_demo_no"}
+    assert {shop.jetshop_conn_id for shop in rules.shops} <= {"jetshop_demo_se", "jetshop_demo_nordic"}
     # a dump validates again to the same rules (what tasks pass around stays valid)
     again = TenantRules.model_validate(rules.model_dump(mode="json", by_alias=True))
     assert again.model_dump() == rules.model_dump()
@@ -101,22 +102,24 @@ def test_combo_example_is_multishop_with_two_shops() -> None:
     rules = parse_tenant("demo_combo", example("demo_combo"))
     assert [(s.key, c.key, c.currency) for s, c in rules.channels()] == [
         ("se", "se", "SEK"),
-        ("no", "no", "NOK"),
+        ("nordic", "fi", "EUR"),
     ]
     assert rules.is_multishop
     assert rules.feature_allowed("multishop")
-    assert rules.orders.trigger_statuses_for("no") == (1, 2)
+    # Jetshop status ids are per shop: the Nordic shop numbers its statuses 10..50
+    assert rules.orders.trigger_statuses_for("nordic") == (10, 20)
+    assert rules.orders.transferred_status_for("nordic") == 50
     assert rules.orders.trigger_statuses_for("se") == (1,)
-    assert rules.stock.thresholds_for("no/no").low_at_or_below == 10
+    assert rules.stock.thresholds_for("nordic/fi").low_at_or_below == 10
     assert rules.stock.thresholds_for("se/se").low_at_or_below == 5
-    no_delivered = rules.status_map.states_for("no").delivered
+    nordic_delivered = rules.status_map.states_for("nordic").delivered
     se_delivered = rules.status_map.states_for("se").delivered
-    assert no_delivered is not None and se_delivered is not None
-    assert (no_delivered.jetshop_status, no_delivered.send_email, no_delivered.capture) == (3, False, True)
+    assert nordic_delivered is not None and se_delivered is not None
+    assert (nordic_delivered.jetshop_status, nordic_delivered.send_email, nordic_delivered.capture) == (30, False, True)
     assert se_delivered.send_email is True
     assert [c.jetshop_channel_id for _, c in rules.channels()] == [1, 2]
     assert rules.schedules.catalog == "0 * * * *"  # '@hourly' normalised for CronDataIntervalTimetable
-    assert rules.channel("no/no")[1].culture == "nb-NO"
+    assert rules.channel("nordic/fi")[1].culture == "fi-FI"
 
 
 def test_examples_hold_no_secrets() -> None:
