@@ -1,4 +1,4 @@
-"""CONFIRMED product, stock and price-list operations, as observed on the live service.
+"""CONFIRMED product, stock, price-list and dynamic-field operations, as observed on the live service.
 
 ``Product_Get``, ``Product_AddUpdate`` (upsert per article and culture, partial updates, stock via
 ``StockData``), ``Product_Delete`` and ``PriceList_UpdateArticleIncVAT`` (incl.-VAT prices per
@@ -47,6 +47,7 @@ def new_article(shop: ShopState, article_number: str, now: Any) -> dict[str, Any
         "parent": None,
         "att_value": "",
         "categories": [],
+        "dynamic": {},
     }
 
 
@@ -202,6 +203,49 @@ def price_list_update_inc_vat(sb: JetshopSandbox, shop: ShopState, params: dict[
     return results
 
 
+NO_DYNAMIC_FIELD = "No dynamic field, connected to product, found with key."
+
+
+def dynamic_field_get(sb: JetshopSandbox, shop: ShopState, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Values per key for the given articles and cultures (keys without a value are left out)."""
+    cultures = [c for c in params.get("cultures") or [] if c]
+    out = []
+    for article_number in params.get("articleNumbers") or []:
+        art = shop.products.get(article_number or "")
+        if art is None:
+            continue
+        for key, values in sorted(art["dynamic"].items()):
+            wanted = [{"Culture": c, "Value": values[c]} for c in (cultures or sorted(values)) if c in values]
+            if wanted:
+                out.append({"Key": key, "ItemValues": wanted})
+    return out
+
+
+def dynamic_field_save(sb: JetshopSandbox, shop: ShopState, params: dict[str, Any]) -> list[dict[str, Any]]:
+    results = []
+    for item in params.get("dynamicFieldOnProductInputs") or []:
+        item = item or {}
+        article_number, key = item.get("ArticleNumber") or "", item.get("Key") or ""
+        art = shop.products.get(article_number)
+        res = {"ProductId": art["ProductId"] if art else 0, "ArticleNumber": article_number, "Key": key,
+               "Success": False, "Message": ""}
+        if art is None:
+            res["Message"] = f"Product with articlenumber '{article_number}' not found."
+        elif key not in shop.dynamic_field_keys.get(art["global"]["TemplateId"], set()):
+            res["Message"] = NO_DYNAMIC_FIELD  # observed wording
+        else:
+            values = art["dynamic"].setdefault(key, {})
+            if item.get("ClearExistingListData"):
+                values.clear()
+            for loc in item.get("ItemValues") or []:
+                if loc and loc.get("Culture"):
+                    values[loc["Culture"]] = loc.get("Value") or ""
+            art["global"]["ModifiedDate"] = sb.now(shop)
+            res["Success"] = True
+        results.append(res)
+    return results
+
+
 Handler = Callable[["JetshopSandbox", "ShopState", dict[str, Any]], Any]
 
 CONFIRMED_HANDLERS: dict[str, Handler] = {
@@ -209,4 +253,6 @@ CONFIRMED_HANDLERS: dict[str, Handler] = {
     "Product_AddUpdate": product_add_update,
     "Product_Delete": product_delete,
     "PriceList_UpdateArticleIncVAT": price_list_update_inc_vat,
+    "ProductDynamicField_GetProductDynamicFieldData": dynamic_field_get,
+    "ProductDynamicField_SaveProductDynamicFieldData": dynamic_field_save,
 }

@@ -122,6 +122,8 @@ ARTICLES: list[tuple[str, str, str, str, str, int, str | None, str]] = [
     ("1007", "Tygkasse", "Handlenett", "0.25", "79.00", 500, None, ""),
     ("1008", "Gratis provpåse", "Gratis prøvepose", "0.25", "0.00", 1000, None, ""),
 ]
+# dynamic field keys configured on template 1 (others, e.g. "b2c_mp", fail per item as observed)
+DYNAMIC_FIELD_KEYS = ("atr_colour", "atr_height", "atr_material")
 NOK_PER_SEK = D("1.0125")
 EUR_RATE = D("11.4523")  # SEK per EUR
 NOK_RATE = D("0.9876")  # SEK per NOK

@@ -56,6 +56,8 @@ class ShopState:
     captures: list[dict[str, Any]] = field(default_factory=list)
     emails: list[dict[str, Any]] = field(default_factory=list)
     status_changes: list[dict[str, Any]] = field(default_factory=list)
+    # dynamic (custom) field keys configured per product template
+    dynamic_field_keys: dict[int, set[str]] = field(default_factory=dict)
     next_product_id: int = 2000
     next_order_id: int = 10000
 
@@ -109,7 +111,8 @@ class JetshopSandbox:
                     timezone=ZoneInfo(spec.timezone), cultures=spec.cultures, channels=spec.channels,
                     statuses=spec.statuses, stock_statuses=spec.stock_statuses,
                     default_stock_status=spec.default_stock_status, price_lists=set(spec.price_lists),
-                    default_price_list=spec.price_lists[0], next_order_id=spec.order_id_start)
+                    default_price_list=spec.price_lists[0], next_order_id=spec.order_id_start,
+                    dynamic_field_keys={1: set(seeding.DYNAMIC_FIELD_KEYS)})
                 self.shops[shop.shop_id] = shop
                 self._seed_catalog(shop)
             rng = random.Random(self.seed)

@@ -19,6 +19,8 @@ from jetfort.jetshop.models import (
     CaptureResult,
     Channel,
     DeleteResult,
+    DynamicFieldResult,
+    DynamicFieldValue,
     OrderRow,
     OrderStatus,
     Payment,
@@ -255,3 +257,23 @@ def price_result_from_wire(data: Mapping[str, Any]) -> PriceListResult:
 def delete_result_from_wire(data: Mapping[str, Any], article_number: str) -> DeleteResult:
     return DeleteResult(article_number=_s(data, "Identifier") or article_number, result=_s(data, "Result"),
                         message=_s(data, "Message"))
+
+
+def dynamic_to_wire(value: DynamicFieldValue) -> dict[str, Any]:
+    return {"ArticleNumber": value.article_number, "Key": value.key, "ClearExistingListData": value.clear_existing,
+            "ItemValues": {"Localization": [{"Culture": c, "Value": v} for c, v in value.values.items()]}}
+
+
+def dynamic_result_from_wire(data: Mapping[str, Any]) -> DynamicFieldResult:
+    return DynamicFieldResult(article_number=_s(data, "ArticleNumber"), key=_s(data, "Key"),
+                              product_id=data.get("ProductId"), success=bool(data.get("Success")),
+                              message=_s(data, "Message"))
+
+
+def dynamic_values_from_wire(outputs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    result: dict[str, dict[str, str]] = {}
+    for out in outputs:
+        values = result.setdefault(_s(out, "Key"), {})
+        for loc in items(out.get("ItemValues"), "Localization"):
+            values[_s(loc, "Culture")] = _s(loc, "Value")
+    return result

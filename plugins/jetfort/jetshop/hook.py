@@ -51,6 +51,8 @@ from jetfort.jetshop.models import (
     CaptureResult,
     Channel,
     DeleteResult,
+    DynamicFieldResult,
+    DynamicFieldValue,
     OrderPage,
     OrderStatus,
     PriceListPrice,
@@ -361,6 +363,21 @@ class JetshopHook(BaseHook):
                 "ArticlePriceListIncVat": [cv.price_to_wire(p, self.tz) for p in batch]})
             results.extend(cv.price_result_from_wire(d) for d in cv.items(result, "ArticlePriceListResult"))
         return _checked("PriceList_UpdateArticleIncVAT", results, strict)
+
+    def get_dynamic_fields(self, article_number: str, cultures: Sequence[str] | None = None) -> dict[str, dict[str, str]]:
+        """Dynamic (custom) field values of one article: key -> culture -> value."""
+        result = self._call("ProductDynamicField_GetProductDynamicFieldData",
+                            articleNumbers={"string": [article_number]},
+                            cultures={"string": list(cultures or [self.settings.culture])})
+        return cv.dynamic_values_from_wire(cv.items(result, "DynamicFieldOnProductOutput"))
+
+    def save_dynamic_fields(self, values: Sequence[DynamicFieldValue], *,
+                            strict: bool = True) -> list[DynamicFieldResult]:
+        """Save values; a key that is not configured on the article's template fails per item."""
+        result = self._call("ProductDynamicField_SaveProductDynamicFieldData", dynamicFieldOnProductInputs={
+            "DynamicFieldOnProductInput": [cv.dynamic_to_wire(v) for v in values]})
+        results = [cv.dynamic_result_from_wire(d) for d in cv.items(result, "DynamicFieldItemResult")]
+        return _checked("ProductDynamicField_SaveProductDynamicFieldData", results, strict)
 
 
 def _checked(operation: str, results: list[T], strict: bool) -> list[T]:

@@ -26,6 +26,8 @@ CONFIRMED_OPERATIONS: Final[tuple[str, ...]] = (
     "Product_AddUpdate",
     "Product_Delete",
     "PriceList_UpdateArticleIncVAT",
+    "ProductDynamicField_GetProductDynamicFieldData",
+    "ProductDynamicField_SaveProductDynamicFieldData",
 )
 
 MODELLED_OPERATIONS: Final[tuple[str, ...]] = tuple(ORDER_OPERATIONS.values())

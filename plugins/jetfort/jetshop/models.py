@@ -362,3 +362,20 @@ class DeleteResult(_Model):
     @property
     def not_found(self) -> bool:
         return self.result == "NotFound"
+
+
+class DynamicFieldValue(_Model):
+    """Values of one dynamic (custom) field of an article, per culture."""
+
+    article_number: str
+    key: str
+    values: dict[str, str] = Field(description="culture -> value")
+    clear_existing: bool = False
+
+
+class DynamicFieldResult(_Model):
+    article_number: str
+    key: str
+    product_id: int | None = None
+    success: bool
+    message: str = ""

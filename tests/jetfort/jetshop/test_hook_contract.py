@@ -14,6 +14,7 @@ from jetfort.jetshop.errors import JetshopNotFound
 from jetfort.jetshop.hook import JetshopHook
 from jetfort.jetshop.modelled import CONFIRMED_OPERATIONS, MODELLED_OPERATIONS
 from jetfort.jetshop.models import (
+    DynamicFieldValue,
     PaymentProvider,
     PriceListPrice,
     ProductUpsert,
@@ -40,6 +41,8 @@ def test_every_wsdl_operation_is_exercised_here_and_listed_as_confirmed_or_model
     hook.get_product("1001")
     hook.upsert_products([ProductUpsert(article_number="C-1", name="c")])
     hook.update_prices([PriceListPrice(article_number="C-1", price_list_id=PL_SE, price_inc_vat=Decimal(10))])
+    hook.save_dynamic_fields([DynamicFieldValue(article_number="1001", key="atr_colour", values={"sv-SE": "Röd"})])
+    hook.get_dynamic_fields("1001")
     hook.delete_product("C-1")
     called = {c["operation"] for c in sb.calls}
     assert called == set(sb.schema.operations)
@@ -227,3 +230,17 @@ def test_variant_articles_are_created_under_their_parent(hook: JetshopHook) -> N
     orphan = hook.upsert_products([ProductUpsert(article_number="V-ORPHAN", parent_article_number="NO-SUCH")],
                                   strict=False)
     assert not orphan[0].success
+
+
+def test_dynamic_fields_save_and_read_per_culture(hook: JetshopHook) -> None:
+    saved = hook.save_dynamic_fields([
+        DynamicFieldValue(article_number="1001", key="atr_colour", values={"sv-SE": "Blå", "nb-NO": "Blå"}),
+        DynamicFieldValue(article_number="1001", key="atr_material", values={"sv-SE": "Bomull"})])
+    assert all(r.success and r.product_id for r in saved)
+    assert hook.get_dynamic_fields("1001", ["sv-SE", "nb-NO"]) == {
+        "atr_colour": {"sv-SE": "Blå", "nb-NO": "Blå"}, "atr_material": {"sv-SE": "Bomull"}}
+    assert hook.get_dynamic_fields("1001", ["nb-NO"]) == {"atr_colour": {"nb-NO": "Blå"}}
+    refused = hook.save_dynamic_fields([DynamicFieldValue(article_number="1001", key="b2c_mp",
+                                                          values={"sv-SE": "true"})], strict=False)
+    assert not refused[0].success
+    assert refused[0].message == "No dynamic field, connected to product, found with key."

@@ -276,3 +276,18 @@ def test_variants_are_separate_articles_under_a_parent(http: requests.Session, u
     child = xml(post(http, url, product_get("1004")))
     assert (text(child, "ParentArticleNumber"), text(child, "AttValue")) == ("1002", "M")
     assert text(child, "ProductId") != text(parent, "ProductId")
+
+
+def test_dynamic_field_for_a_key_the_template_lacks_fails_per_item(http: requests.Session, url: str) -> None:
+    body = ('<ProductDynamicField_SaveProductDynamicFieldData xmlns="WebServiceProvider"><dynamicFieldOnProductInputs>'
+            "<DynamicFieldOnProductInput><ArticleNumber>1001</ArticleNumber><Key>b2c_mp</Key>"
+            "<ClearExistingListData>false</ClearExistingListData><ItemValues><Localization><Culture>sv-SE</Culture>"
+            "<Value>true</Value></Localization></ItemValues><DynamicFieldItemListData />"
+            "<DynamicFieldItemMultiLevelListData /></DynamicFieldOnProductInput>"
+            "</dynamicFieldOnProductInputs></ProductDynamicField_SaveProductDynamicFieldData>")
+    r = post(http, url, body)
+    assert r.status_code == 200  # not a fault: the item fails, the call succeeds
+    root = xml(r)
+    assert (text(root, "ArticleNumber"), text(root, "Key"), text(root, "Success")) == ("1001", "b2c_mp", "false")
+    assert text(root, "Message") == "No dynamic field, connected to product, found with key."
+    assert text(root, "ProductId") == text(xml(post(http, url, product_get("1001"))), "ProductId")
