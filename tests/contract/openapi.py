@@ -24,7 +24,11 @@ It is applied by transforming the loaded spec once — no schema is skipped:
    number (recorded request accepted by Fortnox: order row ``"OrderedQuantity": 1.0``);
 3. *bare lists*: a response described as "A list of …" whose schema is a single item also accepts a
    JSON array of such items (the generator drops the array on ``/api/...`` lists, e.g. warehouse
-   stock balance, which real clients read as an array).
+   stock balance, which real clients read as an array);
+4. *partial updates*: ``required`` applies to what a PUT body contains only when the field is sent,
+   because Fortnox's PUT is a partial update (recorded: ``PUT /3/orders/6 {"Order": {"Comments":
+   ...}}`` and ``PUT /3/customers/6 {"Customer": {"Name": ...}}`` → 200); PUT request bodies get
+   the same schemas without ``required``. Responses and POST bodies keep ``required``.
 
 The spec file is found through ``JETFORT_FORTNOX_OPENAPI`` or next to the repository in
 ``../shared/specs/fortnox-api-v3-openapi-official.json``.
@@ -95,8 +99,21 @@ def _relax_schema(node: Any) -> Any:
     return out
 
 
+def _without_required(node: Any, components: dict[str, Any], depth: int = 0) -> Any:
+    """Inline ``$ref``s (a few levels deep) and drop ``required`` everywhere (rule 4)."""
+    if isinstance(node, list):
+        return [_without_required(item, components, depth) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        if depth > 6:
+            return node
+        return _without_required(components[node["$ref"].rsplit("/", 1)[-1]], components, depth + 1)
+    return {key: _without_required(value, components, depth) for key, value in node.items() if key != "required"}
+
+
 def relax(spec: dict[str, Any]) -> dict[str, Any]:
-    """The documented relaxation (rules 1-3), as a transformation of the loaded spec."""
+    """The documented relaxation (rules 1-4), as a transformation of the loaded spec."""
     spec = copy.deepcopy(spec)
     schemas = spec["components"]["schemas"]
     for name in list(schemas):
@@ -114,10 +131,15 @@ def relax(spec: dict[str, Any]) -> dict[str, Any]:
                     if described.startswith("a list of") and "$ref" in schema:  # rule 3
                         schema = {"anyOf": [schema, {"type": "array", "items": schema}]}
                     media["schema"] = schema
-            body = operation.get("requestBody", {})
-            for media in body.get("content", {}).values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
                 if "schema" in media:
                     media["schema"] = _relax_schema(media["schema"])
+    for operations in spec["paths"].values():
+        put = operations.get("put")
+        if isinstance(put, dict):  # rule 4
+            for media in put.get("requestBody", {}).get("content", {}).values():
+                if "schema" in media:
+                    media["schema"] = _without_required(media["schema"], schemas)
     return spec
 
 

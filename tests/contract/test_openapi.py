@@ -30,6 +30,9 @@ def test_recorded_quirks_pass() -> None:
                       [{"itemId": "1", "stockPointCode": "A", "inStock": 1, "availableStock": 1}])
     validate_request("POST", "https://api.fortnox.se/3/orders", {"Order": {
         "CustomerNumber": "1", "OrderRows": [{"ArticleNumber": "101", "OrderedQuantity": 1.0}]}})
+    validate_request("PUT", "https://api.fortnox.se/3/orders/6", {"Order": {"Comments": "Updated comments"}})
+    with pytest.raises(ContractError):  # partial, but still typed and limited
+        validate_request("PUT", "https://api.fortnox.se/3/orders/6", {"Order": {"YourOrderNumber": "x" * 76}})
 
 
 @pytest.mark.parametrize(("method", "url", "status", "body"), [

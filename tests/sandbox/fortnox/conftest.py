@@ -1,7 +1,9 @@
 """Fixtures: one Fortnox sandbox server per test module, a fresh company per test.
 
 Every response that goes through :class:`Api` is validated against the official OpenAPI contract
-(:mod:`tests.contract.openapi`) unless a test passes ``contract=False`` with a reason.
+(:mod:`tests.contract.openapi`) unless a test passes ``contract=False``; and whenever the sandbox
+accepts a write (2xx), the request itself must fit the contract too — a sandbox must never accept
+what the real API would refuse.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import requests
 from sandbox.fortnox import FortnoxSandbox, create_app
 from sandbox.fortnox.emulator import Credentials
 from sandbox.server import serve_in_thread
-from tests.contract.openapi import validate_response
+from tests.contract.openapi import validate_request, validate_response
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Api:
         if contract and response.content:
             validate_response(method, path, response.status_code, response.json(), request_body=body)
             self.validated += 1
+        if body is not None and response.ok:
+            validate_request(method, path, body)
         return response
 
     def get(self, path: str, **kw: Any) -> requests.Response:
