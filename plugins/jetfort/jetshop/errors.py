@@ -13,7 +13,12 @@ from typing import Any
 
 
 class JetshopError(Exception):
-    """Base class for everything the Jetshop hook raises."""
+    """Base class for everything the Jetshop hook raises.
+
+    ``retryable`` tells a task's retry policy whether running again later can help.
+    """
+
+    retryable: bool = False
 
     def __init__(self, message: str, *, operation: str | None = None) -> None:
         super().__init__(f"{operation}: {message}" if operation else message)
@@ -31,6 +36,8 @@ class JetshopAuthError(JetshopError):
 
 class JetshopTransientError(JetshopError):
     """Worth retrying later: a 5xx without a SOAP fault, a timeout or a dropped connection."""
+
+    retryable = True
 
 
 class JetshopServerError(JetshopTransientError):

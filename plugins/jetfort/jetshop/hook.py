@@ -172,7 +172,18 @@ class JetshopHook(BaseHook):
             session.headers["User-Agent"] = "jetfort-jetshop/1"
             transport = _CheckedTransport(session=session, timeout=s.timeout, operation_timeout=s.timeout)
             wsdl = s.wsdl_url or str(WSDL_PATH)
-            client = zeep.Client(wsdl, transport=transport, settings=zeep.Settings(strict=True, xml_huge_tree=True))
+            try:
+                client = zeep.Client(wsdl, transport=transport,
+                                     settings=zeep.Settings(strict=True, xml_huge_tree=True))
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                if status in (401, 403):
+                    raise JetshopAuthError(f"HTTP {status} loading the WSDL {wsdl}") from None
+                if status >= 500:
+                    raise JetshopServerError(f"HTTP {status} loading the WSDL {wsdl}", status_code=status) from None
+                raise JetshopConfigError(f"HTTP {status} loading the WSDL {wsdl}: check wsdl_url") from None
+            except requests.RequestException as exc:
+                raise JetshopConnectionError(f"could not load the WSDL {wsdl}: {_short(exc)}") from None
             binding = BINDING if BINDING in {str(b) for b in client.wsdl.bindings} else _soap12_binding(client)
             self._service = client.create_service(binding, s.endpoint)
             self._client = client

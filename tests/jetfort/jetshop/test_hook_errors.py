@@ -11,6 +11,7 @@ import pytest
 from jetfort.jetshop.errors import (
     JetshopAuthError,
     JetshopCaptureRefused,
+    JetshopConfigError,
     JetshopConnectionError,
     JetshopItemError,
     JetshopReceiverFault,
@@ -139,3 +140,12 @@ def test_receiver_fault_is_retried_then_typed(hook: JetshopHook, sb: JetshopSand
         hook.get_channels()
     assert info.value.code == "soap:Receiver" and "database timeout" in info.value.message
     assert sb.call_count("Channel_GetList") == 2 + 4  # 2 for the first call, 1 + 3 retries for the second
+
+
+def test_a_wrong_wsdl_url_is_a_config_error_not_a_retry(make_hook: Callable[..., JetshopHook], base_url: str) -> None:
+    hook = make_hook(wsdl_url=base_url + "/no/such/service.asmx?WSDL")
+    with pytest.raises(JetshopConfigError, match="404") as info:
+        hook.get_statuses()
+    assert not info.value.retryable
+    assert JetshopServerError("x", status_code=503).retryable and JetshopConnectionError("x").retryable
+    assert not JetshopSenderFault("x", code="soap:Sender").retryable
