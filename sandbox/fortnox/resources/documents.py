@@ -109,6 +109,9 @@ def _base(kind: Kind, company: Company, customer: Entity, number: str) -> Entity
     for name in CUSTOMER_COPY:
         if customer.get(name):
             doc[name] = customer[name]
+    currency = company.get("currencies", str(doc["Currency"]))
+    if currency is not None:
+        doc["CurrencyRate"], doc["CurrencyUnit"] = currency["SellRate"], currency["Unit"]
     for name in ("Name", "Address1", "Address2", "City", "ZipCode", "Country"):
         doc[f"Delivery{name}"] = customer.get(f"Delivery{name}") or ""
     return doc
@@ -142,8 +145,11 @@ def _list_price(company: Company, price_list: str, article: str, quantity: Decim
     return None if best is None else Decimal(str(best[1]))
 
 
+ACCOUNT_BY_VAT_TYPE = {"EUREVERSEDVAT": "EUAccount", "EXPORT": "ExportAccount", "EUVAT": "EUVATAccount"}
+
+
 def _build_row(kind: Kind, company: Company, doc: Entity, given: Entity, existing: Entity | None,
-               vat_free: bool) -> Entity:
+               vat_type: str) -> Entity:
     row: Entity = copy.deepcopy(existing) if existing else {
         "AccountNumber": None, "ArticleNumber": "", "ContributionPercent": "0", "ContributionValue": "0",
         "Cost": 0, "CostCenter": "", "DeliveredQuantity": "0", "Description": "", "Discount": 0,
@@ -178,8 +184,9 @@ def _build_row(kind: Kind, company: Company, doc: Entity, given: Entity, existin
     account = given.get("AccountNumber")
     if account in (None, BLANK):
         account = row.get("AccountNumber") if existing and "ArticleNumber" not in given else None
+    vat_free = vat_type in VAT_FREE_TYPES
     if account is None and article is not None:
-        account = article["ExportAccount"] if vat_free else article["SalesAccount"]
+        account = article[ACCOUNT_BY_VAT_TYPE.get(vat_type, "SalesAccount")] or article["SalesAccount"]
     if account is None:
         if given.get("AccountNumber") == BLANK or (not row["ArticleNumber"] and "Price" not in given):
             account = None  # text row
@@ -243,11 +250,11 @@ def _check_housework(doc: Entity, row: Entity) -> None:
         raise bad_request(errors.HOUSEWORK_WRONG_TYPE, reduction, kind)
 
 
-def _apply_rows(kind: Kind, company: Company, doc: Entity, given_rows: list[Entity] | None, vat_free: bool) -> None:
+def _apply_rows(kind: Kind, company: Company, doc: Entity, given_rows: list[Entity] | None, vat_type: str) -> None:
     """PUT semantics: rows with RowId update that row, rows without are new, unmentioned rows go."""
     if given_rows is None:
         old = doc.get(kind.rows, [])
-        doc[kind.rows] = [_build_row(kind, company, doc, {}, r, vat_free) for r in old]
+        doc[kind.rows] = [_build_row(kind, company, doc, {}, r, vat_type) for r in old]
         return
     existing = {r["RowId"]: r for r in doc.get(kind.rows, [])}
     rows = []
@@ -255,7 +262,7 @@ def _apply_rows(kind: Kind, company: Company, doc: Entity, given_rows: list[Enti
         if not isinstance(given, dict):
             raise bad_request(errors.EMPTY_BODY)
         current = existing.get(given.get("RowId")) if given.get("RowId") is not None else None
-        rows.append(_build_row(kind, company, doc, given, current, vat_free))
+        rows.append(_build_row(kind, company, doc, given, current, vat_type))
     doc[kind.rows] = rows
 
 
@@ -308,9 +315,9 @@ def _recompute(kind: Kind, company: Company, doc: Entity) -> None:
         doc["Balance"] = totals.num(totals.dec(doc["Total"]) - paid)
 
 
-def _vat_free(company: Company, customer_number: str) -> bool:
+def _vat_type(company: Company, customer_number: str) -> str:
     customer = company.get("customers", customer_number) or {}
-    return customer.get("VATType") in VAT_FREE_TYPES
+    return str(customer.get("VATType") or "SEVAT")
 
 
 def build(kind: Kind, company: Company, changes: Entity, number: str | None = None) -> Entity:
@@ -326,7 +333,7 @@ def build(kind: Kind, company: Company, changes: Entity, number: str | None = No
     _apply_header(kind, company, doc, changes)
     if not kind.is_order and not doc.get("OCR"):
         doc["OCR"] = ocr(number)
-    _apply_rows(kind, company, doc, changes.get(kind.rows, []), _vat_free(company, customer["CustomerNumber"]))
+    _apply_rows(kind, company, doc, changes.get(kind.rows, []), _vat_type(company, customer["CustomerNumber"]))
     _recompute(kind, company, doc)
     return doc
 
@@ -474,7 +481,7 @@ def _routes(kind: Kind) -> APIRouter:
                 customer = _customer(company, changes["CustomerNumber"])
                 updated["CustomerNumber"], updated["CustomerName"] = customer["CustomerNumber"], customer["Name"]
             _apply_header(kind, company, updated, changes)
-            _apply_rows(kind, company, updated, changes.get(kind.rows), _vat_free(company, updated["CustomerNumber"]))
+            _apply_rows(kind, company, updated, changes.get(kind.rows), _vat_type(company, updated["CustomerNumber"]))
             _recompute(kind, company, updated)
             company.put(kind.collection, number, updated)
             return reply({kind.singular: render(request, kind, updated)})

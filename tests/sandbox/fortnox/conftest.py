@@ -76,6 +76,14 @@ class Api:
         return self.call("DELETE", path, **kw)
 
 
+REPORT: list[str] = []  # lines for the end-of-run summary (e.g. the VCR replay figure)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in REPORT:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     app = create_app(seed=7)

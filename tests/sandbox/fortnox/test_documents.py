@@ -216,3 +216,41 @@ def test_invoicing_reduces_stock_and_stock_balance_is_a_camelcase_array(api: Api
     after = api.get("/api/warehouse/status-v1/stockbalance?itemIds=1001").json()
     assert after[0]["inStock"] == before[0]["inStock"] - 3
     assert api.get("/3/articles/1001").json()["Article"]["QuantityInStock"] == after[0]["inStock"]
+
+
+def test_foreign_customers_get_vat_free_rows_and_their_currency(api: Api) -> None:
+    eu = api.post("/3/invoices", {"Invoice": {"CustomerNumber": "16", "InvoiceRows": [
+        {"ArticleNumber": "1001", "DeliveredQuantity": 2, "Price": 10}]}}).json()["Invoice"]
+    assert eu["Currency"] == "EUR" and eu["CurrencyRate"] == 11.45
+    assert eu["InvoiceRows"][0]["VAT"] == 0 and eu["TotalVAT"] == 0
+    assert eu["InvoiceRows"][0]["AccountNumber"] == 3108  # the article's EU account
+    export = api.post("/3/invoices", {"Invoice": {"CustomerNumber": "17", "InvoiceRows": [
+        {"ArticleNumber": "1001", "DeliveredQuantity": 1, "Price": 10}]}}).json()["Invoice"]
+    assert export["InvoiceRows"][0]["AccountNumber"] == 3105 and export["TotalVAT"] == 0
+    assert eu["Total"] == 20 and eu["RoundOff"] == 0
+    listed = api.post("/3/orders", {"Order": {"CustomerNumber": "16", "OrderRows": [
+        {"ArticleNumber": "1001", "OrderedQuantity": 1, "DeliveredQuantity": 1}]}}).json()["Order"]
+    list_price_b = api.get("/3/prices/B/1001").json()["Price"]["Price"]
+    assert listed["OrderRows"][0]["Price"] == round(list_price_b / 11.45, 2)  # SEK list price in EUR
+
+
+def test_document_number_may_be_given_once(api: Api) -> None:
+    first = api.post("/3/invoices", {"Invoice": {"CustomerNumber": "1", "DocumentNumber": "90001"}})
+    assert first.status_code == 201 and first.json()["Invoice"]["DocumentNumber"] == "90001"
+    assert first.json()["Invoice"]["OCR"] == "900017" + first.json()["Invoice"]["OCR"][-1]
+    again = api.post("/3/invoices", {"Invoice": {"CustomerNumber": "1", "DocumentNumber": "90001"}})
+    assert again.status_code == 400
+    assert api.post("/3/invoices", {"Invoice": {"CustomerNumber": "1"}}).json()["Invoice"]["DocumentNumber"] == "90002"
+
+
+def test_rows_without_row_ids_replace_all_rows_on_update(api: Api) -> None:
+    order = _order(api, rows=[{"ArticleNumber": "1001", "OrderedQuantity": 1, "DeliveredQuantity": 1},
+                              {"ArticleNumber": "1002", "OrderedQuantity": 1, "DeliveredQuantity": 1}])
+    number = order["DocumentNumber"]
+    replaced = api.put(f"/3/orders/{number}", {"Order": {"OrderRows": [
+        {"ArticleNumber": "1003", "OrderedQuantity": 2, "DeliveredQuantity": 2}]}}).json()["Order"]
+    assert [r["ArticleNumber"] for r in replaced["OrderRows"]] == ["1003"]
+    kept = api.put(f"/3/orders/{number}", {"Order": {"OrderRows": [
+        {"RowId": replaced["OrderRows"][0]["RowId"]}, {"ArticleNumber": "1004", "OrderedQuantity": 1}]}}).json()["Order"]
+    assert [r["ArticleNumber"] for r in kept["OrderRows"]] == ["1003", "1004"]
+    assert kept["OrderRows"][0]["DeliveredQuantity"] == "2"

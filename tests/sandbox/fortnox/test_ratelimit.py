@@ -68,3 +68,22 @@ def test_limit_and_window_are_configurable_at_runtime(fast: tuple[str, object]) 
     statuses = [session.get(f"{base}/3/currencies", headers={"Authorization": f"Bearer {token}"}).status_code
                 for _ in range(4)]
     assert statuses == [200, 200, 429, 429]
+
+
+def test_concurrent_clients_never_get_more_than_the_budget(fast: tuple[str, object]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    base, sandbox = fast
+    token = sandbox.mint_access_token()  # type: ignore[attr-defined]
+
+    def worker(_: int) -> list[int]:
+        session = requests.Session()
+        return [session.get(f"{base}/3/units", headers={"Authorization": f"Bearer {token}"}).status_code
+                for _ in range(25)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = [s for chunk in pool.map(worker, range(8)) for s in chunk]
+    assert set(statuses) <= {200, 429} and statuses.count(200) >= 5
+    assert sandbox.max_in_window() <= 5  # type: ignore[attr-defined]
+    stats = sandbox.stats()["clients"]["jetfort-sandbox"]  # type: ignore[attr-defined]
+    assert stats["accepted"] == statuses.count(200) and stats["rejected_429"] == statuses.count(429)

@@ -17,7 +17,7 @@ import requests
 
 from tests.contract.openapi import ContractError, validate_response
 
-from .conftest import Server
+from .conftest import REPORT, Server
 from .vcr import Exchange, build_world, compare, field_drift, load
 
 # the recorder redacted these request bodies as "<REFRESH_TOKEN>"; rebuilt from the recorded answer
@@ -85,7 +85,10 @@ def test_recorded_exchanges_replay_against_the_sandbox(server: Server) -> None:
                 validate_response(exchange.method, exchange.target, response.status_code, body)
             except ContractError as exc:
                 contract_failures[exchange.name] = str(exc)[:300]
-    print(f"\nVCR replay: {len(matched)}/{len(exchanges)} match")
+    summary = (f"VCR replay: {len(matched)}/{len(exchanges)} match "
+               f"({len(CANNOT_MATCH)} allowlisted as unmatchable, {len(CONTRACT_EXCEPTIONS)} contract exceptions)")
+    REPORT.append(summary)
+    print(f"\n{summary}")
     for name, diffs in sorted(mismatched.items()):
         print(f"  MISMATCH {name}: {'; '.join(diffs)}  [{CANNOT_MATCH.get(name, 'NOT ALLOWLISTED')}]")
     unexpected = {n: d for n, d in mismatched.items() if n not in CANNOT_MATCH}
