@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 class SyncEnv:
     fortnox_url: str
     jetshop_url: str
-    fortnox_app: Any  # FastAPI app; ``.state.sandbox`` is the in-process handle
+    fortnox_app: Any  # FastAPI apps; in-process handles: ``fortnox``, ``jetshop`` below
     jetshop_app: Any
     env: demo_setup.SandboxEnvironment
     tenants_dir: Path
@@ -39,7 +39,7 @@ class SyncEnv:
 
     @property
     def jetshop(self) -> Any:
-        return self.jetshop_app.state.sandbox
+        return self.jetshop_app.state.jetshop
 
     def set_tenant(self, tenant_id: str, rules: dict[str, Any] | str) -> None:
         """Write (or replace) a tenant's rules, as editing its Variable would."""
