@@ -254,3 +254,35 @@ def test_rows_without_row_ids_replace_all_rows_on_update(api: Api) -> None:
         {"RowId": replaced["OrderRows"][0]["RowId"]}, {"ArticleNumber": "1004", "OrderedQuantity": 1}]}}).json()["Order"]
     assert [r["ArticleNumber"] for r in kept["OrderRows"]] == ["1003", "1004"]
     assert kept["OrderRows"][0]["DeliveredQuantity"] == "2"
+
+
+def test_sent_overdue_and_expired_follow_actions_and_the_clock(api: Api) -> None:
+    invoice = _invoice(api, rows=[{"ArticleNumber": "1001", "DeliveredQuantity": 1, "Price": 100}])
+    number = invoice["DocumentNumber"]
+    assert api.put(f"/3/invoices/{number}/externalprint").json()["Invoice"]["Sent"] is True
+    assert api.get("/3/invoices?sent=true").json()["MetaInformation"]["@TotalResources"] == 1
+    assert api.get("/3/invoices?filter=unpaidoverdue").json()["MetaInformation"]["@TotalResources"] == 0
+    order = _order(api, DeliveryDate=invoice["InvoiceDate"])
+    assert api.get(f"/3/orders/{order['DocumentNumber']}/email").json()["Order"]["Sent"] is True
+    sandbox = api.server.sandbox
+    long_lived = sandbox.mint_access_token(api.credentials.tenant_id, api.credentials.client_id, ttl=90 * 86400)
+    sandbox.clock.advance(40 * 86400)
+    try:
+        overdue = api.get("/3/invoices?filter=unpaidoverdue", token=long_lived).json()
+        assert overdue["MetaInformation"]["@TotalResources"] == 1
+        expired = api.get("/3/orders?filter=expired", token=long_lived).json()
+        assert expired["MetaInformation"]["@TotalResources"] == 1
+    finally:
+        api.server.sandbox.clock.advance(-40 * 86400)
+    assert api.get("/3/orders?sortby=colour").status_code == 400
+
+
+def test_cancelling_an_invoice_gives_the_stock_back(api: Api) -> None:
+    def stock() -> float:
+        return float(api.get("/api/warehouse/status-v1/stockbalance?itemIds=1002").json()[0]["inStock"])
+
+    before = stock()
+    invoice = _invoice(api, rows=[{"ArticleNumber": "1002", "DeliveredQuantity": 2, "Price": 10}])
+    assert stock() == before - 2
+    api.put(f"/3/invoices/{invoice['DocumentNumber']}/cancel")
+    assert stock() == before

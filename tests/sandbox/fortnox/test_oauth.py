@@ -123,3 +123,12 @@ def test_missing_scope_is_refused(server: Server) -> None:
     assert refused.status_code == 400 and refused.json()["ErrorInformation"]["code"] == 2000663
     allowed = server.session.get(f"{server.base}/3/orders", headers={"Authorization": f"Bearer {token}"})
     assert allowed.status_code == 200
+
+
+def test_revoked_refresh_token_cannot_be_used(server: Server) -> None:
+    creds = server.sandbox.create_company()
+    client = (creds.client_id, creds.client_secret)
+    revoked = server.session.post(f"{server.base}/oauth-v1/revoke", auth=client,
+                                  data={"token_type_hint": "refresh_token", "token": creds.refresh_token})
+    assert revoked.json() == {"revoked": True}
+    assert _token(server, client, grant_type="refresh_token", refresh_token=creds.refresh_token).status_code == 400
