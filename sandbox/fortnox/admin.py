@@ -5,7 +5,8 @@
 - ``GET /_sandbox/companies`` → every company with its document counts
 - ``POST /_sandbox/tokens`` {tenant_id, client_id?, kind: refresh|access|code, ttl?} → {token}
 - ``POST /_sandbox/tokens/expire`` {tenant_id?} → expire every live access token (of a company)
-- ``GET|PUT|DELETE /_sandbox/faults`` → read / change (partial) / clear the fault plan
+- ``GET|PUT|DELETE /_sandbox/faults`` → read / change (partial) / clear the fault plan (API routes)
+- ``GET|PUT /_sandbox/oauth-faults`` → the same knobs for ``/oauth-v1/*`` (cleared by DELETE faults)
 - ``GET|PUT /_sandbox/ratelimit`` {limit?, window?}
 - ``GET /_sandbox/companies/{tenant}/counts`` · ``/stats`` · ``/state/{collection}`` ·
   ``PUT /_sandbox/companies/{tenant}/stock`` {itemId, stockPointCode?, inStock, reserved?}
@@ -116,6 +117,22 @@ async def set_faults(request: Request) -> dict[str, Any]:
 async def clear_faults(request: Request) -> dict[str, Any]:
     _sb(request).clear_faults()
     return {"plan": _sb(request).faults.plan.as_dict()}
+
+
+@router.get("/oauth-faults")
+async def get_oauth_faults(request: Request) -> dict[str, Any]:
+    sandbox = _sb(request)
+    return {"plan": sandbox.oauth_faults.plan.as_dict(), "fired": dict(sandbox.oauth_faults.counts)}
+
+
+@router.put("/oauth-faults")
+async def set_oauth_faults(request: Request) -> dict[str, Any]:
+    body = await _body(request)
+    try:
+        plan = _sb(request).oauth_faults.update(**body)
+    except TypeError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"plan": plan.as_dict()}
 
 
 @router.get("/ratelimit")

@@ -47,6 +47,8 @@ class FortnoxSandbox:
         self.oauth = OAuthServer(self.clock, access_ttl)
         self.limiter = SlidingWindowLimiter(rate_limit, rate_window)
         self.faults = FaultInjector(FaultPlan(seed=seed))
+        # separate knobs for the OAuth endpoints (off by default), e.g. a refresh whose answer is lost
+        self.oauth_faults = FaultInjector(FaultPlan(seed=seed))
         self.companies: dict[int, Company] = {}
         self.request_log: deque[dict[str, Any]] = deque(maxlen=20000)
         self._lock = threading.RLock()
@@ -114,6 +116,7 @@ class FortnoxSandbox:
 
     def clear_faults(self) -> None:
         self.faults.configure(FaultPlan(seed=self.seed))
+        self.oauth_faults.configure(FaultPlan(seed=self.seed))
 
     def reset(self) -> None:
         """Back to the state right after start: reseeded companies, fresh counters, no faults."""

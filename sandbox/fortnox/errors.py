@@ -70,6 +70,7 @@ INVALID_VAT = (2000459, "Kunde inte hitta moms: {} %")
 CURRENCY_MISSING = (2000460, "Kunde inte hitta valuta: {}")
 NO_DELETE = (2000461, "Posten kan inte raderas.")
 DOCNUMBER_USED = (2000462, "Dokumentnumret {} används redan.")
+INVALID_EMAIL = (2000463, "Ogiltig e-postadress: {}")
 
 
 class FortnoxError(Exception):

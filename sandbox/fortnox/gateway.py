@@ -75,11 +75,36 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
+async def _oauth(sandbox: FortnoxSandbox, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """The token endpoints with their own (opt-in) fault knobs; never rate limited here."""
+    fault = sandbox.oauth_faults.decide(scope["method"])
+    latency = float(sandbox.oauth_faults.plan.latency)
+    if latency > 0:
+        await asyncio.sleep(latency)
+    if fault is Fault.RATE_LIMIT:
+        await send_json(send, 429, errors.RATE_LIMITED_BODY)
+    elif fault is Fault.SERVER_ERROR:
+        await send_json(send, 500, {"error": "server_error", "error_description": "Internal server error"})
+    elif fault is Fault.RESET:
+        await abort_connection(send)
+    elif fault is Fault.DROP_AFTER_COMMIT:
+        async def swallow(message: Message) -> None:
+            return None
+
+        await app(scope, receive, swallow)  # e.g. the refresh token rotates, the client never hears
+        await abort_connection(send)
+    else:
+        await app(scope, receive, send)
+
+
 async def handle(sandbox: FortnoxSandbox, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     path = scope["path"]
     if len(path) > 1 and path.endswith("/"):  # Fortnox accepts /3/orders/ (recorded)
         path = path.rstrip("/")
         scope = dict(scope, path=path, raw_path=path.encode())
+    if path.startswith("/oauth-v1/"):
+        await _oauth(sandbox, app, scope, receive, send)
+        return
     if not is_api(path):
         await app(scope, receive, send)
         return

@@ -10,6 +10,7 @@ spots are listed in ``OVERRIDES``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import errors
@@ -17,6 +18,9 @@ from .errors import bad_request
 from .speclimits import limits
 
 BLANK = "API_BLANK"
+EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+# e-mail fields Fortnox checks for a valid address (several may be separated by commas)
+EMAIL_FIELDS = re.compile(r"^(Email(Invoice|Order|Offer)?(CC|BCC)?|EmailAddress(To|CC|BCC|From))$")
 
 # Recorded traffic wins over the spec: orders accept HVAC / MAJORAPPLIANCEREPAIR rows
 # (orders/housework_type_hvac.yml, ..._majorappliancerepair.yml) although the Order row enum lacks
@@ -113,6 +117,10 @@ def _value(raw: Any, schema: dict[str, Any], path: tuple[str, ...], *, create: b
         enum = sorted({*(enum or []), *_schema_at(other).get("enum", [])})
     if enum and text not in enum:
         raise bad_request(errors.INVALID_VALUE, name, text)
+    if text and EMAIL_FIELDS.match(name):
+        for address in text.split(","):
+            if not EMAIL.match(address.strip()):
+                raise bad_request(errors.INVALID_EMAIL, address.strip())
     return text
 
 

@@ -7,7 +7,8 @@ Usage (sandbox tests and the FortnoxHook tests use the same module)::
     validate_response("GET", "/3/orders/1", 200, {"Order": {...}})
 
 Both raise :class:`ContractError` naming the operation and every schema error. Only the path and
-query of ``url`` matter; any host (the sandbox's or api.fortnox.se) is accepted.
+query of ``url`` matter; any host (the sandbox's or api.fortnox.se) is accepted. The contract
+covers the API (``/3/...``, ``/api/...``); the OAuth endpoints are not in the official file.
 
 **The relaxation** ("blank, numeric-string and bare-list tolerance"). The official file is
 generated and does not describe what the real API returns; recorded traffic wins where they differ.

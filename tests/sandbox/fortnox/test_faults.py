@@ -87,3 +87,16 @@ def test_probabilistic_faults_are_seeded_and_unknown_knobs_are_refused(api: Api)
     assert refused.status_code == 422 and "gremlins" in refused.text
     cleared = api.server.session.delete(f"{api.server.base}/_sandbox/faults").json()["plan"]
     assert cleared["server_error"] == 0
+
+
+def test_a_refresh_whose_answer_is_lost_burns_the_refresh_token(api: Api) -> None:
+    server, creds = api.server, api.credentials
+    refresh = server.sandbox.mint_refresh_token(creds.tenant_id, creds.client_id)
+    assert server.session.put(f"{server.base}/_sandbox/oauth-faults",
+                              json={"forced": {"drop_after_commit": 1}}).status_code == 200
+    form = {"grant_type": "refresh_token", "refresh_token": refresh}
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{server.base}/oauth-v1/token", data=form, auth=(creds.client_id, creds.client_secret))
+    retry = requests.post(f"{server.base}/oauth-v1/token", data=form, auth=(creds.client_id, creds.client_secret))
+    assert retry.status_code == 400 and retry.json()["error"] == "invalid_grant"  # rotated server-side
+    assert server.sandbox.oauth.rotations >= 1

@@ -34,6 +34,8 @@ def test_customer_create_defaults_trailing_slash_and_reserved_numbers(api: Api) 
 
 def test_customer_search_is_a_case_insensitive_substring(api: Api) -> None:
     api.post("/3/customers", {"Customer": {"Name": "A", "Email": "Kalle.Anka@Example.SE", "OrganisationNumber": "556677-8899"}})
+    assert api.post("/3/customers", {"Customer": {"Name": "B", "Email": "not-an-address"}}).status_code == 400
+    assert api.post("/3/customers", {"Customer": {"Name": "C", "EmailInvoiceCC": "a@b.se, c@d.se"}}).status_code == 201
     by_mail = api.get("/3/customers?email=anka@example").json()["Customers"]
     assert [c["Email"] for c in by_mail] == ["Kalle.Anka@Example.SE"]
     by_org = api.get("/3/customers?organisationnumber=6677-88").json()["Customers"]
