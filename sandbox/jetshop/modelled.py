@@ -34,6 +34,7 @@ MODELLED_OPERATIONS: tuple[str, ...] = (
     "Order_Get",
     "Order_UpdateStatus",
     "Order_CapturePayment",
+    "Product_Search",
 )
 
 CAPTURABLE = frozenset({"Klarna", "DIBS", "Card"})
@@ -208,6 +209,30 @@ def order_capture_payment(sb: JetshopSandbox, shop: ShopState, params: dict[str,
     return results
 
 
+def product_search(sb: JetshopSandbox, shop: ShopState, params: dict[str, Any]) -> dict[str, Any]:
+    """MODELLED catalog listing: products in one culture, optionally modified in [from, to), paged.
+
+    Ordered by article number so pages are stable while the catalog is being written to.
+    """
+    from sandbox.jetshop.catalog import product_record
+
+    opts = params.get("productSearchOptions") or {}
+    page_index = opts.get("PageIndex") or 0
+    page_size = opts.get("PageSize") or 50
+    if page_index < 0 or page_size < 1 or page_size > MAX_PAGE_SIZE:
+        raise SoapFault(f"Server was unable to process request. ---> PageIndex must be >= 0 and PageSize "
+                        f"between 1 and {MAX_PAGE_SIZE}.")
+    culture = opts.get("Culture") or shop.default_culture
+    lo, hi = opts.get("ModifiedFrom"), opts.get("ModifiedTo")
+    numbers = [n for n, art in sorted(shop.products.items())
+               if culture in art["cultures"]
+               and (lo is None or art["global"]["ModifiedDate"] >= lo)
+               and (hi is None or art["global"]["ModifiedDate"] < hi)]
+    page = numbers[page_index * page_size:(page_index + 1) * page_size]
+    return {"TotalCount": len(numbers), "PageIndex": page_index, "PageSize": page_size,
+            "Products": [product_record(sb, shop, n, culture) for n in page]}
+
+
 MODELLED_HANDLERS = {
     "OrderStatus_GetList": status_list,
     "Channel_GetList": channel_list,
@@ -215,5 +240,6 @@ MODELLED_HANDLERS = {
     "Order_Get": order_get,
     "Order_UpdateStatus": order_update_status,
     "Order_CapturePayment": order_capture_payment,
+    "Product_Search": product_search,
 }
 assert tuple(MODELLED_HANDLERS) == MODELLED_OPERATIONS

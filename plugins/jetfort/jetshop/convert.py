@@ -179,6 +179,7 @@ def product_from_wire(data: Mapping[str, Any], tz: ZoneInfo) -> Product:
         article_number=_s(data, "ArticleNumber"), culture=_s(data, "Culture"), product_id=data.get("ProductId"),
         name=_s(data, "Name"), sub_name=_s(data, "SubName"), short_description=_s(data, "ShortDescription"),
         description=_s(data, "ProductDescription"), ean=_s(data, "EanCode"), manufacturer=_s(data, "Manufacturer"),
+        manufacturer_article_number=_s(data, "ManufacturerArtnr"), quantity_suffix=_s(data, "QuantitySuffix"),
         template_id=data.get("TemplateId"), price_ex_vat=_d(data, "Price"),
         # any negative discounted price is the "none" sentinel (-1, or -1/(1+VAT) after the server's divide)
         discounted_price_ex_vat=None if discounted is None or Decimal(discounted) < 0 else Decimal(discounted),
@@ -210,7 +211,8 @@ def stock_to_wire(stock: StockUpdate, tz: ZoneInfo) -> dict[str, Any]:
 
 _UPSERT_FIELDS = {"template_id": "TemplateId", "name": "Name", "sub_name": "SubName",
                   "short_description": "ShortDescription", "description": "ProductDescription", "ean": "EanCode",
-                  "manufacturer": "Manufacturer", "vat_rate": "Vat", "weight": "Weight",
+                  "manufacturer": "Manufacturer", "manufacturer_article_number": "ManufacturerArtnr",
+                  "quantity_suffix": "QuantitySuffix", "vat_rate": "Vat", "weight": "Weight",
                   "hide_product": "HideProduct", "parent_article_number": "ParentArticleNumber",
                   "att_value": "AttValue"}
 

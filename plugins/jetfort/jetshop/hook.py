@@ -46,7 +46,7 @@ from jetfort.jetshop.errors import (
     JetshopServerError,
     JetshopTransientError,
 )
-from jetfort.jetshop.modelled import ORDER_OPERATIONS
+from jetfort.jetshop.modelled import CATALOG_OPERATIONS, ORDER_OPERATIONS
 from jetfort.jetshop.models import (
     CaptureResult,
     Channel,
@@ -58,6 +58,7 @@ from jetfort.jetshop.models import (
     PriceListPrice,
     PriceListResult,
     Product,
+    ProductPage,
     ProductUpsert,
     ProductUpsertResult,
     ShopOrder,
@@ -339,6 +340,38 @@ class JetshopHook(BaseHook):
         found = cv.items(self._call("Product_Get", productOptions={
             "ArticleNumber": article_number, "Culture": culture or self.settings.culture}), "ProductData")
         return cv.product_from_wire(found[0], self.tz) if found else None
+
+    def search_products_page(self, *, culture: str | None = None, modified_from: datetime | None = None,
+                             modified_to: datetime | None = None, page_index: int = 0,
+                             page_size: int = 200) -> ProductPage:
+        """One page of the shop's products in one culture (MODELLED ``Product_Search``)."""
+        options = {"Culture": culture or self.settings.culture,
+                   "ModifiedFrom": cv.to_wire_time(modified_from, self.tz),
+                   "ModifiedTo": cv.to_wire_time(modified_to, self.tz),
+                   "PageIndex": page_index, "PageSize": page_size}
+        result = cv.plain(self._call(CATALOG_OPERATIONS["search_products"],
+                                     productSearchOptions={k: v for k, v in options.items() if v is not None}))
+        products = [cv.product_from_wire(d, self.tz) for d in cv.items(result.get("Products"), "ProductData")]
+        return ProductPage(products=products, total_count=int(result.get("TotalCount") or 0),
+                           page_index=int(result.get("PageIndex") or page_index),
+                           page_size=int(result.get("PageSize") or page_size))
+
+    def iter_products(self, *, culture: str | None = None, modified_from: datetime | None = None,
+                      modified_to: datetime | None = None, page_size: int = 200) -> Iterator[Product]:
+        """Every product of the shop (or those modified in [from, to)), each once (MODELLED listing)."""
+        seen: set[str] = set()
+        page_index = 0
+        while True:
+            page = self.search_products_page(culture=culture, modified_from=modified_from,
+                                             modified_to=modified_to, page_index=page_index,
+                                             page_size=page_size)
+            for product in page.products:
+                if product.article_number not in seen:
+                    seen.add(product.article_number)
+                    yield product
+            if not page.products or not page.has_more:
+                return
+            page_index += 1
 
     def upsert_products(self, products: Sequence[ProductUpsert], *, strict: bool = True,
                         batch_size: int = 100) -> list[ProductUpsertResult]:

@@ -20,6 +20,13 @@ ORDER_OPERATIONS: Final[dict[str, str]] = {
     "capture_payment": "Order_CapturePayment",
 }
 
+#: jetfort's role name -> MODELLED catalog operation: the confirmed operations cannot list a shop's
+#: assortment (jetshop-api.md §2.11), which the catalog flows and the drift report need. Same
+#: conventions as Order_Search (``<Entity>_<Verb>``, ModifiedFrom/To, PageIndex from 0, TotalCount).
+CATALOG_OPERATIONS: Final[dict[str, str]] = {
+    "search_products": "Product_Search",
+}
+
 #: operations confirmed from captured real traffic (names, elements and quirks)
 CONFIRMED_OPERATIONS: Final[tuple[str, ...]] = (
     "Product_Get",
@@ -30,4 +37,4 @@ CONFIRMED_OPERATIONS: Final[tuple[str, ...]] = (
     "ProductDynamicField_SaveProductDynamicFieldData",
 )
 
-MODELLED_OPERATIONS: Final[tuple[str, ...]] = tuple(ORDER_OPERATIONS.values())
+MODELLED_OPERATIONS: Final[tuple[str, ...]] = (*ORDER_OPERATIONS.values(), *CATALOG_OPERATIONS.values())

@@ -265,6 +265,8 @@ class Product(_Model):
     description: str = ""
     ean: str = ""
     manufacturer: str = ""
+    manufacturer_article_number: str = ""
+    quantity_suffix: str = ""
     template_id: int | None = None
     price_ex_vat: Decimal = ZERO
     discounted_price_ex_vat: Decimal | None = Field(
@@ -295,12 +297,27 @@ class ProductUpsert(_Model):
     description: str | None = None
     ean: str | None = None
     manufacturer: str | None = None
+    manufacturer_article_number: str | None = None
+    quantity_suffix: str | None = None
     vat_rate: Decimal | None = None
     weight: Decimal | None = None
     hide_product: bool | None = None
     parent_article_number: str | None = None
     att_value: str | None = None
     stock: StockUpdate | None = None
+
+
+class ProductPage(_Model):
+    """One page of a product listing (MODELLED ``Product_Search``)."""
+
+    products: list[Product]
+    total_count: int
+    page_index: int
+    page_size: int
+
+    @property
+    def has_more(self) -> bool:
+        return (self.page_index + 1) * self.page_size < self.total_count
 
 
 class ProductUpsertResult(_Model):

@@ -39,6 +39,7 @@ def test_every_wsdl_operation_is_exercised_here_and_listed_as_confirmed_or_model
     hook.set_order_status(10000, 2)
     hook.capture_payment(10001)
     hook.get_product("1001")
+    hook.search_products_page()
     hook.upsert_products([ProductUpsert(article_number="C-1", name="c")])
     hook.update_prices([PriceListPrice(article_number="C-1", price_list_id=PL_SE, price_inc_vat=Decimal(10))])
     hook.save_dynamic_fields([DynamicFieldValue(article_number="1001", key="atr_colour", values={"sv-SE": "Röd"})])
@@ -180,6 +181,20 @@ def test_price_list_update_and_the_no_discount_sentinel(hook: JetshopHook, sb: J
     hook.update_prices([PriceListPrice(article_number="1006", price_list_id=PL_SE, price_inc_vat=Decimal("150"))])
     product = hook.get_product("1006")
     assert product is not None and product.discounted_price_ex_vat is None
+
+
+def test_product_listing_pages_through_the_assortment_modelled(hook: JetshopHook, sb: JetshopSandbox) -> None:
+    everything = list(hook.iter_products(page_size=4))
+    numbers = [p.article_number for p in everything]
+    assert numbers == sorted(set(numbers)) and {"1001", "1003", "GIFT-500"} <= set(numbers)
+    variant = next(p for p in everything if p.article_number == "1003")
+    assert (variant.parent_article_number, variant.att_value) == ("1002", "S")
+    hook.upsert_products([ProductUpsert(article_number="1001", quantity_suffix="st",
+                                        manufacturer_article_number="M-1")])
+    since = datetime.now(STOCKHOLM) - timedelta(minutes=1)
+    changed = list(hook.iter_products(modified_from=since))
+    assert [(p.article_number, p.quantity_suffix, p.manufacturer_article_number) for p in changed] == [
+        ("1001", "st", "M-1")]
 
 
 def test_delete_product(hook: JetshopHook, sb: JetshopSandbox) -> None:
