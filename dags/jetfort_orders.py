@@ -1,0 +1,19 @@
+"""Orders flow: one Airflow DAG per tenant (``jetfort__<tenant>__orders``), Jetshop orders → one
+Fortnox order or invoice each.
+
+Wiring only; the tasks live in :mod:`jetfort.tasks.orders`.
+"""
+
+from __future__ import annotations
+
+from jetfort.factory import tenant_dags
+from jetfort.tasks.orders import build_orders, order_params
+
+DESCRIPTION = (
+    "Shop orders the rules release → exactly one Fortnox order/invoice each (customer, rows, VAT, "
+    "freight, currency, totals checked), then the shop order is set to the transferred status. "
+    "Per shop: extract → map → post → acknowledge; quarantine and held orders are listed in the summary. "
+    "Params: order_numbers (re-sync), dry_run, preflight_only."
+)
+
+globals().update(tenant_dags("orders", build_orders, description=DESCRIPTION, params=order_params()))

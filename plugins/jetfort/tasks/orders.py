@@ -1,0 +1,939 @@
+"""The orders flow: Jetshop orders the rules release become exactly one Fortnox order or invoice.
+
+One DAG per tenant (``jetfort__<tenant>__orders``)::
+
+    preflight → shop[<shop key>]: extract → map → post → acknowledge → summary
+
+``shop`` is a task group mapped over the tenant's shops; ``map_index_template`` names each mapped
+task instance after its shop key, so a data engineer clears "post for shop se" by name. Tasks pass
+small JSON through XCom (counts and order ids); every payload lives in the ledger (record
+``detail`` and audit rows).
+
+Ledger contract (kind ``"order"``, source key ``"<shop key>:<order id>"``)::
+
+    seen → mapped → posting → posted → acknowledged      (+ quarantined, held)
+
+**Effectively once.** ``post`` never creates a document for a record that links one. Before a
+create it moves the record ``mapped → posting`` with a compare-and-set (a concurrent worker loses),
+and only then POSTs; the link is written right after. Whatever happens in between — a dropped
+answer (:class:`~jetfort.fortnox.errors.FortnoxAmbiguousWrite`), a killed worker, a task retry —
+leaves the record in ``posting``, and a record found in ``posting`` is always looked up in Fortnox
+by its idempotency key (exact equality, since Fortnox searches substrings) and *adopted* when found.
+
+**Why this costs ~1 Fortnox call per order (the lookup strategy).** A per-order search before each
+create would double the calls. Instead ``post`` makes one list query per batch: every Fortnox
+document modified since the oldest order date in the batch (minus an hour for clock skew). A
+document for an order can only have been created after the order existed, and Fortnox's
+``lastmodified`` only moves forward, so that list is guaranteed to contain any document already
+carrying one of the batch's keys — it is an exact-equality lookup for the whole batch in one or a
+few paged calls. Orders older than :data:`LIST_LOOKUP_MAX_AGE` (e.g. released from quarantine weeks
+later) get a targeted lookup instead, so the list never grows without bound. Records in ``posting``
+(crash, ambiguous write) always get a targeted lookup as well.
+
+Customers are resolved once and remembered in the ledger (cursor rows ``customer:org:<digits>`` /
+``customer:email:<address>`` → customer number), so a returning customer costs no call; Fortnox
+facts (articles, currencies, sales accounts per VAT rate) are cached in the ledger for
+:data:`FACTS_TTL` and refreshed early when an order is quarantined for a fact (a fix in Fortnox is
+seen on the next run). Steady state with returning customers: one POST per order plus a handful of
+calls per batch.
+
+Quarantine: a :class:`~jetfort.mapping.MappingProblem` or a Fortnox 4xx on the create becomes a
+ledger quarantine row (reason, shop field, Fortnox code and message, the payload) and the batch goes
+on. Open quarantine, ``held`` (plan cap) and unfinished records of a shop are re-examined on every
+run, so a fixed cause clears on the next run; ``order_numbers`` re-syncs on demand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from jetfort.errors import JetfortError, PermanentError, TransientError
+from jetfort.tasks.runtime import TenantRuntime, format_table, run_window
+
+if TYPE_CHECKING:
+    from jetfort.fortnox.hook import FortnoxHook
+    from jetfort.jetshop.models import ShopOrder
+    from jetfort.ledger.store import Record
+    from jetfort.rules import Channel, TenantRules
+
+log = logging.getLogger(__name__)
+
+KIND = "order"
+#: states a run re-examines even when the order did not change inside the window
+OPEN_STATES = ("seen", "mapped", "posting", "posted", "quarantined", "held")
+DONE_STATES = ("acknowledged",)
+LINKED_STATES = ("posted", "acknowledged")
+#: a record in ``posting`` written by another run is left alone for this long (it may be live)
+POSTING_STALE_AFTER = dt.timedelta(minutes=5)
+#: orders older than this get a targeted idempotency lookup instead of the batch list
+LIST_LOOKUP_MAX_AGE = dt.timedelta(days=2)
+LIST_LOOKUP_MARGIN = dt.timedelta(hours=1)
+FACTS_TTL = dt.timedelta(minutes=15)
+FACT_REASONS = frozenset({"unknown_article", "vat_rate_not_set_up", "currency_not_enabled",
+                          "currency_rate_missing"})
+ACK_CHUNK = 50
+CREATE_ATTEMPTS = 3
+CUSTOMER_PLACEHOLDER = "0"
+#: test/bench knob: the Fortnox budget window in seconds (sandboxes run a faster window)
+BUDGET_WINDOW_ENV = "JETFORT_FORTNOX_WINDOW_SECONDS"
+
+COUNT_FIELDS = ("seen", "posted", "adopted", "acknowledged", "quarantined", "held", "skipped",
+                "retry_later", "fortnox_calls")
+
+
+class OrdersRunFailed(PermanentError):
+    """Some shop of the tenant did not finish; the summary names the shop and the stage."""
+
+
+class PostingIncomplete(TransientError):
+    """Some orders could not be posted for a transient reason; they are resumed on the retry."""
+
+
+class AcknowledgeIncomplete(TransientError):
+    """Some shop orders could not be set to the transferred status; retried on the retry/next run."""
+
+
+# ------------------------------------------------------------------------------------------ keys
+def source_key(shop_key: str, order_id: int) -> str:
+    return f"{shop_key}:{order_id}"
+
+
+def _order_id(key: str) -> int:
+    return int(key.rsplit(":", 1)[1])
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def new_counts(shop_key: str) -> dict[str, Any]:
+    return {"shop": shop_key, **{name: 0 for name in COUNT_FIELDS}}
+
+
+# ------------------------------------------------------------------------------------------ runtime
+def open_runtime(tenant: str) -> TenantRuntime:
+    """The tenant runtime; a faster Fortnox budget window when the sandbox runs one (tests, bench)."""
+    runtime = TenantRuntime.for_tenant(tenant)
+    window = os.environ.get(BUDGET_WINDOW_ENV)
+    if window:
+        from jetfort.fortnox.budget import make_budget
+        from jetfort.fortnox.hook import FortnoxHook
+
+        hook = FortnoxHook(runtime.rules.fortnox_conn_id, ledger=runtime.ledger)
+        hook._budget = make_budget(hook.settings.budget, ledger=runtime.ledger, window=float(window))
+        runtime.__dict__["fortnox"] = hook
+    return runtime
+
+
+def _calls(runtime: TenantRuntime) -> int:
+    return runtime.fortnox.request_count if "fortnox" in runtime.__dict__ else 0
+
+
+def _channel_for(rules: TenantRules, shop_key: str, order: ShopOrder) -> Channel | None:
+    """The rules' channel an order belongs to: by Jetshop channel id, else an id-less channel of its currency."""
+    shop = next(s for s in rules.shops if s.key == shop_key)
+    for channel in shop.channels:
+        if channel.jetshop_channel_id is not None and channel.jetshop_channel_id == order.channel_id:
+            return channel
+    for channel in shop.channels:
+        if channel.jetshop_channel_id is None and channel.currency == order.currency:
+            return channel
+    return None
+
+
+def order_detail(shop_key: str, order: ShopOrder, **extra: Any) -> dict[str, Any]:
+    """The record's ``detail``: the contract fields the order-status flow reads, and the order itself."""
+    return {
+        "shop": shop_key,
+        "order_id": order.order_id,
+        "order_number": order.order_number,
+        "currency": order.currency,
+        "total": str(order.total_inc_vat),
+        "payment_provider": str(order.payment.provider),
+        "authorized_amount": str(order.payment.authorized_amount),
+        "channel_id": order.channel_id,
+        "order_date": order.order_date.isoformat(),
+        "status_id": order.status_id,
+        "order": order.model_dump(mode="json"),
+        **extra,
+    }
+
+
+def _order_from(record: Record) -> ShopOrder:
+    from jetfort.jetshop.models import ShopOrder
+
+    assert record.detail is not None
+    return ShopOrder.model_validate(record.detail["order"])
+
+
+# ========================================================================================== extract
+def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str, Any],
+                 order_numbers: Sequence[str] = (), run_id: str | None = None) -> dict[str, Any]:
+    """Find the shop's released orders (window + unfinished ledger records) and record them as seen."""
+    from jetfort.jetshop.errors import JetshopNotFound
+
+    rules, ledger, tenant = runtime.rules, runtime.ledger, runtime.tenant
+    counts = new_counts(shop_key)
+    hook = runtime.jetshop(shop_key)
+    triggers = set(rules.orders.trigger_statuses_for(shop_key))
+    found: dict[int, ShopOrder] = {}
+    window = None
+    if order_numbers:
+        for number in order_numbers:
+            try:
+                order = hook.get_order(order_number=str(number))
+            except JetshopNotFound:
+                log.info("shop %s: order number %s not found (may be another shop's)", shop_key, number)
+                continue
+            found[order.order_id] = order
+    else:
+        window = run_window(context, ledger=ledger, tenant=tenant, cursor=f"orders:{shop_key}",
+                            overlap_minutes=rules.schedules.window_overlap_minutes)
+        log.info("shop %s: window %s → %s (%s), trigger statuses %s", shop_key, window.start.isoformat(),
+                 window.end.isoformat(), window.source, sorted(triggers))
+        for status_id in sorted(triggers):
+            for order in hook.iter_orders(status_id=status_id, modified_from=window.start,
+                                          modified_to=window.end):
+                found.setdefault(order.order_id, order)
+        # unfinished records (quarantined, held, crashed mid-post, not yet acknowledged) come back
+        prefix = f"{shop_key}:"
+        for open_record in ledger.records(tenant, KIND, states=OPEN_STATES):
+            if not open_record.source_key.startswith(prefix):
+                continue
+            order_id = _order_id(open_record.source_key)
+            if order_id in found:
+                continue
+            try:
+                found[order_id] = hook.get_order(order_id)
+            except JetshopNotFound:
+                log.warning("shop %s: order %s is in the ledger (%s) but gone from the shop",
+                            shop_key, order_id, open_record.state)
+
+    keys: list[str] = []
+    skipped: list[str] = []
+    for order_id in sorted(found):
+        order = found[order_id]
+        key = source_key(shop_key, order_id)
+        record = ledger.get(tenant, KIND, key)
+        if _channel_for(rules, shop_key, order) is None:
+            skipped.append(f"{order.order_number}: channel {order.channel_id} is not in the rules")
+            counts["skipped"] += 1
+            continue
+        if order.status_id not in triggers:
+            if record is not None and record.state == "posted":
+                # the shop moved the order on by itself after we posted it: nothing left to do
+                ledger.transition(tenant, KIND, key, "acknowledged", step="acknowledge", expect=["posted"],
+                                  message=f"shop status is already {order.status_id}; left as is",
+                                  run_id=run_id)
+                continue
+            if record is None or record.state not in LINKED_STATES:
+                skipped.append(f"{order.order_number}: status {order.status_id} is not a trigger status")
+                counts["skipped"] += 1
+            continue
+        detail = order_detail(shop_key, order)
+        if record is None:
+            record = ledger.ensure_record(tenant, KIND, key, state="seen", detail=detail)
+            assert record is not None
+            if record.attempts == 0 and record.state == "seen":
+                ledger.transition(tenant, KIND, key, "seen", step="extract", expect=["seen"],
+                                  message=f"order {order.order_number} status {order.status_id}",
+                                  run_id=run_id)
+        if record.state in DONE_STATES:
+            counts["skipped"] += 1
+            continue
+        if record.state in ("seen", "mapped", "held", "quarantined"):
+            # re-read: the shop may have changed the order; mapping starts over from what it says now
+            keep = {k: v for k, v in (record.detail or {}).items()
+                    if k in ("customer_number",)}
+            ledger.transition(tenant, KIND, key, "seen", step="extract",
+                              expect=["seen", "mapped", "held", "quarantined"], detail={**detail, **keep},
+                              message=f"order {order.order_number} status {order.status_id} (was {record.state})",
+                              run_id=run_id)
+        counts["seen"] += 1
+        keys.append(key)
+    for line in skipped:
+        log.info("shop %s: skipped %s", shop_key, line)
+    if window is not None:
+        previous = ledger.get_cursor(tenant, f"orders:{shop_key}")
+        if previous is None or dt.datetime.fromisoformat(previous) < window.end:
+            ledger.set_cursor(tenant, f"orders:{shop_key}", window.end.isoformat())
+    log.info("shop %s: %d order(s) to process, %d skipped", shop_key, len(keys), counts["skipped"])
+    return {**counts, "keys": keys, "window": window.as_dict() if window else None}
+
+
+# ========================================================================================== facts
+def _facts_payload(hook: FortnoxHook, rules: TenantRules) -> dict[str, Any]:
+    articles = {a.article_number: (str(a.vat) if a.vat is not None else None)
+                for a in hook.list_articles() if a.article_number}
+    currencies = {c.code: str(c.sell_rate or 1) for c in hook.list_currencies() if c.code}
+    rates = []
+    for rate, account in sorted(rules.orders.accounts.sales.items()):
+        if hook.account_exists(account):
+            rates.append(rate)
+    return {"at": _now().isoformat(), "articles": articles, "currencies": currencies, "vat_rates": rates}
+
+
+def load_facts(runtime: TenantRuntime, *, max_age: dt.timedelta = FACTS_TTL,
+               need_articles: Iterable[str] = ()) -> tuple[Any, dt.datetime]:
+    """:class:`~jetfort.mapping.FortnoxFacts` from the ledger cache, refreshed when older than ``max_age``
+    or when the batch sells an article the cache does not know (it may be new in Fortnox)."""
+    from jetfort.mapping import FortnoxFacts
+
+    ledger, tenant = runtime.ledger, runtime.tenant
+    raw = ledger.get_cursor(tenant, "orders:facts")
+    data = json.loads(raw) if raw else None
+    fresh = data is not None and _now() - dt.datetime.fromisoformat(data["at"]) < max_age
+    if fresh and data is not None:
+        unknown = {a for a in need_articles if a and a not in data["articles"]}
+        if unknown and _now() - dt.datetime.fromisoformat(data["at"]) > dt.timedelta(seconds=60):
+            fresh = False
+    if not fresh or data is None:
+        data = _facts_payload(runtime.fortnox, runtime.rules)
+        ledger.set_cursor(tenant, "orders:facts", json.dumps(data))
+    facts = FortnoxFacts(
+        articles={k: (Decimal(v) if v is not None else None) for k, v in data["articles"].items()},
+        vat_rates=frozenset(Decimal(r) for r in data["vat_rates"]),
+        currencies=frozenset(data["currencies"]),
+        currency_rates={k: Decimal(v) for k, v in data["currencies"].items()},
+    )
+    return facts, dt.datetime.fromisoformat(data["at"])
+
+
+def _remember_article(runtime: TenantRuntime, number: str, vat: Decimal | None) -> None:
+    raw = runtime.ledger.get_cursor(runtime.tenant, "orders:facts")
+    if not raw:
+        return
+    data = json.loads(raw)
+    data["articles"][number] = str(vat) if vat is not None else None
+    runtime.ledger.set_cursor(runtime.tenant, "orders:facts", json.dumps(data))
+
+
+# ========================================================================================== map
+def _month_start(now: dt.datetime) -> dt.datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def customer_cache_keys(org_number: str | None, email: str | None) -> list[str]:
+    keys = []
+    digits = re.sub(r"\D", "", org_number or "")
+    if digits:
+        keys.append(f"customer:org:{digits}")
+    if email and email.strip():
+        keys.append(f"customer:email:{email.strip().casefold()}")
+    return keys
+
+
+def _match_kinds(plan: Any) -> list[str]:
+    kinds = []
+    for item in getattr(plan, "match_order", None) or ("organisation_number", "email"):
+        text = str(getattr(item, "value", item)).lower()
+        kinds.append("org" if "org" in text else "email" if "mail" in text else text)
+    return kinds
+
+
+def _cached_customer(runtime: TenantRuntime, plan: Any) -> str | None:
+    for kind in _match_kinds(plan):
+        value = plan.org_number if kind == "org" else plan.email if kind == "email" else None
+        for key in customer_cache_keys(value if kind == "org" else None, value if kind == "email" else None):
+            number = runtime.ledger.get_cursor(runtime.tenant, key)
+            if number:
+                return number
+    return None
+
+
+def _document_payload(mapped: Any) -> dict[str, Any]:
+    return dict(mapped.document.to_payload())
+
+
+def _article_payloads(mapped: Any) -> list[dict[str, Any]]:
+    out = []
+    for article in mapped.articles_to_create or ():
+        out.append(article.to_payload() if hasattr(article, "to_payload") else dict(article))
+    return out
+
+
+def map_one(runtime: TenantRuntime, shop_key: str, order: ShopOrder, facts: Any,
+            customer_number: str | None = None) -> tuple[Any, Any]:
+    """(customer plan, mapped document) for one order; raises MappingProblem. Pure apart from caches."""
+    from jetfort.extensions import apply_document_plugins
+    from jetfort.mapping import map_document, plan_customer
+
+    rules = runtime.rules
+    plan = plan_customer(order, rules, shop_key)
+    if customer_number is None:
+        if plan.use_collective and rules.orders.collective_customer_number:
+            customer_number = rules.orders.collective_customer_number
+        else:
+            customer_number = _cached_customer(runtime, plan) or CUSTOMER_PLACEHOLDER
+    mapped = map_document(order, rules, shop_key, customer_number=customer_number, facts=facts)
+    mapped = apply_document_plugins(mapped, order, rules)
+    return plan, mapped
+
+
+def _quarantine_problem(runtime: TenantRuntime, key: str, order: ShopOrder, problem: Any,
+                        run_id: str | None, payload: Any = None) -> None:
+    reason = getattr(problem, "reason", "mapping_failed")
+    field = getattr(problem, "field", None)
+    message = getattr(problem, "message", str(problem))
+    runtime.ledger.quarantine(runtime.tenant, KIND, key, reason=reason, field=field,
+                              message=f"order {order.order_number}: {message}",
+                              payload=payload if payload is not None else {"order_number": order.order_number},
+                              run_id=run_id)
+    log.warning("quarantined order %s (%s): %s [%s]", order.order_number, key, message, reason)
+
+
+def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *, dry_run: bool = False,
+             run_id: str | None = None) -> dict[str, Any]:
+    """Build each order's customer plan and Fortnox document, check totals; quarantine what cannot go."""
+    from jetfort.mapping import MappingProblem
+
+    ledger, tenant, rules = runtime.ledger, runtime.tenant, runtime.rules
+    counts = {**new_counts(shop_key), **{k: batch.get(k, 0) for k in COUNT_FIELDS if k != "shop"}}
+    calls_before = _calls(runtime)
+    keys: list[str] = list(batch.get("keys") or [])
+    records = {key: ledger.get(tenant, KIND, key) for key in keys}
+    todo = [k for k, r in records.items() if r is not None and r.state == "seen"]
+    out_keys = [k for k, r in records.items() if r is not None and r.state in ("posting", "posted")]
+    if not todo:
+        return {**counts, "keys": out_keys, "fortnox_calls": counts["fortnox_calls"] + _calls(runtime) - calls_before}
+
+    orders = {key: _order_from(records[key]) for key in todo}  # type: ignore[arg-type]
+    wanted = {row.article_number for o in orders.values() for row in o.rows if row.article_number}
+    facts, facts_at = load_facts(runtime, need_articles=wanted)
+
+    cap = rules.monthly_order_cap
+    room: int | None = None
+    if cap is not None:
+        used = ledger.count(tenant, KIND, ["posting", "posted", "acknowledged"], since=_month_start(_now()))
+        room = max(0, cap - used)
+        log.info("plan cap %s orders/month: %s used, room for %s", cap, used, room)
+
+    problems: dict[str, Any] = {}
+    results: dict[str, tuple[Any, Any]] = {}
+    for key in todo:
+        try:
+            results[key] = map_one(runtime, shop_key, orders[key], facts)
+        except MappingProblem as problem:
+            problems[key] = problem
+    # a fact may have been fixed in Fortnox since the cache was filled: look again once
+    if any(getattr(p, "reason", "") in FACT_REASONS for p in problems.values()) and \
+            _now() - facts_at > dt.timedelta(seconds=60):
+        facts, facts_at = load_facts(runtime, max_age=dt.timedelta(0))
+        for key in [k for k, p in problems.items() if getattr(p, "reason", "") in FACT_REASONS]:
+            try:
+                results[key] = map_one(runtime, shop_key, orders[key], facts)
+                del problems[key]
+            except MappingProblem as problem:
+                problems[key] = problem
+
+    for key in todo:
+        order = orders[key]
+        if key in problems:
+            counts["quarantined"] += 1
+            if dry_run:
+                log.warning("[dry run] order %s would be quarantined: %s", order.order_number, problems[key])
+            else:
+                _quarantine_problem(runtime, key, order, problems[key], run_id,
+                                    payload={"order_number": order.order_number, **problems[key].as_dict()}
+                                    if hasattr(problems[key], "as_dict") else None)
+            continue
+        plan, mapped = results[key]
+        document = _document_payload(mapped)
+        totals = {"shop_total": str(mapped.shop_total), "fortnox_total": str(mapped.fortnox_total)}
+        if dry_run:
+            log.info("[dry run] order %s → Fortnox %s (customer %s; shop total %s, Fortnox total %s):\n%s",
+                     order.order_number, mapped.kind,
+                     "collective" if plan.use_collective else (plan.org_number or plan.email or "new"),
+                     mapped.shop_total, mapped.fortnox_total,
+                     json.dumps({"Invoice" if mapped.kind == "invoice" else "Order": document},
+                                ensure_ascii=False, indent=1, default=str))
+            continue
+        if room is not None:
+            if room <= 0:
+                ledger.transition(tenant, KIND, key, "held", step="map", expect=["seen"], run_id=run_id,
+                                  message=f"monthly order cap {cap} reached; held until next month or a raised cap")
+                counts["held"] += 1
+                continue
+            room -= 1
+        detail = {**(records[key].detail or {}), "doc_kind": mapped.kind, "document": document,  # type: ignore[union-attr]
+                  "idempotency_key": mapped.idempotency_key, "idempotency_field": mapped.idempotency_field,
+                  "articles_to_create": _article_payloads(mapped), "totals": totals,
+                  "notes": [str(n) for n in (mapped.notes or ())]}
+        if ledger.transition(tenant, KIND, key, "mapped", step="map", expect=["seen"], detail=detail,
+                             payload={"document": document, "totals": totals}, run_id=run_id,
+                             message=f"{mapped.kind}: shop total {mapped.shop_total}, Fortnox total "
+                                     f"{mapped.fortnox_total}"):
+            out_keys.append(key)
+    if dry_run:
+        log.info("[dry run] shop %s: %d order(s) mapped, %d would be quarantined; nothing written",
+                 shop_key, len(results), len(problems))
+    counts["fortnox_calls"] += _calls(runtime) - calls_before
+    return {**counts, "keys": out_keys, "dry_run": dry_run}
+
+
+# ========================================================================================== post
+class _Lookup:
+    """Exact-equality idempotency lookup: one list query per batch, targeted queries when needed."""
+
+    def __init__(self, runtime: TenantRuntime, kind: str, field: str) -> None:
+        self.hook = runtime.fortnox
+        self.kind = kind
+        self.field = field
+        self.known: dict[str, str] | None = None
+
+    def prime(self, since: dt.datetime) -> None:
+        attr = "external_invoice_reference1" if self.field.endswith("1") else "external_invoice_reference2"
+        lister = self.hook.list_invoices if self.kind == "invoice" else self.hook.list_orders
+        known: dict[str, str] = {}
+        for item in lister(since=since - LIST_LOOKUP_MARGIN):
+            value = getattr(item, attr, None)
+            if value and item.document_number and not getattr(item, "cancelled", False):
+                current = known.get(value)
+                if current is None or int(item.document_number) < int(current):
+                    known[value] = str(item.document_number)
+        self.known = known
+
+    def listed(self, key: str) -> str | None:
+        return None if self.known is None else self.known.get(key)
+
+    def find(self, key: str) -> str | None:
+        finder = self.hook.find_invoices_by_reference if self.kind == "invoice" \
+            else self.hook.find_orders_by_reference
+        hits = [h for h in finder(key, field=self.field) if not getattr(h, "cancelled", False)]
+        return str(hits[0].document_number) if hits else None
+
+
+def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail: Mapping[str, Any],
+                     run_id: str | None) -> str:
+    """Customer number for an order: collective, ledger cache, org number, e-mail, else create.
+
+    A created customer's number is written to the record (and the cache) before the document is
+    posted, so a retry after a crash reuses it instead of creating the customer again.
+    """
+    from jetfort.fortnox.errors import FortnoxAmbiguousWrite
+
+    rules, ledger, tenant, hook = runtime.rules, runtime.ledger, runtime.tenant, runtime.fortnox
+    if plan.use_collective and rules.orders.collective_customer_number:
+        return rules.orders.collective_customer_number
+    if record_detail.get("customer_number"):
+        return str(record_detail["customer_number"])
+    cache_keys = customer_cache_keys(plan.org_number, plan.email)
+
+    def remember(number: str) -> str:
+        for cache_key in cache_keys:
+            ledger.set_cursor(tenant, cache_key, number)
+        return number
+
+    cached = _cached_customer(runtime, plan)
+    if cached:
+        return cached
+
+    def search() -> str | None:
+        for kind in _match_kinds(plan):
+            hits: list[Any] = []
+            if kind == "org" and plan.org_number:
+                hits = hook.find_customers_by_org_number(plan.org_number)
+            elif kind == "email" and plan.email:
+                hits = hook.find_customers_by_email(plan.email)
+            numbers = sorted((str(h.customer_number) for h in hits if h.customer_number),
+                             key=lambda n: (len(n), n))
+            if numbers:
+                return numbers[0]
+        return None
+
+    found = search()
+    if found:
+        return remember(found)
+    created: str | None = None
+    for _attempt in range(CREATE_ATTEMPTS):
+        try:
+            created = str(hook.create_customer(plan.customer).customer_number)
+            break
+        except FortnoxAmbiguousWrite:
+            created = search()
+            if created:
+                break
+    if not created:
+        raise PostingIncomplete("customer create answered ambiguously three times")
+    detail = dict(record_detail)
+    detail["customer_number"] = created
+    ledger.transition(tenant, KIND, key, "posting", step="customer", expect=["posting"], detail=detail,
+                      payload={"Customer": plan.customer.to_payload()}, run_id=run_id,
+                      message=f"created Fortnox customer {created}")
+    return remember(created)
+
+
+def _create_articles(runtime: TenantRuntime, payloads: Sequence[Mapping[str, Any]]) -> None:
+    from jetfort.fortnox.errors import FortnoxAmbiguousWrite, FortnoxValidationError
+    from jetfort.fortnox.models import FortnoxArticle
+
+    hook = runtime.fortnox
+    for payload in payloads:
+        article = FortnoxArticle.model_validate(payload)
+        number = str(article.article_number)
+        created: FortnoxArticle | None
+        try:
+            created = hook.create_article(article)
+        except (FortnoxAmbiguousWrite, FortnoxValidationError):
+            created = hook.find_article(number)  # lost answer, or made by a parallel order
+            if created is None:
+                raise
+        log.info("created Fortnox article %s (%s)", number, article.description)
+        _remember_article(runtime, number, created.vat)
+
+
+def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
+              run_id: str | None = None, owner: str | None = None) -> dict[str, Any]:
+    """Create each mapped order's Fortnox document effectively once and link it in the ledger."""
+    from jetfort.fortnox.errors import (
+        FortnoxAmbiguousWrite,
+        FortnoxPermanentError,
+        FortnoxTransientError,
+        FortnoxValidationError,
+    )
+    from jetfort.fortnox.models import FortnoxInvoice, FortnoxOrder
+    from jetfort.mapping import plan_customer
+
+    ledger, tenant, rules = runtime.ledger, runtime.tenant, runtime.rules
+    counts = {**new_counts(shop_key), **{k: batch.get(k, 0) for k in COUNT_FIELDS if k != "shop"}}
+    calls_before = _calls(runtime)
+    owner = owner or f"{run_id}|{shop_key}"
+    keys: list[str] = list(batch.get("keys") or [])
+    records = {key: ledger.get(tenant, KIND, key) for key in keys}
+    todo = [k for k, r in records.items() if r is not None and r.state in ("mapped", "posting")]
+    out_keys = [k for k, r in records.items() if r is not None and r.state == "posted"]
+    if batch.get("dry_run") or not todo:
+        return {**counts, "keys": out_keys, "fortnox_calls": counts["fortnox_calls"] + _calls(runtime) - calls_before}
+
+    now = _now()
+    details = {k: dict(records[k].detail or {}) for k in todo}  # type: ignore[union-attr]
+    kinds = {str(details[k].get("doc_kind", rules.orders.document)) for k in todo}
+    lookups = {kind: _Lookup(runtime, kind, rules.orders.idempotency_field) for kind in kinds}
+    for kind, lookup in lookups.items():
+        dates = [_aware(dt.datetime.fromisoformat(details[k]["order_date"]))
+                 for k in todo if details[k].get("doc_kind") == kind]
+        recent = [d for d in dates if now - d <= LIST_LOOKUP_MAX_AGE]
+        if recent:
+            lookup.prime(min(recent))
+
+    failures: list[str] = []
+    for key in todo:
+        record = ledger.get(tenant, KIND, key)
+        if record is None or record.state in LINKED_STATES:
+            continue
+        detail = dict(record.detail or {})
+        doc_kind = str(detail.get("doc_kind") or rules.orders.document)
+        idem_key = str(detail["idempotency_key"])
+        lookup = lookups[doc_kind]
+        order_number = str(detail.get("order_number"))
+        order_date = _aware(dt.datetime.fromisoformat(detail["order_date"]))
+        recovering = record.state == "posting"
+        if recovering:
+            mine = detail.get("posting_owner") == owner
+            stale = now - record.updated_at > POSTING_STALE_AFTER
+            if not (mine or stale):
+                log.warning("order %s is being posted by %s; leaving it to that run", order_number,
+                            detail.get("posting_owner"))
+                counts["retry_later"] += 1
+                continue
+            if detail.get("posting_owner") != owner:
+                detail["posting_owner"] = owner
+                ledger.transition(tenant, KIND, key, "posting", step="post", expect=["posting"], detail=detail,
+                                  run_id=run_id, message=f"taken over from {record.detail.get('posting_owner')}")  # type: ignore[union-attr]
+        else:
+            detail["posting_owner"] = owner
+            if not ledger.transition(tenant, KIND, key, "posting", step="post", expect=["mapped"], detail=detail,
+                                     run_id=run_id, count_attempt=True,
+                                     message=f"posting {doc_kind} with {rules.orders.idempotency_field}={idem_key}"):
+                counts["retry_later"] += 1  # someone else moved it; their run finishes it
+                continue
+
+        def link(number: str, *, adopted: bool, sent: Any = None, _key: str = key,
+                 _kind: str = doc_kind, _number: str = order_number) -> None:
+            ledger.transition(tenant, KIND, _key, "posted", step="adopt" if adopted else "post",
+                              expect=["posting"], target_type=_kind, target_key=number, payload=sent,
+                              run_id=run_id,
+                              message=f"{'adopted existing' if adopted else 'created'} Fortnox {_kind} {number}")
+            ledger.resolve_quarantine(tenant, KIND, _key)
+            counts["adopted" if adopted else "posted"] += 1
+            out_keys.append(_key)
+            log.info("order %s → Fortnox %s %s%s", _number, _kind, number, " (adopted)" if adopted else "")
+
+        try:
+            existing = lookup.listed(idem_key)
+            if existing is None and (recovering or lookup.known is None
+                                     or now - order_date > LIST_LOOKUP_MAX_AGE):
+                existing = lookup.find(idem_key)
+            if existing is not None:
+                link(existing, adopted=True)
+                continue
+            order = _order_from(record)
+            plan = plan_customer(order, rules, shop_key)
+            customer_number = resolve_customer(runtime, plan, key, detail, run_id)
+            if detail.get("articles_to_create"):
+                _create_articles(runtime, detail["articles_to_create"])
+            model = FortnoxInvoice if doc_kind == "invoice" else FortnoxOrder
+            document = model.model_validate(detail["document"])
+            document = document.model_copy(update={"customer_number": customer_number})
+            payload = document.to_payload()
+            payload["CustomerNumber"] = customer_number
+            document = model.model_validate(payload)
+            create: Callable[[Any], Any] = runtime.fortnox.create_invoice if doc_kind == "invoice" \
+                else runtime.fortnox.create_order
+            number: str | None = None
+            adopted = False
+            for _attempt in range(CREATE_ATTEMPTS):
+                try:
+                    number = str(create(document).document_number)
+                    break
+                except FortnoxAmbiguousWrite:
+                    log.warning("order %s: the create's answer was lost; looking it up", order_number)
+                    number = lookup.find(idem_key)
+                    if number is not None:
+                        adopted = True
+                        break
+            if number is None:
+                raise PostingIncomplete(f"order {order_number}: create answered ambiguously {CREATE_ATTEMPTS} times")
+            link(number, adopted=adopted, sent={"Invoice" if doc_kind == "invoice" else "Order": payload})
+        except FortnoxValidationError as exc:
+            order = _order_from(record)
+            ledger.quarantine(tenant, KIND, key, reason="fortnox_rejected", field=_field_from(exc),
+                              code=str(exc.code) if exc.code is not None else str(exc.status),
+                              message=f"order {order.order_number}: Fortnox said {exc.message}",
+                              payload=detail.get("document"), run_id=run_id)
+            counts["quarantined"] += 1
+            log.warning("order %s quarantined: Fortnox %s", order_number, exc)
+        except (FortnoxTransientError, TransientError) as exc:
+            failures.append(f"{order_number}: {exc}")
+            counts["retry_later"] += 1
+            log.warning("order %s stays in posting (resumed on retry): %s", order_number, exc)
+        except FortnoxPermanentError:
+            counts["fortnox_calls"] += _calls(runtime) - calls_before
+            raise
+    counts["fortnox_calls"] += _calls(runtime) - calls_before
+    result = {**counts, "keys": out_keys}
+    if failures:
+        _push_summary(result)
+        raise PostingIncomplete(f"shop {shop_key}: {len(failures)} order(s) not posted yet (resumed on retry): "
+                                + "; ".join(failures[:10]))
+    return result
+
+
+def _field_from(exc: Any) -> str | None:
+    """The Fortnox field a 400 names, when its message quotes one (e.g. 'Ogiltigt värde för fält X')."""
+    match = re.search(r"\b([A-Z][A-Za-z0-9]+(?:\.[A-Z][A-Za-z0-9]+)*)\b", str(getattr(exc, "message", "")))
+    return match.group(1) if match else None
+
+
+# ========================================================================================== acknowledge
+def acknowledge_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
+                     run_id: str | None = None) -> dict[str, Any]:
+    """Set each posted order to the shop's transferred status, noting the Fortnox number."""
+    from jetfort.jetshop.models import StatusUpdate
+
+    ledger, tenant, rules = runtime.ledger, runtime.tenant, runtime.rules
+    counts = {**new_counts(shop_key), **{k: batch.get(k, 0) for k in COUNT_FIELDS if k != "shop"}}
+    if batch.get("dry_run"):
+        return {**counts, "keys": []}
+    status = rules.orders.transferred_status_for(shop_key)
+    records = [r for r in (ledger.get(tenant, KIND, k) for k in batch.get("keys") or [])
+               if r is not None and r.state == "posted"]
+    hook = runtime.jetshop(shop_key)
+    failures: list[str] = []
+    for start in range(0, len(records), ACK_CHUNK):
+        chunk = records[start:start + ACK_CHUNK]
+        updates = [StatusUpdate(order_id=_order_id(r.source_key), status_id=status,
+                                comment=f"Fortnox {r.target_type} {r.target_key} (jetfort)") for r in chunk]
+        results = {res.order_id: res for res in hook.set_order_statuses(updates, strict=False)}
+        for record in chunk:
+            answer = results.get(_order_id(record.source_key))
+            if answer is None or not answer.success:
+                failures.append(f"{record.source_key}: {answer.message if answer else 'no answer'}")
+                continue
+            ledger.transition(tenant, KIND, record.source_key, "acknowledged", step="acknowledge",
+                              expect=["posted"], run_id=run_id,
+                              message=f"shop status {status}; Fortnox {record.target_type} {record.target_key}")
+            counts["acknowledged"] += 1
+    result = {**counts, "keys": [r.source_key for r in records]}
+    if failures:
+        _push_summary(result)
+        raise AcknowledgeIncomplete(f"shop {shop_key}: {len(failures)} order(s) not set to status {status}: "
+                                    + "; ".join(failures[:10]))
+    return result
+
+
+# ========================================================================================== summary
+def summary_rows(results: Mapping[str, Mapping[str, Any] | None], failed: Mapping[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for shop_key, counts in results.items():
+        row = {"shop": shop_key, **{name: (counts or {}).get(name, 0) for name in COUNT_FIELDS}}
+        row["status"] = failed.get(shop_key, "ok")
+        rows.append(row)
+    if len(rows) > 1:
+        total = {"shop": "TOTAL", **{n: sum(int(r[n]) for r in rows) for n in COUNT_FIELDS}}
+        total["status"] = "failed" if failed else "ok"
+        rows.append(total)
+    return rows
+
+
+def _push_summary(counts: Mapping[str, Any]) -> None:
+    """Push the counts so far under key ``summary`` (the failure notifier reads it)."""
+    try:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+    except Exception:  # outside a task (unit tests)
+        return
+    context["ti"].xcom_push(key="summary", value={k: v for k, v in counts.items() if k != "keys"})
+
+
+# ========================================================================================== Airflow
+def _params(context: Mapping[str, Any]) -> dict[str, Any]:
+    params = context.get("params") or {}
+    numbers = params.get("order_numbers") or []
+    if isinstance(numbers, str):
+        numbers = [n for n in re.split(r"[,\s]+", numbers) if n]
+    return {"order_numbers": [str(n) for n in numbers], "dry_run": bool(params.get("dry_run")),
+            "preflight_only": bool(params.get("preflight_only"))}
+
+
+def _stage(context: Mapping[str, Any], shop_key: str) -> None:
+    context["shop_key"] = shop_key  # type: ignore[index]  # map_index_template "{{ shop_key }}"
+
+
+def build_orders(rules: TenantRules) -> None:
+    """Add the orders tasks to the DAG being built (called by :func:`jetfort.factory.tenant_dags`)."""
+    from airflow.sdk import get_current_context, task, task_group
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from jetfort.factory import fortnox_pool
+    from jetfort.tasks.preflight import preflight_tenant
+
+    tenant = str(rules.tenant_id)
+    pool = fortnox_pool(tenant)
+    shops = [shop.key for shop in rules.shops]
+
+    @task(task_id="preflight", pool=pool)
+    def preflight() -> dict[str, Any]:
+        context = get_current_context()
+        params = _params(context)
+        with open_runtime(tenant) as runtime:
+            report = preflight_tenant(runtime, force=params["preflight_only"])
+        return report
+
+    def run_stage(name: str, shop_key: str, body: Callable[[TenantRuntime, dict[str, Any], Mapping[str, Any]],
+                                                           dict[str, Any]]) -> dict[str, Any]:
+        context = get_current_context()
+        _stage(context, shop_key)
+        params = _params(context)
+        if params["preflight_only"]:
+            raise AirflowSkipException("preflight_only: no orders are synced in this run")
+        started = time.process_time()
+        with open_runtime(tenant) as runtime:
+            result = body(runtime, params, context)
+        result["cpu_seconds"] = round(time.process_time() - started, 3)
+        log.info("%s for shop %s:\n%s", name, shop_key,
+                 format_table([{k: v for k, v in result.items() if k in ("shop", *COUNT_FIELDS)}]))
+        context["ti"].xcom_push(key="summary", value={k: v for k, v in result.items() if k != "keys"})
+        return result
+
+    @task(task_id="extract", map_index_template="{{ shop_key }}")
+    def extract(shop_key: str) -> dict[str, Any]:
+        return run_stage("extract", shop_key, lambda rt, params, ctx: extract_shop(
+            rt, shop_key, context=ctx, order_numbers=params["order_numbers"], run_id=ctx.get("run_id")))
+
+    @task(task_id="map", map_index_template="{{ shop_key }}", pool=pool)
+    def map_(batch: dict[str, Any]) -> dict[str, Any]:
+        return run_stage("map", batch["shop"], lambda rt, params, ctx: map_shop(
+            rt, batch["shop"], batch, dry_run=params["dry_run"], run_id=ctx.get("run_id")))
+
+    @task(task_id="post", map_index_template="{{ shop_key }}", pool=pool)
+    def post(batch: dict[str, Any]) -> dict[str, Any]:
+        return run_stage("post", batch["shop"], lambda rt, params, ctx: post_shop(
+            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+
+    @task(task_id="acknowledge", map_index_template="{{ shop_key }}")
+    def acknowledge(batch: dict[str, Any]) -> dict[str, Any]:
+        return run_stage("acknowledge", batch["shop"], lambda rt, params, ctx: acknowledge_shop(
+            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+
+    @task_group(group_id="shop")
+    def shop_flow(shop_key: str) -> Any:
+        return acknowledge(post(map_(extract(shop_key))))  # type: ignore[arg-type]
+
+    @task(task_id="summary", trigger_rule="all_done")
+    def summary() -> list[dict[str, Any]]:
+        context = get_current_context()
+        ti = context["ti"]
+        params = _params(context)
+        results: dict[str, Mapping[str, Any] | None] = {}
+        failed: dict[str, str] = {}
+        for index, shop_key in enumerate(shops):
+            latest: Mapping[str, Any] | None = None
+            reached = None
+            for stage in ("extract", "map", "post", "acknowledge"):
+                value = ti.xcom_pull(task_ids=f"shop.{stage}", map_indexes=index, key="return_value")
+                if value is None:
+                    partial = ti.xcom_pull(task_ids=f"shop.{stage}", map_indexes=index, key="summary")
+                    if partial:
+                        latest = partial
+                    reached = stage
+                    break
+                latest = value
+            results[shop_key] = latest
+            if reached is not None and not params["preflight_only"]:
+                failed[shop_key] = f"failed at {reached}"
+        rows = summary_rows(results, failed)
+        log.info("orders run for tenant %s%s:\n%s", tenant, " (dry run)" if params["dry_run"] else "",
+                 format_table(rows, ["shop", *COUNT_FIELDS, "status"]))
+        ti.xcom_push(key="summary", value=rows)
+        if failed:
+            raise OrdersRunFailed(f"tenant {tenant}: " + "; ".join(f"shop {s} {why}" for s, why in failed.items())
+                                  + " — see that task's log; cleared tasks resume where they stopped")
+        return rows
+
+    flows = shop_flow.expand(shop_key=shops)
+    preflight() >> flows >> summary()
+
+
+ORDER_PARAM_DOCS = {
+    "order_numbers": "Re-sync these shop order numbers now (also releases them from quarantine).",
+    "dry_run": "Build and log the exact Fortnox payloads and the total check; post nothing, link nothing.",
+    "preflight_only": "Only check both sides against the rules and report every gap.",
+}
+
+
+def order_params() -> dict[str, Any]:
+    from airflow.sdk import Param
+
+    return {
+        "order_numbers": Param([], type="array", items={"type": ["string", "integer"]},
+                               description=ORDER_PARAM_DOCS["order_numbers"]),
+        "dry_run": Param(False, type="boolean", description=ORDER_PARAM_DOCS["dry_run"]),
+        "preflight_only": Param(False, type="boolean", description=ORDER_PARAM_DOCS["preflight_only"]),
+    }
+
+
+__all__ = [
+    "KIND",
+    "JetfortError",
+    "acknowledge_shop",
+    "build_orders",
+    "extract_shop",
+    "map_shop",
+    "order_params",
+    "post_shop",
+    "source_key",
+]

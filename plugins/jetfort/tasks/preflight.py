@@ -1,0 +1,174 @@
+"""Pre-flight: check both sides against a tenant's rules and report every gap in one list.
+
+Runs before a tenant's first orders sync and on demand (param ``preflight_only``). Fortnox does not
+list an integration's scopes or licences, so each is checked by a cheap read that needs it (a 401/
+403 names the missing scope). A pass is remembered in the ledger (cursor ``orders:preflight`` with
+a hash of the rules), so later runs skip the slow part until the rules change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from jetfort.errors import PreflightFailed
+
+if TYPE_CHECKING:
+    from jetfort.tasks.runtime import TenantRuntime
+
+log = logging.getLogger(__name__)
+
+CURSOR = "orders:preflight"
+
+
+def rules_hash(runtime: TenantRuntime) -> str:
+    text = json.dumps(runtime.rules.model_dump(mode="json"), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _probe(gaps: list[str], what: str, call: Callable[[], Any]) -> Any:
+    """Run one read; a refusal becomes a gap naming the scope/licence instead of a traceback."""
+    from jetfort.fortnox.errors import FortnoxAuthError, FortnoxError
+
+    try:
+        return call()
+    except FortnoxAuthError as exc:
+        gaps.append(f"Fortnox: no access to {what} (scope or licence missing: {exc})")
+    except FortnoxError as exc:
+        gaps.append(f"Fortnox: cannot read {what}: {exc}")
+    return None
+
+
+def fortnox_gaps(runtime: TenantRuntime) -> list[str]:
+    from jetfort.fortnox.errors import FortnoxNotFound
+
+    rules, hook = runtime.rules, runtime.fortnox
+    orders = rules.orders
+    gaps: list[str] = []
+    _probe(gaps, "company information (scope companyinformation)", hook.company_information)
+    _probe(gaps, "customers (scope customer)", lambda: next(iter(hook.list_customers(filter=None)), None))
+    _probe(gaps, "articles (scope article)", lambda: next(iter(hook.list_articles()), None))
+    _probe(gaps, "invoices (scope invoice, invoicing licence)", lambda: next(iter(hook.list_invoices()), None))
+    if orders.document == "order":
+        _probe(gaps, "orders (scope order, order module licence)", lambda: next(iter(hook.list_orders()), None))
+    # bookkeeping: the sales accounts per VAT rate and VAT type must exist and be active
+    accounts: dict[int, str] = {}
+    for rate, account in sorted(orders.accounts.sales.items()):
+        accounts.setdefault(account, f"orders.accounts.sales.{rate} (VAT {rate} %)")
+    for name in ("eu_vat", "eu_reverse_charge", "export"):
+        accounts.setdefault(getattr(orders.accounts, name), f"orders.accounts.{name}")
+    missing = _probe(gaps, "the chart of accounts (scope bookkeeping)",
+                     lambda: hook.missing_accounts(accounts))
+    for number in missing or []:
+        gaps.append(f"Fortnox: account {number} ({accounts[number]}) is missing or inactive in the chart of accounts")
+    currencies = _probe(gaps, "currencies (scope settings)", hook.list_currencies)
+    if currencies is not None:
+        enabled = {c.code for c in currencies}
+        for shop, channel in rules.channels():
+            if channel.currency not in enabled:
+                gaps.append(f"Fortnox: currency {channel.currency} (channel {shop.key}/{channel.key}) is not enabled")
+    defaults = orders.customer_defaults
+    if defaults.terms_of_payment:
+        terms = _probe(gaps, "terms of payment", hook.list_terms_of_payment)
+        if terms is not None and defaults.terms_of_payment.upper() not in {str(t.code).upper() for t in terms}:
+            gaps.append(f"Fortnox: terms of payment {defaults.terms_of_payment!r} "
+                        "(orders.customer_defaults.terms_of_payment) do not exist")
+    if defaults.way_of_delivery:
+        ways = _probe(gaps, "ways of delivery", hook.list_ways_of_delivery)
+        if ways is not None and defaults.way_of_delivery not in {w.code for w in ways}:
+            gaps.append(f"Fortnox: way of delivery {defaults.way_of_delivery!r} "
+                        "(orders.customer_defaults.way_of_delivery) does not exist")
+    wanted_lists = {defaults.price_list: "orders.customer_defaults.price_list"}
+    if rules.flow in ("erp", "combo"):
+        for shop, channel in rules.channels():
+            wanted_lists.setdefault(channel.fortnox_price_list, f"shops.{shop.key}.channels.{channel.key}.fortnox_price_list")
+        for i, rule in enumerate(rules.price_lists):
+            wanted_lists.setdefault(rule.fortnox_price_list, f"price_lists[{i}].fortnox_price_list")
+    lists = _probe(gaps, "price lists", hook.list_price_lists)
+    if lists is not None:
+        codes = {p.code for p in lists}
+        for code, where in wanted_lists.items():
+            if code not in codes:
+                gaps.append(f"Fortnox: price list {code!r} ({where}) does not exist")
+    if orders.collective_customer_number:
+        try:
+            hook.get_customer(orders.collective_customer_number)
+        except FortnoxNotFound:
+            gaps.append(f"Fortnox: collective customer {orders.collective_customer_number} "
+                        "(orders.collective_customer_number) does not exist")
+        except Exception as exc:
+            gaps.append(f"Fortnox: cannot read customer {orders.collective_customer_number}: {exc}")
+    for name in ("freight", "payment_fee"):
+        fee = getattr(orders, name)
+        if fee.mode == "row" and fee.article_number:
+            number = str(fee.article_number)
+            article = _probe(gaps, f"article {number}", lambda n=number: hook.find_article(n))  # type: ignore[misc]
+            if article is None and not any(fee.article_number in g for g in gaps):
+                gaps.append(f"Fortnox: article {fee.article_number} (orders.{name}.article_number) does not exist")
+    return gaps
+
+
+def jetshop_gaps(runtime: TenantRuntime) -> list[str]:
+    rules = runtime.rules
+    gaps: list[str] = []
+    for shop in rules.shops:
+        hook = runtime.jetshop(shop.key)
+        try:
+            statuses = {s.status_id: s.name for s in hook.get_statuses()}
+        except Exception as exc:
+            gaps.append(f"Jetshop shop {shop.key}: cannot read order statuses: {exc}")
+            continue
+        named: dict[int, str] = {}
+        for status in rules.orders.trigger_statuses_for(shop.key):
+            named.setdefault(status, "trigger status")
+        named.setdefault(rules.orders.transferred_status_for(shop.key), "transferred status")
+        if rules.status_map.enabled:
+            for state, action in rules.status_map.states_for(shop.key).mapped():
+                named.setdefault(action.jetshop_status, f"status_map {state}")
+        for status, role in sorted(named.items()):
+            if status not in statuses:
+                gaps.append(f"Jetshop shop {shop.key}: status {status} ({role}) does not exist "
+                            f"(the shop has {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
+        try:
+            channels = {c.channel_id: c for c in hook.get_channels()}
+        except Exception as exc:
+            gaps.append(f"Jetshop shop {shop.key}: cannot read channels: {exc}")
+            continue
+        for channel in shop.channels:
+            if channel.jetshop_channel_id is None:
+                continue
+            found = channels.get(channel.jetshop_channel_id)
+            if found is None:
+                gaps.append(f"Jetshop shop {shop.key}: channel id {channel.jetshop_channel_id} "
+                            f"(channel {channel.key}) does not exist")
+            elif found.currency and found.currency != channel.currency:
+                gaps.append(f"Jetshop shop {shop.key}: channel {channel.key} sells in {found.currency}, "
+                            f"the rules say {channel.currency}")
+    return gaps
+
+
+def preflight_tenant(runtime: TenantRuntime, *, force: bool = False) -> dict[str, Any]:
+    """Check the tenant (unless a pass for these rules is remembered); raise PreflightFailed with every gap."""
+    digest = rules_hash(runtime)
+    remembered = runtime.ledger.get_cursor(runtime.tenant, CURSOR)
+    if remembered and not force:
+        data = json.loads(remembered)
+        if data.get("rules_hash") == digest:
+            log.info("pre-flight passed on %s for these rules; skipped (param preflight_only re-checks)",
+                     data.get("passed_at"))
+            return {"checked": False, "passed_at": data.get("passed_at"), "gaps": []}
+    gaps = fortnox_gaps(runtime) + jetshop_gaps(runtime)
+    if gaps:
+        message = (f"pre-flight for tenant {runtime.tenant} found {len(gaps)} gap(s); fix them in Fortnox, "
+                   "the shop or the rules, then clear this task:\n" + "\n".join(f"  - {g}" for g in gaps))
+        log.error(message)
+        raise PreflightFailed(message)
+    passed_at = dt.datetime.now(dt.UTC).isoformat()
+    runtime.ledger.set_cursor(runtime.tenant, CURSOR, json.dumps({"rules_hash": digest, "passed_at": passed_at}))
+    log.info("pre-flight for tenant %s passed: Fortnox and %d shop(s) match the rules", runtime.tenant,
+             len(runtime.rules.shops))
+    return {"checked": True, "passed_at": passed_at, "gaps": []}
