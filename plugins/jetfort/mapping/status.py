@@ -5,7 +5,7 @@ Pure: no I/O, no Airflow. The task reads the Fortnox order and/or invoice linked
 which states the shop should know about. Which Jetshop status each state becomes is the tenant's
 status map; that is applied by the task, not here.
 
-How Fortnox shows each state (reference: fortnox-api.md §5.4–5.6, §6.3):
+How Fortnox shows each state (reference: fortnox-api.md §5.4-5.6, §6.3):
 
 * **delivered** — Fortnox has no "delivered" flag. Signals, any of: an invoice was created from
   the order (``InvoiceReference``), the tracking field was filled (a carrier/warehouse integration
