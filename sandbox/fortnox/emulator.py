@@ -50,7 +50,7 @@ class FortnoxSandbox:
         # separate knobs for the OAuth endpoints (off by default), e.g. a refresh whose answer is lost
         self.oauth_faults = FaultInjector(FaultPlan(seed=seed))
         self.companies: dict[int, Company] = {}
-        self.request_log: deque[dict[str, Any]] = deque(maxlen=20000)
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=200_000)
         self._lock = threading.RLock()
         self._next_tenant = 1000 + seed * 100
         self.default = self._default_company()

@@ -29,6 +29,7 @@ ACCOUNTS = [
     (3003, "Försäljning inom Sverige, 6 % moms", "MP3", 7410), (3004, "Försäljning inom Sverige, momsfri", "", 7410),
     (3105, "Försäljning varor till land utanför EU", "", 7410), (3106, "Försäljning varor till annat EU-land, momspliktig", "", 7410),
     (3108, "Försäljning varor till annat EU-land, momsfri", "", 7410), (3740, "Öres- och kronutjämning", "", 7410),
+    (3520, "Fakturerade frakter", "MP1", 7410), (3540, "Faktureringsavgifter", "MP1", 7410),
     (3990, "Övriga ersättningar och intäkter", "", 7413), (4000, "Inköp av varor från Sverige", "", 7512),
 ]
 SALES_ACCOUNT_BY_VAT = {25: 3001, 12: 3002, 6: 3003, 0: 3004}

@@ -43,7 +43,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
@@ -156,7 +156,7 @@ def _request(method: str, url: str, body: Any = None) -> MockRequest:
     data = None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body))
     if isinstance(data, str):
         data = data.encode()
-    args = dict(part.split("=", 1) if "=" in part else (part, "") for part in parts.query.split("&") if part)
+    args = dict(parse_qsl(parts.query, keep_blank_values=True))
     return MockRequest(HOST, method.lower(), parts.path.rstrip("/") or "/", args=args, data=data,
                        content_type="application/json")
 
@@ -169,7 +169,7 @@ def _raise(kind: str, method: str, url: str, errors: list[Exception]) -> None:
 
 def _describe(error: Exception) -> str:
     """The schema errors with their JSON paths, else the error (and its cause) as text."""
-    seen: Exception | None = error
+    seen: BaseException | None = error
     while seen is not None:
         nested = getattr(seen, "schema_errors", None)
         if nested:

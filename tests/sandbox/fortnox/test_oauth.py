@@ -3,6 +3,8 @@ access tokens, client credentials with a TenantId header, one company's data per
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 import requests
 
 from .conftest import Api, Server
@@ -60,8 +62,7 @@ def test_authorization_code_is_single_use_and_redirect_flow_works(server: Server
         "client_id": creds.client_id, "redirect_uri": "https://shop.example/cb", "response_type": "code",
         "state": "xyz", "scope": "order invoice", "tenant_id": str(creds.tenant_id)})
     assert redirect.status_code == 302
-    location = requests.utils.urlparse(redirect.headers["location"])
-    query = dict(part.split("=", 1) for part in location.query.split("&"))
+    query = dict(parse_qsl(urlsplit(redirect.headers["location"]).query))
     assert query["state"] == "xyz"
     mismatch = _token(server, client, grant_type="authorization_code", code=query["code"],
                       redirect_uri="https://evil.example/cb")
