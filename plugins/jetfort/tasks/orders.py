@@ -228,9 +228,8 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
         key = source_key(shop_key, order_id)
         record = ledger.get(tenant, KIND, key)
         if _channel_for(rules, shop_key, order) is None:
-            skipped.append(f"{order.order_number}: channel {order.channel_id} is not in the rules")
-            counts["skipped"] += 1
-            continue
+            log.info("shop %s: order %s comes from channel %s, which the rules do not list; synced "
+                     "without channel tags", shop_key, order.order_number, order.channel_id)
         if order.status_id not in triggers:
             if record is not None and record.state == "posted":
                 # the shop moved the order on by itself after we posted it: nothing left to do
@@ -325,31 +324,22 @@ def _month_start(now: dt.datetime) -> dt.datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def customer_cache_keys(org_number: str | None, email: str | None) -> list[str]:
-    keys = []
-    digits = re.sub(r"\D", "", org_number or "")
-    if digits:
-        keys.append(f"customer:org:{digits}")
-    if email and email.strip():
-        keys.append(f"customer:email:{email.strip().casefold()}")
-    return keys
+def customer_cache_key(match: str, value: str) -> str:
+    """Ledger cursor name remembering which Fortnox customer a match key resolved to."""
+    if match == "organisation_number":
+        return f"customer:org:{re.sub(r'[^0-9A-Za-z]', '', value).upper()}"
+    return f"customer:{match}:{value.strip().casefold()}"
 
 
-def _match_kinds(plan: Any) -> list[str]:
-    kinds = []
-    for item in getattr(plan, "match_order", None) or ("organisation_number", "email"):
-        text = str(getattr(item, "value", item)).lower()
-        kinds.append("org" if "org" in text else "email" if "mail" in text else text)
-    return kinds
+def _match_values(plan: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(getattr(plan, "match_values", ()) or ())
 
 
 def _cached_customer(runtime: TenantRuntime, plan: Any) -> str | None:
-    for kind in _match_kinds(plan):
-        value = plan.org_number if kind == "org" else plan.email if kind == "email" else None
-        for key in customer_cache_keys(value if kind == "org" else None, value if kind == "email" else None):
-            number = runtime.ledger.get_cursor(runtime.tenant, key)
-            if number:
-                return number
+    for match, value in _match_values(plan):
+        number = runtime.ledger.get_cursor(runtime.tenant, customer_cache_key(match, value))
+        if number:
+            return number
     return None
 
 
@@ -367,18 +357,17 @@ def _article_payloads(mapped: Any) -> list[dict[str, Any]]:
 def map_one(runtime: TenantRuntime, shop_key: str, order: ShopOrder, facts: Any,
             customer_number: str | None = None) -> tuple[Any, Any]:
     """(customer plan, mapped document) for one order; raises MappingProblem. Pure apart from caches."""
-    from jetfort.extensions import apply_document_plugins
     from jetfort.mapping import map_document, plan_customer
 
     rules = runtime.rules
     plan = plan_customer(order, rules, shop_key)
     if customer_number is None:
-        if plan.use_collective and rules.orders.collective_customer_number:
-            customer_number = rules.orders.collective_customer_number
-        else:
-            customer_number = _cached_customer(runtime, plan) or CUSTOMER_PLACEHOLDER
+        customer_number = _cached_customer(runtime, plan) or plan.use_collective or CUSTOMER_PLACEHOLDER
     mapped = map_document(order, rules, shop_key, customer_number=customer_number, facts=facts)
-    mapped = apply_document_plugins(mapped, order, rules)
+    if rules.plugins:
+        from jetfort.extensions import apply_document_plugins
+
+        mapped = apply_document_plugins(mapped, order, rules)
     return plan, mapped
 
 
@@ -455,7 +444,7 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
         if dry_run:
             log.info("[dry run] order %s → Fortnox %s (customer %s; shop total %s, Fortnox total %s):\n%s",
                      order.order_number, mapped.kind,
-                     "collective" if plan.use_collective else (plan.org_number or plan.email or "new"),
+                     plan.org_number or plan.email or plan.use_collective or "new",
                      mapped.shop_total, mapped.fortnox_total,
                      json.dumps({"Invoice" if mapped.kind == "invoice" else "Order": document},
                                 ensure_ascii=False, indent=1, default=str))
@@ -517,23 +506,23 @@ class _Lookup:
 
 def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail: Mapping[str, Any],
                      run_id: str | None) -> str:
-    """Customer number for an order: collective, ledger cache, org number, e-mail, else create.
+    """Customer number for an order: ledger cache, then Fortnox by each match key (org number, e-mail;
+    exact equality), then the collective customer, else create one.
 
-    A created customer's number is written to the record (and the cache) before the document is
-    posted, so a retry after a crash reuses it instead of creating the customer again.
+    What a match key resolved to is remembered in the ledger, so a returning buyer costs no call. A
+    created customer's number is written to the record before the document is posted, so a retry
+    after a crash reuses it instead of creating the customer again.
     """
     from jetfort.fortnox.errors import FortnoxAmbiguousWrite
 
-    rules, ledger, tenant, hook = runtime.rules, runtime.ledger, runtime.tenant, runtime.fortnox
-    if plan.use_collective and rules.orders.collective_customer_number:
-        return rules.orders.collective_customer_number
+    ledger, tenant, hook = runtime.ledger, runtime.tenant, runtime.fortnox
     if record_detail.get("customer_number"):
         return str(record_detail["customer_number"])
-    cache_keys = customer_cache_keys(plan.org_number, plan.email)
+    matches = _match_values(plan)
 
     def remember(number: str) -> str:
-        for cache_key in cache_keys:
-            ledger.set_cursor(tenant, cache_key, number)
+        for match, value in matches:
+            ledger.set_cursor(tenant, customer_cache_key(match, value), number)
         return number
 
     cached = _cached_customer(runtime, plan)
@@ -541,12 +530,12 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
         return cached
 
     def search() -> str | None:
-        for kind in _match_kinds(plan):
+        for match, value in matches:
             hits: list[Any] = []
-            if kind == "org" and plan.org_number:
-                hits = hook.find_customers_by_org_number(plan.org_number)
-            elif kind == "email" and plan.email:
-                hits = hook.find_customers_by_email(plan.email)
+            if match == "organisation_number":
+                hits = hook.find_customers_by_org_number(value)
+            elif match == "email":
+                hits = hook.find_customers_by_email(value)
             numbers = sorted((str(h.customer_number) for h in hits if h.customer_number),
                              key=lambda n: (len(n), n))
             if numbers:
@@ -556,6 +545,8 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
     found = search()
     if found:
         return remember(found)
+    if plan.use_collective:
+        return remember(str(plan.use_collective))
     created: str | None = None
     for _attempt in range(CREATE_ATTEMPTS):
         try:

@@ -59,7 +59,7 @@ def fortnox_gaps(runtime: TenantRuntime) -> list[str]:
     accounts: dict[int, str] = {}
     for rate, account in sorted(orders.accounts.sales.items()):
         accounts.setdefault(account, f"orders.accounts.sales.{rate} (VAT {rate} %)")
-    for name in ("eu_vat", "eu_reverse_charge", "export"):
+    for name in ("eu_vat", "eu_reverse_charge", "export", "freight", "payment_fee"):
         accounts.setdefault(getattr(orders.accounts, name), f"orders.accounts.{name}")
     missing = _probe(gaps, "the chart of accounts (scope bookkeeping)",
                      lambda: hook.missing_accounts(accounts))
