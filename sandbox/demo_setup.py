@@ -46,6 +46,7 @@ def provision(fortnox_url: str, jetshop_url: str, *, company_name: str = "Demo C
     if seed is not None:
         body["seed"] = seed
     company = httpx.post(f"{fortnox_url}/_sandbox/companies", json=body, timeout=30).raise_for_status().json()
+    add_example_registers(fortnox_url, company)
     shops = {s["shop_id"]: s for s in httpx.get(f"{jetshop_url}/_sandbox/shops", timeout=30).raise_for_status().json()}
     connections: dict[str, dict[str, Any]] = {
         fortnox_conn_id: {
@@ -70,6 +71,32 @@ def provision(fortnox_url: str, jetshop_url: str, *, company_name: str = "Demo C
             "extra": {"shop_id": shop_id},
         }
     return SandboxEnvironment(fortnox_url, jetshop_url, company, connections)
+
+
+#: what the example tenants name in Fortnox beyond the seeded company: the collective customer of
+#: demo_ecom and the freight/fee row articles of demo_erp and demo_combo (a real company sets them up
+#: once; the orders DAG's pre-flight reports them when missing)
+EXAMPLE_REGISTERS: dict[str, list[dict[str, Any]]] = {
+    "customers": [{"CustomerNumber": "1000", "Name": "Webbshop privatkunder", "Type": "PRIVATE",
+                   "TermsOfPayment": "0"}],
+    "articles": [{"ArticleNumber": "FRAKT", "Description": "Frakt", "Type": "SERVICE", "StockGoods": False},
+                 {"ArticleNumber": "AVGIFT", "Description": "Betalningsavgift", "Type": "SERVICE",
+                  "StockGoods": False}],
+}
+
+
+def add_example_registers(fortnox_url: str, company: dict[str, Any]) -> None:
+    """Create :data:`EXAMPLE_REGISTERS` in a sandbox company through the API (an access token minted
+    by the sandbox admin, so the connection's single-use refresh token stays unspent)."""
+    minted = httpx.post(f"{fortnox_url}/_sandbox/tokens", timeout=30, json={
+        "tenant_id": company["tenant_id"], "client_id": company["client_id"], "kind": "access"})
+    token = minted.raise_for_status().json()["token"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for collection, envelope in (("customers", "Customer"), ("articles", "Article")):
+        for entity in EXAMPLE_REGISTERS[collection]:
+            answer = httpx.post(f"{fortnox_url}/3/{collection}", json={envelope: entity}, headers=headers, timeout=30)
+            if answer.status_code not in (200, 201, 400):  # 400: already there
+                answer.raise_for_status()
 
 
 def example_tenants() -> dict[str, str]:
