@@ -71,6 +71,8 @@ CURRENCY_MISSING = (2000460, "Kunde inte hitta valuta: {}")
 NO_DELETE = (2000461, "Posten kan inte raderas.")
 DOCNUMBER_USED = (2000462, "Dokumentnumret {} används redan.")
 INVALID_EMAIL = (2000463, "Ogiltig e-postadress: {}")
+INVALID_DATE = (2000464, "Ogiltigt datum: {}")
+NO_PROJECT = (2000465, "Projektet {} finns inte.")
 
 
 class FortnoxError(Exception):

@@ -11,6 +11,7 @@ spots are listed in ``OVERRIDES``.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
 
 from . import errors
@@ -112,6 +113,10 @@ def _value(raw: Any, schema: dict[str, Any], path: tuple[str, ...], *, create: b
     text = _number_text(raw) if isinstance(raw, (int, float)) else str(raw)
     if "maxLength" in schema and len(text) > schema["maxLength"]:
         raise bad_request(errors.TOO_LONG, name, schema["maxLength"])
+    if text and len(text) < schema.get("minLength", 0):
+        raise bad_request(errors.INVALID_VALUE, name, text)
+    if text and schema.get("format") in ("date", "date-time") and not _is_date(text, schema["format"]):
+        raise bad_request(errors.INVALID_DATE, text)
     enum = schema.get("enum")
     for other in OVERRIDES.get(path, ()):
         enum = sorted({*(enum or []), *_schema_at(other).get("enum", [])})
@@ -122,6 +127,16 @@ def _value(raw: Any, schema: dict[str, Any], path: tuple[str, ...], *, create: b
             if not EMAIL.match(address.strip()):
                 raise bad_request(errors.INVALID_EMAIL, address.strip())
     return text
+
+
+def _is_date(text: str, kind: str) -> bool:
+    """``YYYY-MM-DD`` for ``format: date``; ISO 8601 for ``date-time``."""
+    try:
+        if kind == "date":
+            return len(text) == 10 and bool(date.fromisoformat(text))
+        return bool(datetime.fromisoformat(text))
+    except ValueError:
+        return False
 
 
 def _number_text(value: float) -> str:

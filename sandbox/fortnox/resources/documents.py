@@ -24,6 +24,7 @@ from .. import errors, totals
 from ..errors import bad_request, not_found
 from ..query import ListSpec, page, select
 from ..seed import VAT_RATES, refresh_article_stock
+from ..speclimits import limits
 from ..state import Company
 from ..validation import BLANK, validate
 from ..web import base_url, company_of, params_of, read_json, reply, with_url
@@ -227,6 +228,8 @@ def _build_row(kind: Kind, company: Company, doc: Entity, given: Entity, existin
         if rate and doc.get("Currency", "SEK") != "SEK":
             price = price / rate
         row["Price"] = totals.num(price)
+    if given.get("Project") not in (None, "", BLANK) and company.get("projects", str(given["Project"])) is None:
+        raise bad_request(errors.NO_PROJECT, given["Project"])
     if row.get("DiscountType") == "PERCENT" and float(row.get("Discount") or 0) > 100:
         raise bad_request(errors.INVALID_VALUE, "Discount", row["Discount"])
     _check_housework(doc, row)
@@ -284,6 +287,9 @@ def _apply_header(kind: Kind, company: Company, doc: Entity, changes: Entity) ->
             doc[name].update(value)
         else:
             doc[name] = value
+    project = changes.get("Project")
+    if project and project != BLANK and company.get("projects", str(project)) is None:
+        raise bad_request(errors.NO_PROJECT, project)
     for register, name in (("currencies", "Currency"), ("termsofpayments", "TermsOfPayment"),
                            ("wayofdeliveries", "WayOfDelivery"), ("pricelists", "PriceList")):
         value = changes.get(name)
@@ -530,11 +536,11 @@ async def create_invoice(request: Request, number: str) -> Response:
     with company.lock:
         order = _get(company, ORDER, number)
         _ensure_editable(ORDER, order)
+        invoice_fields = limits()["Invoice"]["properties"]
         header = {k: v for k, v in order.items()
-                  if k not in READ_ONLY and k not in ("OrderRows", "DocumentNumber", "OrderDate", "DeliveryState",
-                                                      "OrderType", "PrintTemplate", "StockPointCode",
-                                                      "StockPointId", "OutboundDate", "EmailInformation",
-                                                      "Remarks", "Labels")}
+                  if k in invoice_fields and k not in READ_ONLY
+                  and k not in ("OrderRows", "DocumentNumber", "PrintTemplate", "OutboundDate", "EmailInformation",
+                                "Remarks", "Labels")}
         if order.get("CopyRemarks"):
             header["Remarks"] = order["Remarks"]
         header["InvoiceRows"] = [

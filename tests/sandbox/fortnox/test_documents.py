@@ -286,3 +286,23 @@ def test_cancelling_an_invoice_gives_the_stock_back(api: Api) -> None:
     assert stock() == before - 2
     api.put(f"/3/invoices/{invoice['DocumentNumber']}/cancel")
     assert stock() == before
+
+
+def test_dates_projects_and_short_codes_are_checked(api: Api) -> None:
+    assert api.post("/3/invoices", {"Invoice": {"CustomerNumber": "1", "InvoiceDate": "2024-13-45"}}).status_code == 400
+    assert api.post("/3/invoices", {"Invoice": {"CustomerNumber": "1", "DueDate": "tomorrow"}}).status_code == 400
+    assert api.post("/3/orders", {"Order": {"CustomerNumber": "1", "Project": "P-404"}}).status_code == 400
+    assert api.post("/3/customers", {"Customer": {"Name": "X", "CountryCode": "S"}}).status_code == 400
+    dated = api.post("/3/invoices", {"Invoice": {"CustomerNumber": "1", "InvoiceDate": "2024-02-10",
+                                                 "TermsOfPayment": "10"}}).json()["Invoice"]
+    assert dated["DueDate"] == "2024-02-20"
+
+
+def test_an_invoice_made_from_an_order_looks_like_any_other_invoice(api: Api) -> None:
+    order = _order(api, YourOrderNumber="W-1", OurReference="Lager", Freight=10)
+    number = api.put(f"/3/orders/{order['DocumentNumber']}/createinvoice").json()["Order"]["InvoiceReference"]
+    from_order = api.get(f"/3/invoices/{number}").json()["Invoice"]
+    direct = _invoice(api)
+    assert set(from_order) == set(direct)
+    assert set(from_order["InvoiceRows"][0]) == set(direct["InvoiceRows"][0])
+    assert (from_order["YourOrderNumber"], from_order["OurReference"], from_order["Freight"]) == ("W-1", "Lager", 10)
