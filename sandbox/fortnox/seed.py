@@ -164,7 +164,7 @@ def refresh_article_stock(company: Company, only: str | None = None) -> None:
         if only is not None and number != only:
             continue
         points = [v for (item, _), v in company.stock.items() if item == number]
-        if points and article.get("StockGoods"):
+        if points:
             in_stock = sum(v[0] for v in points)
             reserved = sum(v[1] for v in points)
             article["QuantityInStock"] = in_stock

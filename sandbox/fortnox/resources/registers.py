@@ -92,19 +92,14 @@ def _article_after(company: Company, entity: Entity, changes: Entity) -> None:
         raise bad_request(errors.INVALID_VALUE, "Unit", changes["Unit"])
     number = entity["ArticleNumber"]
     if "QuantityInStock" in changes:
-        # without the warehouse module the stock figure is writable on the article
-        quantity = float(changes["QuantityInStock"])
-        points = [k for k in company.stock if k[0] == number]
+        # without the warehouse module the stock figure is writable on the article (recorded)
+        points = sorted(k for k in company.stock if k[0] == number)
         for point in points[1:]:
             del company.stock[point]
-        company.stock[points[0] if points else (number, "LAGER1")] = [quantity, 0.0]
-        entity["StockGoods"] = entity.get("StockGoods") or True
-        entity["QuantityInStock"] = quantity
-        entity["DisposableQuantity"] = quantity
+        reserved = company.stock[points[0]][1] if points else 0.0
+        company.stock[points[0] if points else (number, "LAGER1")] = [float(changes["QuantityInStock"]), reserved]
     company.data["articles"][number] = entity
     refresh_article_stock(company, only=number)
-    if "QuantityInStock" in changes and not [k for k in company.stock if k[0] == number]:
-        entity["QuantityInStock"] = float(changes["QuantityInStock"])
 
 
 def _article_delete(company: Company, entity: Entity) -> None:
