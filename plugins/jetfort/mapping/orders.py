@@ -422,7 +422,7 @@ class _Builder:
         shop_rate = pct(shop_fraction)
         if not self.vat_free and (len(split) > 1 or next(iter(split)) != shop_rate):
             parts = ", ".join(f"{amount} at {rate} %" for rate, amount in split.items())
-            self.notes.append(f"{label.lower()} {gross} follows the goods' VAT: {parts} "
+            self.notes.append(f"{label} {gross} follows the goods' VAT: {parts} "
                               f"(the shop charged {shop_rate} %)")
         if rule.mode == "header":
             header_rate = ZERO if self.vat_free else HEADER_VAT_RATE

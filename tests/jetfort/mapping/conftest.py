@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,27 +49,32 @@ def make_rules(orders: dict[str, Any] | None = None, *, flow: str = "ecom", **to
     return parse_tenant("mapping_test", data)
 
 
-@pytest.fixture(scope="session")
-def jetshop() -> JetshopSandbox:
+@lru_cache(maxsize=1)
+def seeded_jetshop() -> JetshopSandbox:
     return JetshopSandbox(seed=1)
 
 
-@pytest.fixture(scope="session")
-def awkward(jetshop: JetshopSandbox) -> dict[str, ShopOrder]:
+def awkward_orders() -> dict[str, ShopOrder]:
     """kind → the seeded awkward order, converted exactly as the hook converts SOAP data."""
+    jetshop = seeded_jetshop()
     return {kind: order_from_wire(jetshop.order("demoshop", oid), "demoshop", SHOP_TZ)
             for kind, oid in jetshop.awkward_orders("demoshop").items()}
 
 
-@pytest.fixture(scope="session")
-def ordinary(jetshop: JetshopSandbox) -> list[ShopOrder]:
-    return [order_from_wire(o, "demoshop", SHOP_TZ) for o in jetshop.orders("demoshop") if o["_kind"] == "ordinary"]
-
-
-@pytest.fixture(scope="session")
-def fortnox_company() -> Company:
+def seeded_facts() -> FortnoxFacts:
     sandbox = FortnoxSandbox(seed=1)
-    return sandbox.companies[sandbox.default.tenant_id]
+    return facts_of(sandbox.companies[sandbox.default.tenant_id])
+
+
+@pytest.fixture(scope="session")
+def awkward() -> dict[str, ShopOrder]:
+    return awkward_orders()
+
+
+@pytest.fixture(scope="session")
+def ordinary() -> list[ShopOrder]:
+    return [order_from_wire(o, "demoshop", SHOP_TZ) for o in seeded_jetshop().orders("demoshop")
+            if o["_kind"] == "ordinary"]
 
 
 def facts_of(company: Company) -> FortnoxFacts:
@@ -82,8 +88,8 @@ def facts_of(company: Company) -> FortnoxFacts:
 
 
 @pytest.fixture(scope="session")
-def facts(fortnox_company: Company) -> FortnoxFacts:
-    return facts_of(fortnox_company)
+def facts() -> FortnoxFacts:
+    return seeded_facts()
 
 
 @pytest.fixture
