@@ -43,7 +43,8 @@ class Resource:
     check_delete: Callable[[Company, Entity], None] | None = None
     after_delete: Callable[[Company, Entity], None] | None = None
     read_only: tuple[str, ...] = ()
-    extra_urls: Callable[[str, Entity], dict[str, str]] = field(default=lambda url, entity: {})
+    # quirks of the answer to a create only, e.g. Customer.SalesAccount comes back as a number
+    created_render: Callable[[Entity], Entity] | None = None
 
     def url(self, request: Request, key: str) -> str:
         return f"{base_url(request)}/3/{self.collection}/{quote(key, safe='')}"
@@ -110,7 +111,10 @@ class Resource:
             if self.after_write is not None:
                 self.after_write(company, entity, changes)
             company.put(self.collection, key, entity)
-            return reply({self.singular: self.render(request, entity)}, 201)
+            rendered = self.render(request, entity)
+            if self.created_render is not None:
+                rendered = self.created_render(rendered)
+            return reply({self.singular: rendered}, 201)
 
     async def update(self, request: Request, key: str) -> Response:
         body = await read_json(request)
@@ -142,9 +146,10 @@ class Resource:
 
 
 def _merge(entity: Entity, changes: Entity, read_only: tuple[str, ...]) -> None:
-    """PUT is partial: given fields change, others stay; ``API_BLANK`` clears a field."""
+    """PUT is partial: given fields change, others stay; ``API_BLANK`` clears a field, while an
+    empty string leaves it as it was (recorded: ``PUT {"Invoice": {"Comments": ""}}`` kept them)."""
     for name, value in changes.items():
-        if name in read_only:
+        if name in read_only or value == "":
             continue
         if value == BLANK:
             entity[name] = "" if isinstance(entity.get(name), str) or entity.get(name) is None else 0

@@ -279,8 +279,8 @@ def _customer(company: Company, number: Any) -> Entity:
 
 def _apply_header(kind: Kind, company: Company, doc: Entity, changes: Entity) -> None:
     for name, value in changes.items():
-        if name in READ_ONLY or name in (kind.rows, "DocumentNumber", "CustomerNumber"):
-            continue
+        if name in READ_ONLY or name in (kind.rows, "DocumentNumber", "CustomerNumber") or value == "":
+            continue  # "" leaves a field unchanged (recorded); API_BLANK clears it
         if value == BLANK:
             doc[name] = "" if isinstance(doc.get(name), str) or doc.get(name) is None else 0
         elif isinstance(value, dict) and isinstance(doc.get(name), dict):
@@ -313,7 +313,6 @@ def _recompute(kind: Kind, company: Company, doc: Entity) -> None:
     customer = company.get("customers", doc["CustomerNumber"]) or {}
     vat_free = customer.get("VATType") in VAT_FREE_TYPES
     totals.compute(doc, kind.rows, HEADER_VAT_RATE, vat_free)
-    doc["HouseWork"] = any(r.get("HouseWork") for r in doc.get(kind.rows, []))
     if not kind.is_order:
         paid = sum((totals.dec(p["AmountCurrency"] if doc.get("Currency") != "SEK" else p["Amount"])
                     for p in company.data["invoicepayments"].values()

@@ -44,6 +44,14 @@ def _customer_after(company: Company, entity: Entity, changes: Entity) -> None:
         entity["SalesAccount"] = str(entity["SalesAccount"])
 
 
+def _sales_account_as_number(rendered: Entity) -> Entity:
+    """A created customer's SalesAccount comes back as a number, later GETs give a string (recorded)."""
+    account = rendered.get("SalesAccount")
+    if isinstance(account, str) and account.isdigit():
+        rendered["SalesAccount"] = int(account)
+    return rendered
+
+
 def _customer_delete(company: Company, entity: Entity) -> None:
     number = entity["CustomerNumber"]
     for collection in ("orders", "invoices"):
@@ -69,6 +77,7 @@ CUSTOMERS = Resource(
     auto_number=True, check_key=_customer_key, after_write=_customer_after, check_delete=_customer_delete,
     after_delete=lambda company, e: company.deleted_customer_numbers.add(e["CustomerNumber"]),
     read_only=("Country", "DeliveryCountry", "VisitingCountry"),
+    created_render=_sales_account_as_number,
 )
 
 

@@ -21,11 +21,15 @@ def test_customer_create_defaults_trailing_slash_and_reserved_numbers(api: Api) 
     assert created.status_code == 201
     customer = created.json()["Customer"]
     assert customer["Country"] == "Sverige" and customer["VATType"] == "SEVAT" and customer["PriceList"] == "A"
-    assert customer["SalesAccount"] == "3001" and customer["Type"] == "COMPANY"
+    assert customer["SalesAccount"] == 3001 and customer["Type"] == "COMPANY"  # a number on create (recorded)
+    assert api.get(f"/3/customers/{customer['CustomerNumber']}").json()["Customer"]["SalesAccount"] == "3001"
     assert customer["@url"].endswith(f"/3/customers/{customer['CustomerNumber']}")
     number = customer["CustomerNumber"]
     updated = api.put(f"/3/customers/{number}", {"Customer": {"Email": "inkop@nykund.se"}}).json()["Customer"]
     assert updated["Email"] == "inkop@nykund.se" and updated["Name"] == "Ny Kund AB"  # PUT is partial
+    kept = api.put(f"/3/customers/{number}", {"Customer": {"Email": ""}}).json()["Customer"]
+    assert kept["Email"] == "inkop@nykund.se"  # "" changes nothing (recorded); API_BLANK clears
+    assert api.put(f"/3/customers/{number}", {"Customer": {"Email": "API_BLANK"}}).json()["Customer"]["Email"] == ""
     assert api.delete(f"/3/customers/{number}").status_code == 204
     reuse = api.post("/3/customers", {"Customer": {"Name": "Again", "CustomerNumber": number}})
     assert reuse.status_code == 400 and reuse.json()["ErrorInformation"]["code"] == 2000637

@@ -1,8 +1,9 @@
 """Every recorded real Fortnox exchange, replayed against the sandbox.
 
 A replay matches when status code, envelope keys, error key casing and code, MetaInformation,
-list-item field names, entity and row field names (ignoring fields Fortnox added after 2023) and
-OAuth body keys agree with the recording. The ones that cannot match
+list-item field names, entity and row field names (ignoring fields Fortnox added after 2023),
+every field value of a create/update answer (except those in ``vcr.VALUE_IGNORED``, each with its
+reason) and OAuth body keys agree with the recording. The ones that cannot match
 are listed in ``CANNOT_MATCH`` with the reason; the test fails if any other exchange differs, and
 also if a listed one starts to match (so the list never goes stale).
 """
@@ -18,7 +19,7 @@ import requests
 from tests.contract.openapi import ContractError, validate_response
 
 from .conftest import REPORT, Server
-from .vcr import Exchange, build_world, compare, field_drift, load
+from .vcr import Exchange, build_world, compare, field_drift, load, value_diffs
 
 # the recorder redacted these request bodies as "<REFRESH_TOKEN>"; rebuilt from the recorded answer
 RECONSTRUCTED = {
@@ -76,6 +77,7 @@ def test_recorded_exchanges_replay_against_the_sandbox(server: Server) -> None:
         diffs = compare(exchange, response.status_code, body)
         if field_drift(exchange, body):
             diffs.append(f"entity field names differ: {sorted(field_drift(exchange, body))}")
+        diffs += value_diffs(exchange, body)
         if diffs:
             mismatched[exchange.name] = diffs
         else:
