@@ -37,11 +37,13 @@ from jetfort.mapping.text import (
     normalise_org_number,
     normalise_vat_number,
     swedish_org_from_vat,
+    valid_vat_number,
     vat_number_country,
 )
 from jetfort.rules import TenantRules
 
-__all__ = ["VAT_FREE_TYPES", "CustomerPlan", "buyer_name", "plan_customer", "vat_type_for"]
+__all__ = ["VAT_FREE_TYPES", "CustomerPlan", "buyer_name", "buyer_vat_number", "is_company_buyer", "plan_customer",
+           "vat_type_for"]
 
 VAT_FREE_TYPES = frozenset({VatType.EXPORT, VatType.EUREVERSEDVAT})
 """Customer VAT types Fortnox books without VAT on every row, freight and fee."""
@@ -85,13 +87,27 @@ def vat_type_for(order: ShopOrder) -> VatType:
     return _vat_type(order, country)
 
 
+def buyer_vat_number(order: ShopOrder, country: str | None = None) -> str | None:
+    """The buyer's VAT number, normalised, or None when there is none or it is not one."""
+    if not order.customer.vat_number.strip():
+        return None
+    text = normalise_vat_number(order.customer.vat_number, country)
+    return text if valid_vat_number(text) else None
+
+
+def is_company_buyer(order: ShopOrder) -> bool:
+    """A company name, an org number or a VAT number makes the buyer a company (a VAT number alone
+    must never give a private customer: peers' users lost reverse charge that way)."""
+    return order.customer.is_company or buyer_vat_number(order) is not None
+
+
 def _vat_type(order: ShopOrder, country: str) -> VatType:
     if country == HOME:
         return VatType.SEVAT
     if is_eu(country):
-        vat_number = normalise_vat_number(order.customer.vat_number)
+        vat_number = buyer_vat_number(order, country)
         prefix = vat_number_country(vat_number) if vat_number else None
-        if order.customer.is_company and vat_number and prefix and prefix != HOME and is_eu(prefix):
+        if vat_number and prefix and prefix != HOME and is_eu(prefix):
             return VatType.EUREVERSEDVAT
         return VatType.EUVAT
     return VatType.EXPORT
@@ -100,7 +116,7 @@ def _vat_type(order: ShopOrder, country: str) -> VatType:
 def buyer_name(order: ShopOrder) -> str:
     """Company name, else the billing person, else the delivery person, else the e-mail."""
     customer = order.customer
-    company = (customer.company_name, order.billing.company) if customer.is_company else ()
+    company = (customer.company_name, order.billing.company) if is_company_buyer(order) else ()
     people = (order.billing.full_name, order.delivery.full_name, order.billing.company, customer.email)
     for candidate in (*company, *people):
         text = clean(candidate)
@@ -114,10 +130,10 @@ def _org_number(order: ShopOrder, country: str) -> tuple[str | None, list[str]]:
     customer = order.customer
     notes: list[str] = []
     raw = customer.org_number.strip()
-    vat = normalise_vat_number(customer.vat_number)
+    vat = buyer_vat_number(order, country) or ""
     swedish = country == HOME or vat.startswith("SE")
     if not raw:
-        if customer.is_company and vat.startswith("SE"):
+        if vat.startswith("SE"):
             derived = swedish_org_from_vat(vat)
             if derived:
                 notes.append(f"organisation number {derived} taken from VAT number {vat}")
@@ -174,7 +190,10 @@ def plan_customer(order: ShopOrder, rules: TenantRules, shop_key: str) -> Custom
         notes.append(f"order {order.order_number} has no country; treated as a Swedish buyer")
     org_number, org_notes = _org_number(order, country)
     notes += org_notes
-    is_company = order.customer.is_company or org_number is not None
+    is_company = is_company_buyer(order) or org_number is not None
+    vat_number = buyer_vat_number(order, country)
+    if order.customer.vat_number.strip() and vat_number is None:
+        notes.append(f"VAT number {order.customer.vat_number!r} is not a VAT number; not used (no reverse charge)")
     email = normalise_email(order.customer.email)
     if order.customer.email.strip() and email is None:
         notes.append(f"e-mail {order.customer.email!r} is not an address; not used to find or create the customer")
@@ -201,7 +220,7 @@ def plan_customer(order: ShopOrder, rules: TenantRules, shop_key: str) -> Custom
         "phone2": clean(billing.mobile_phone) if billing.phone and billing.mobile_phone else None,
         "currency": order.currency.upper() if order.currency else "SEK",
         "vat_type": vat_type,
-        "vat_number": normalise_vat_number(order.customer.vat_number) or None,
+        "vat_number": vat_number,
         "terms_of_payment": defaults.terms_of_payment,
         "way_of_delivery": defaults.way_of_delivery,
         "terms_of_delivery": defaults.terms_of_delivery,

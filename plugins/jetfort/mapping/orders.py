@@ -12,8 +12,9 @@ Decisions (each also in the issue notes):
   ``AMOUNT`` discounts on the row.
 * **Order discount** (discount code): one negative row per VAT rate, split in proportion to the
   positive rows per rate — the same VAT mix the shop used — on the sales account of that rate.
-* **Freight and payment fee** follow the goods' VAT mix (Skatteverket: a supplementary cost shares the
-  VAT of the main supply; gift cards are not goods). The header fields carry Fortnox's header rate
+* **Freight and payment fee** follow the goods' VAT mix, split in proportion to the goods' value ex VAT
+  per rate (Skatteverket: a supplementary cost shares the VAT of the main supply; gift cards are not
+  goods). The header fields carry Fortnox's header rate
   (25 %) only, so they are used when the split is all 25 % (or the customer is VAT-free); any other
   mix gives one row per rate on the freight/fee account (``mode: row`` rows use the rule's article).
   The gross amount the buyer paid never changes; the VAT may differ from the shop's figure, which is
@@ -51,7 +52,7 @@ from jetfort.fortnox.models import (
     max_length,
 )
 from jetfort.jetshop.models import OrderRow, RowType, ShopOrder
-from jetfort.mapping.customers import VAT_FREE_TYPES, buyer_name, vat_type_for
+from jetfort.mapping.customers import VAT_FREE_TYPES, buyer_name, is_company_buyer, vat_type_for
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import clean, cut
 from jetfort.mapping.totals import HEADER_VAT_RATE, DocumentTotals, fortnox_total, fortnox_totals, r2
@@ -192,7 +193,7 @@ class _Builder:
         self.text_rows: list[int] = []
         self.notes: list[str] = []
         self.articles: dict[str, FortnoxArticle] = {}
-        self.goods: dict[Decimal, Decimal] = {}  # rate → gross of goods (freight/fee split)
+        self.goods: dict[Decimal, Decimal] = {}  # rate → goods ex VAT (freight/fee split)
         self.positive: dict[Decimal, Decimal] = {}  # rate → gross of positive rows (order discount)
         self.vat_rates = frozenset(facts.vat_rates)
 
@@ -351,8 +352,8 @@ class _Builder:
         doc_row = self.make_row(price=price, quantity=row.quantity, rate=rate, discount=discount,
                                 article=None if as_text else number, account=self.account_for(rate),
                                 description=description)
-        if row.row_type != RowType.GIFT_CARD and gross_total > 0:
-            self.goods[rate] = self.goods.get(rate, ZERO) + gross_total
+        if row.row_type != RowType.GIFT_CARD and gross_total > 0:  # Skatteverket: by the goods' value ex VAT
+            self.goods[rate] = self.goods.get(rate, ZERO) + gross_total / (ONE + rate / HUNDRED)
         if gross_total > 0:
             self.positive[rate] = self.positive.get(rate, ZERO) + gross_total
         rows = [doc_row]
@@ -541,13 +542,16 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
         values["administration_fee"] = fee
     if currency != SEK:
         values.update(currency=currency, currency_rate=currency_rate, currency_unit=ONE)
-    if order.customer.is_company and clean(billing.full_name):
+    if is_company_buyer(order) and clean(billing.full_name):
         values["your_reference"] = cut(clean(billing.full_name), max_length(model, "your_reference"))
-    comment = clean(order.comment)
-    if comment:
-        values["comments"] = cut(comment, max_length(model, "comments"))
-        if len(comment) > (max_length(model, "comments") or 1024):
-            b.notes.append(f"shop comment cut to {max_length(model, 'comments')} characters in Comments")
+    payment = order.payment
+    paid = " ".join(clean(p) for p in (payment.method or payment.provider.value, payment.transaction_id) if p)
+    comments = "\n".join(part for part in (clean(order.comment), f"Betalning: {paid}" if paid else "") if part)
+    if comments:
+        limit = max_length(model, "comments") or 1024
+        values["comments"] = cut(comments, limit)
+        if len(comments) > limit:
+            b.notes.append(f"shop comment cut to {limit} characters in Comments")
     if channel is not None:
         if channel.project:
             values["project"] = channel.project

@@ -119,5 +119,21 @@ def vat_number_country(vat_number: str) -> str | None:
     return {"EL": "GR", "XI": "GB"}.get(prefix, prefix)
 
 
-def normalise_vat_number(value: str) -> str:
-    return re.sub(r"[\s.\-]", "", value.strip().upper())
+_VAT_NUMBER = re.compile(r"^[A-Z]{2}[0-9A-Z+*]{2,13}$")
+
+
+def normalise_vat_number(value: str, country: str | None = None) -> str:
+    """Upper case without spaces, dots and dashes; a Swedish buyer's bare ``NNNNNNNNNN`` or
+    ``NNNNNNNNNN01`` becomes ``SENNNNNNNNNN01`` (Fortnox refuses VAT numbers without country prefix)."""
+    text = re.sub(r"[\s.\-]", "", value.strip().upper())
+    if text.isdigit() and country in (None, "SE"):
+        if len(text) == 10 and luhn_ok(text):
+            return f"SE{text}01"
+        if len(text) == 12 and text.endswith("01") and luhn_ok(text[:10]):
+            return f"SE{text}"
+    return text
+
+
+def valid_vat_number(value: str) -> bool:
+    """Plausible EU VAT number: two-letter prefix and 2-13 letters/digits (the VIES shapes)."""
+    return bool(_VAT_PREFIX.match(value)) and bool(_VAT_NUMBER.match(value))

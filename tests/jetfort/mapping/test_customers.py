@@ -205,3 +205,29 @@ def test_helpers() -> None:
     assert normalise_org_number("19556677-8899") == "556677-8899"
     assert normalise_org_number("556677-889") is None
     assert normalise_email("A@B.SE") == "a@b.se"
+
+
+def test_vat_number_alone_makes_a_company(awkward: dict[str, ShopOrder]) -> None:
+    """Peers created private customers for buyers with only a VAT number (and lost reverse charge)."""
+    order = _with_customer(awkward["company_buyer_eu_reverse_charge"], company_name="")
+    order = order.model_copy(update={"billing": order.billing.model_copy(update={"company": ""}),
+                                     "delivery": order.delivery.model_copy(update={"company": ""})})
+    plan = plan_customer(order, make_rules(), SHOP_KEY)
+    assert plan.customer.type == CustomerType.COMPANY
+    assert plan.vat_type == VatType.EUREVERSEDVAT
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("5566778899", "SE556677889901"), ("556677889901", "SE556677889901"), ("se 5566-778899 01", "SE556677889901"),
+])
+def test_swedish_vat_number_gets_its_prefix(given: str, stored: str, awkward: dict[str, ShopOrder]) -> None:
+    plan = plan_customer(_with_customer(awkward["company_buyer_se"], vat_number=given), make_rules(), SHOP_KEY)
+    assert plan.customer.vat_number == stored
+
+
+def test_malformed_vat_number_is_not_used(awkward: dict[str, ShopOrder]) -> None:
+    order = _with_customer(awkward["company_buyer_eu_reverse_charge"], vat_number="n/a")
+    plan = plan_customer(order, make_rules(), SHOP_KEY)
+    assert plan.customer.vat_number is None
+    assert plan.vat_type == VatType.EUVAT
+    assert any("not a VAT number" in note for note in plan.notes)

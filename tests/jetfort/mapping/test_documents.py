@@ -26,12 +26,14 @@ def _freight_rows(document: FortnoxOrder | FortnoxInvoice) -> list:
     return [r for r in document.rows or [] if (r.description or "").startswith("Frakt")]
 
 
-def _goods_by_rate(order: ShopOrder) -> dict[Decimal, Decimal]:
+def _goods_by_rate(order: ShopOrder, *, ex_vat: bool = True) -> dict[Decimal, Decimal]:
+    """Value of the goods per VAT rate (gift cards are no goods), ex VAT as Skatteverket splits freight."""
     weights: dict[Decimal, Decimal] = {}
     for row in order.rows:
         if row.row_type != RowType.GIFT_CARD and row.total_inc_vat > 0:
             rate = pct(row.vat_rate)
-            weights[rate] = weights.get(rate, D(0)) + row.total_inc_vat
+            value = row.total_inc_vat / (1 + row.vat_rate) if ex_vat else row.total_inc_vat
+            weights[rate] = weights.get(rate, D(0)) + value
     return weights
 
 
@@ -132,7 +134,7 @@ def test_order_discount_split_by_vat_mix(awkward: dict[str, ShopOrder], facts: F
     rows = [r for r in mapped.document.rows or [] if (r.description or "").startswith("Rabatt")]
     assert -sum(r.price for r in rows) == order.order_discount_inc_vat
     assert all(order.discount_code in (r.description or "") for r in rows)
-    weights = _goods_by_rate(order)
+    weights = _goods_by_rate(order, ex_vat=False)  # the shop spreads its discount over gross values
     for row in rows:
         assert abs(-row.price - order.order_discount_inc_vat * weights[row.vat] / sum(weights.values())) <= D("0.01")
     # the VAT of the discount equals what the shop took off (same mix as the shop)
@@ -371,3 +373,9 @@ def test_zero_quantity_row(facts: FortnoxFacts, awkward: dict[str, ShopOrder]) -
                      unit_price_ex_vat=D("103.2"), vat_rate=D("0.25"), total_inc_vat=D(0))
     mapped = _map(order.model_copy(update={"rows": [*order.rows, extra]}), facts)
     assert (mapped.document.rows or [])[1].delivered_quantity == 0
+
+
+def test_payment_reference_in_comments(awkward: dict[str, ShopOrder], facts: FortnoxFacts) -> None:
+    order = awkward["card_payment"]
+    comments = _map(order, facts).document.comments or ""
+    assert order.payment.transaction_id in comments and order.payment.method in comments
