@@ -34,6 +34,8 @@ class ListSpec:
     default_sort: str = ""
     date_field: str | None = None  # what fromdate/todate apply to (documents only)
     bool_params: tuple[str, ...] = ()
+    # code registers sort as text ("15" < "19DAYS" < "20"), numbered records numerically (recorded)
+    text_sort: bool = False
 
 
 def natural_key(value: Any) -> tuple[int, float, str]:
@@ -94,7 +96,10 @@ def select(
     if order not in ("ascending", "descending"):
         raise bad_request(errors.INVALID_PARAMETER)
     field_name = spec.sort[sortby]
-    chosen.sort(key=lambda e: natural_key(e.get(field_name)), reverse=order == "descending")
+    if spec.text_sort:
+        chosen.sort(key=lambda e: str(e.get(field_name) or "").lower(), reverse=order == "descending")
+    else:
+        chosen.sort(key=lambda e: natural_key(e.get(field_name)), reverse=order == "descending")
     return chosen
 
 

@@ -129,7 +129,7 @@ def _article_list_item(e: Entity) -> Entity:
             "Housework": bool(e.get("Housework")), "PurchasePrice": text(e.get("PurchasePrice")),
             "SalesPrice": None if e.get("SalesPrice") is None else text(e.get("SalesPrice")),
             "QuantityInStock": text(e.get("QuantityInStock")), "ReservedQuantity": text(e.get("ReservedQuantity")),
-            "StockPlace": e.get("StockPlace"), "StockValue": text(e.get("StockValue")), "Unit": e.get("Unit") or "",
+            "StockPlace": e.get("StockPlace"), "StockValue": text(e.get("StockValue")), "Unit": e.get("Unit"),
             "VAT": None, "WebshopArticle": bool(e.get("WebshopArticle"))}
 
 
@@ -160,7 +160,7 @@ ARTICLES = Resource(
 
 # --- price lists and small registers ---------------------------------------------------------------
 def _code_spec(plural: str, search: dict[str, str] | None = None) -> ListSpec:
-    return ListSpec(plural=plural, search=search or {}, sort={"code": "Code"}, default_sort="code")
+    return ListSpec(plural=plural, search=search or {}, sort={"code": "Code"}, default_sort="code", text_sort=True)
 
 
 def _terms_key(key: str) -> str:

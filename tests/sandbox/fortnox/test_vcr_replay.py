@@ -2,8 +2,8 @@
 
 A replay matches when status code, envelope keys, error key casing and code, MetaInformation,
 list-item field names, entity and row field names (ignoring fields Fortnox added after 2023),
-every field value of a create/update answer (except those in ``vcr.VALUE_IGNORED``, each with its
-reason) and OAuth body keys agree with the recording. The ones that cannot match
+every field value of a successful answer — lists in their order included — (except those in
+``vcr.VALUE_IGNORED``, each with its reason) and OAuth body keys agree with the recording. The ones that cannot match
 are listed in ``CANNOT_MATCH`` with the reason; the test fails if any other exchange differs, and
 also if a listed one starts to match (so the list never goes stale).
 """

@@ -148,6 +148,8 @@ def build_world(company: Company, exchange: Exchange) -> None:
                    and isinstance(next(iter(e.response.values())), dict)]
         items = [i for e in plural_lists for i in next(v for k, v in e.response.items() if k != "MetaInformation")]
         if exchange.name != f"{resource}/all":  # the full listing is exactly what existed at that moment
+            # the cassette's own answers last: they are the state it saw
+            singles.sort(key=lambda e: e.name == exchange.name)
             items += [next(iter(e.response.values())) for e in singles]
         for item in items:
             key = str(item[_key(resource)])
@@ -203,6 +205,9 @@ def compare(exchange: Exchange, status: int, body: Any) -> list[str]:
                 diffs.append(f"error keys {sorted(ours)} != recorded {sorted(theirs)}")
             if _lower_keys(ours).get("code") != _lower_keys(theirs).get("code"):
                 diffs.append(f"error code {_lower_keys(ours).get('code')} != recorded {_lower_keys(theirs).get('code')}")
+            if _lower_keys(ours).get("message") != _lower_keys(theirs).get("message"):
+                diffs.append(f"error message {_lower_keys(ours).get('message')!r} != recorded "
+                             f"{_lower_keys(theirs).get('message')!r}")
         if "MetaInformation" in recorded:
             if body["MetaInformation"] != recorded["MetaInformation"]:
                 diffs.append(f"MetaInformation {body['MetaInformation']} != recorded {recorded['MetaInformation']}")
@@ -212,6 +217,8 @@ def compare(exchange: Exchange, status: int, body: Any) -> list[str]:
                              f"recorded-only {sorted(set(recorded[plural][0]) - set(body[plural][0]))}")
         if "access_token" in recorded and set(body) != set(recorded):
             diffs.append("token body keys differ")
+        if set(recorded) in ({"message"}, {"error", "error_description"}) and body != recorded:
+            diffs.append(f"body {body} != recorded {recorded}")
     return diffs
 
 
@@ -251,8 +258,8 @@ VALUE_IGNORED = {
 
 
 def value_diffs(exchange: Exchange, body: Any) -> list[str]:
-    """Field values of a write answer that differ from the recording (ignoring VALUE_IGNORED)."""
-    if exchange.method not in ("POST", "PUT") or not isinstance(exchange.response, dict) or exchange.status >= 300:
+    """Field values of a successful answer that differ from the recording (ignoring VALUE_IGNORED)."""
+    if not isinstance(exchange.response, dict) or exchange.status >= 300:
         return []
     if exchange.name.startswith("authentication/"):
         return []
