@@ -93,3 +93,24 @@ def test_documented_start_command_serves_the_sandbox() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_admin_client_drives_a_sandbox_in_another_process(server: Server) -> None:
+    from sandbox.fortnox.admin_client import SandboxAdmin
+
+    with SandboxAdmin(server.base) as admin:
+        creds = admin.create_company(name="Bench AB")
+        tenant = creds["tenant_id"]
+        token = admin.mint(tenant, creds["client_id"], kind="access")
+        admin.set_stock(tenant, "1001", 3)
+        balance = requests.get(f"{server.base}/api/warehouse/status-v1/stockbalance?itemIds=1001",
+                               headers={"Authorization": f"Bearer {token}"}).json()
+        assert balance[0]["inStock"] == 3
+        assert admin.set_faults(forced={"server_error": 1})["forced"] == {"server_error": 1}
+        assert requests.get(f"{server.base}/3/units", headers={"Authorization": f"Bearer {token}"}).status_code == 500
+        admin.clear_faults()
+        assert admin.stats(tenant)["clients"][creds["client_id"]]["accepted"] == 2
+        assert admin.counts(tenant)["articles"] == 23 and admin.state(tenant, "stock")
+        assert admin.expire_tokens(tenant) >= 1
+        assert requests.get(f"{server.base}/3/units", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert admin.token_url == f"{server.base}/oauth-v1/token"
