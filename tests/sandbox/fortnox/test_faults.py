@@ -17,7 +17,7 @@ def _knobs(api: Api, **knobs: object) -> None:
 
 def test_forced_429_storm_then_normal_service(api: Api) -> None:
     _knobs(api, forced={"rate_limit": 3})
-    statuses = [api.get("/3/articles?limit=1", contract=False).status_code for _ in range(4)]
+    statuses = [api.get("/3/articles?limit=1").status_code for _ in range(4)]
     assert statuses == [429, 429, 429, 200]
     fired = api.server.session.get(f"{api.server.base}/_sandbox/faults").json()["fired"]
     assert fired["rate_limit"] >= 3
@@ -25,7 +25,7 @@ def test_forced_429_storm_then_normal_service(api: Api) -> None:
 
 def test_server_error_does_not_do_the_work(api: Api) -> None:
     _knobs(api, forced={"server_error": 1})
-    failed = api.post("/3/customers", {"Customer": {"Name": "Never stored"}}, contract=False)
+    failed = api.post("/3/customers", {"Customer": {"Name": "Never stored"}})
     assert failed.status_code == 500
     assert failed.json()["ErrorInformation"]["code"] == 1000003
     assert api.get("/3/customers?name=Never stored").json()["MetaInformation"]["@TotalResources"] == 0
@@ -61,9 +61,9 @@ def test_drop_after_commit_spares_reads(api: Api) -> None:
 def test_expire_token_mid_run_forces_a_refresh(api: Api) -> None:
     assert api.get("/3/customers/1").status_code == 200
     _knobs(api, forced={"expire_token": 1})
-    expired = api.get("/3/customers/1", contract=False)
+    expired = api.get("/3/customers/1")
     assert expired.status_code == 401 and expired.json() == {"message": "unauthorized"}
-    assert api.get("/3/customers/1", contract=False).status_code == 401  # the token stays dead
+    assert api.get("/3/customers/1").status_code == 401  # the token stays dead
     fresh = api.server.sandbox.mint_refresh_token(api.credentials.tenant_id, api.credentials.client_id)
     refreshed = api.server.session.post(f"{api.server.base}/oauth-v1/token", data={
         "grant_type": "refresh_token", "refresh_token": fresh}, auth=(api.credentials.client_id, api.credentials.client_secret))
@@ -80,7 +80,7 @@ def test_latency_delays_every_answer(api: Api) -> None:
 def test_probabilistic_faults_are_seeded_and_unknown_knobs_are_refused(api: Api) -> None:
     def run() -> list[int]:
         _knobs(api, server_error=0.5, seed=42)
-        return [api.get("/3/units", contract=False).status_code for _ in range(12)]
+        return [api.get("/3/units").status_code for _ in range(12)]
     first, second = run(), run()
     assert first == second and 500 in first and 200 in first
     refused = api.server.session.put(f"{api.server.base}/_sandbox/faults", json={"gremlins": 1})

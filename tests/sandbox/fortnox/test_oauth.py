@@ -92,15 +92,15 @@ def test_expired_or_unknown_access_tokens_get_the_recorded_401(api: Api) -> None
     assert api.get("/3/customers/1", token=short).status_code == 200
     api.server.sandbox.clock.advance(61)
     try:
-        expired = api.get("/3/customers/1", token=short, contract=False)
+        expired = api.get("/3/customers/1", token=short)
         assert expired.status_code == 401
         assert expired.json() == {"message": "unauthorized"}
         assert api.get("/3/customers/1").status_code == 200  # the 1 h token is still alive
         api.server.sandbox.clock.advance(3600)
-        assert api.get("/3/customers/1", contract=False).status_code == 401
+        assert api.get("/3/customers/1").status_code == 401
     finally:
         api.server.sandbox.clock.advance(-3661)
-    garbage = api.get("/3/customers", token="not-a-token", contract=False)
+    garbage = api.get("/3/customers", token="not-a-token")
     assert garbage.status_code == 401 and garbage.json() == {"message": "unauthorized"}
 
 
