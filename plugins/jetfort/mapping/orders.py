@@ -45,6 +45,7 @@ from jetfort.fortnox.models import (
     ArticleType,
     DiscountType,
     DocumentRow,
+    EmailInformation,
     FortnoxArticle,
     FortnoxInvoice,
     FortnoxOrder,
@@ -54,7 +55,7 @@ from jetfort.fortnox.models import (
 from jetfort.jetshop.models import OrderRow, RowType, ShopOrder
 from jetfort.mapping.customers import VAT_FREE_TYPES, buyer_name, is_company_buyer, vat_type_for
 from jetfort.mapping.problems import MappingProblem
-from jetfort.mapping.text import clean, cut
+from jetfort.mapping.text import clean, cut, normalise_email
 from jetfort.mapping.totals import HEADER_VAT_RATE, DocumentTotals, fortnox_total, fortnox_totals, r2
 from jetfort.rules import Channel, FeeRule, TenantRules
 
@@ -109,7 +110,7 @@ class MappedDocument:
     fortnox_total: Decimal
     articles_to_create: list[FortnoxArticle] = field(default_factory=list)
     text_rows: list[int] = field(default_factory=list)
-    """Indexes of document rows sent without an article (account rows), for the audit."""
+    """Indexes of document rows made from shop rows without a Fortnox article (sent on an account)."""
     notes: list[str] = field(default_factory=list)
     vat_type: VatType = VatType.SEVAT
     totals: DocumentTotals | None = None
@@ -275,9 +276,10 @@ class _Builder:
                               f"full text: {text}")
         return short
 
-    def add_row(self, row: DocumentRow) -> None:
-        """Rows without an article (account rows) are listed in ``text_rows`` for the audit."""
-        if row.article_number is None:
+    def add_row(self, row: DocumentRow, *, shop_row: bool = False) -> None:
+        """Shop rows that went without an article (missing article → account row) are listed in
+        ``text_rows``; jetfort's own discount and freight rows are not."""
+        if shop_row and row.article_number is None:
             self.text_rows.append(len(self.rows))
         self.rows.append(row)
 
@@ -362,7 +364,7 @@ class _Builder:
 
             rows = apply_row_plugins(doc_row, row, self.order, self.rules, index)
         for item in rows:
-            self.add_row(item)
+            self.add_row(item, shop_row=True)
         return rows
 
     def create_article(self, index: int, number: str, row: OrderRow) -> None:
@@ -552,6 +554,10 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
         values["comments"] = cut(comments, limit)
         if len(comments) > limit:
             b.notes.append(f"shop comment cut to {limit} characters in Comments")
+    email = normalise_email(order.customer.email)
+    if email and customer_number == orders.collective_customer_number:
+        # the collective customer's own e-mail is not the buyer's: a sent document must reach the buyer
+        values["email_information"] = EmailInformation(email_address_to=email)
     if channel is not None:
         if channel.project:
             values["project"] = channel.project

@@ -379,3 +379,23 @@ def test_payment_reference_in_comments(awkward: dict[str, ShopOrder], facts: For
     order = awkward["card_payment"]
     comments = _map(order, facts).document.comments or ""
     assert order.payment.transaction_id in comments and order.payment.method in comments
+
+
+def test_collective_customer_document_is_mailed_to_the_buyer(awkward: dict[str, ShopOrder],
+                                                            facts: FortnoxFacts) -> None:
+    order = awkward["plain_single_row"]
+    rules = make_rules({"collective_customer_number": "1000"})
+    mapped = map_document(order, rules, SHOP_KEY, customer_number="1000", facts=facts)
+    info = mapped.document.email_information
+    assert info is not None and info.email_address_to == order.customer.email
+    assert mapped.document.customer_name == order.billing.full_name
+    assert mapped.document.address1 == order.billing.street
+    own = map_document(order, rules, SHOP_KEY, customer_number="17", facts=facts)
+    assert own.document.email_information is None
+
+
+def test_text_rows_list_only_shop_rows_without_article(awkward: dict[str, ShopOrder], facts: FortnoxFacts) -> None:
+    order = awkward["order_discount_code"]  # discount and freight rows are jetfort's own account rows
+    mapped = _map(order, facts)
+    assert mapped.text_rows == []
+    assert any(r.article_number is None for r in mapped.document.rows or [])
