@@ -542,8 +542,10 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
         values["freight"] = freight
     if fee is not None:
         values["administration_fee"] = fee
+    # always explicit: without it Fortnox takes the customer's currency (a buyer first seen in EUR)
+    values["currency"] = currency
     if currency != SEK:
-        values.update(currency=currency, currency_rate=currency_rate, currency_unit=ONE)
+        values.update(currency_rate=currency_rate, currency_unit=ONE)
     if is_company_buyer(order) and clean(billing.full_name):
         values["your_reference"] = cut(clean(billing.full_name), max_length(model, "your_reference"))
     payment = order.payment

@@ -399,3 +399,11 @@ def test_text_rows_list_only_shop_rows_without_article(awkward: dict[str, ShopOr
     mapped = _map(order, facts)
     assert mapped.text_rows == []
     assert any(r.article_number is None for r in mapped.document.rows or [])
+
+
+def test_sek_documents_say_sek(awkward: dict[str, ShopOrder], facts: FortnoxFacts) -> None:
+    """Explicit even for SEK: a document without Currency takes the customer's, and a returning buyer's
+    Fortnox customer may have been created from an EUR order."""
+    for kind in ("eu_address_sek", "plain_single_row", "company_buyer_se"):
+        assert _map(awkward[kind], facts).payload()["Currency"] == "SEK"
+    assert _map(awkward["currency_eur_eu_consumer"], facts).payload()["Currency"] == "EUR"
