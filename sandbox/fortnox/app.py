@@ -64,6 +64,11 @@ def create_app(seed: int = 1, *, rate_limit: int = 25, rate_window: float = 5.0,
             return _json({"message": "Method not allowed"}, 405)  # [I] e.g. DELETE /3/orders/1
         return _json({"message": str(exc.detail)}, exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # a sandbox bug still answers like Fortnox's "system exception" (and uvicorn logs it)
+        return _json(errors.SERVER_ERROR_BODY, 500)
+
     @app.exception_handler(RequestValidationError)
     async def admin_validation(request: Request, exc: RequestValidationError) -> Response:
         return _json({"detail": exc.errors()}, 422)
