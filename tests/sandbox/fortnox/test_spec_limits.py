@@ -65,3 +65,46 @@ def test_value_beyond_the_spec_is_refused(api: Api, envelope: str, row_key: str 
     before = api.company.counts()
     assert all(before[c] == (17 if c == "customers" else 23 if c == "articles" else 0)
                for c in ("customers", "articles", "orders", "invoices"))
+
+
+def test_malformed_write_bodies_get_client_errors_never_a_crash() -> None:
+    import json
+    import random
+
+    import requests
+
+    from sandbox.fortnox import create_app
+    from sandbox.server import serve_in_thread
+
+    values: list[Any] = [None, "", "API_BLANK", "x" * 300, -1, 0, 1.5, 10**15, True, "abc", "2024-02-30", [], {},
+                         [{}], ["a"], {"a": 1}, "1001", "1"]
+    paths = {"Customer": "/3/customers", "Article": "/3/articles", "Order": "/3/orders", "Invoice": "/3/invoices",
+             "InvoicePayment": "/3/invoicepayments", "Price": "/3/prices", "Currency": "/3/currencies",
+             "TermsOfPayment": "/3/termsofpayments", "Unit": "/3/units", "Project": "/3/projects"}
+    rng = random.Random(11)
+    app = create_app(seed=2, rate_limit=100_000, rate_window=1.0)
+    crashes = []
+    with serve_in_thread(app) as base:
+        headers = {"Authorization": f"Bearer {app.sandbox.mint_access_token()}", "Content-Type": "application/json"}
+        session = requests.Session()
+        statuses = set()
+        for _ in range(400):
+            envelope = rng.choice(list(paths))
+            props = limits()[envelope]["properties"]
+            entity: dict[str, Any] = {}
+            for name in rng.sample(list(props), k=min(len(props), rng.randint(1, 6))):
+                item_props = props[name].get("items", {}).get("properties", {})
+                if item_props and rng.random() < 0.7:
+                    entity[name] = [{n: rng.choice(values) for n in rng.sample(list(item_props), k=min(3, len(item_props)))}]
+                else:
+                    entity[name] = rng.choice(values)
+            if envelope in ("Order", "Invoice") and rng.random() < 0.7:
+                entity["CustomerNumber"] = "1"
+            method = rng.choice(["POST", "PUT"])
+            path = paths[envelope] if method == "POST" else f"{paths[envelope]}/1"
+            response = session.request(method, base + path, headers=headers, data=json.dumps({envelope: entity}))
+            statuses.add(response.status_code)
+            if response.status_code >= 500:
+                crashes.append((method, path, entity, response.text[:200]))
+    assert not crashes, crashes[:5]
+    assert 400 in statuses and (200 in statuses or 201 in statuses)
