@@ -4,7 +4,7 @@ Fortnox sandbox's own document builder), or a MappingProblem with the expected r
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -112,3 +112,26 @@ def _tolerance(currency: str | None, rate: Decimal | None) -> Decimal:
     if currency and currency != "SEK" and rate:
         return tolerance / rate
     return tolerance
+
+
+def test_generated_ordinary_orders_all_balance(facts: FortnoxFacts, poster: FortnoxPoster) -> None:
+    """Volume path: 200 generated orders of both shops map and Fortnox's totals match the shop's."""
+    from zoneinfo import ZoneInfo
+
+    from jetfort.jetshop.convert import order_from_wire
+    from sandbox.jetshop.state import JetshopSandbox
+
+    jetshop = JetshopSandbox(seed=3)
+    jetshop.generate_orders("demoshop", 150, seed=11)
+    jetshop.generate_orders("nordicshop", 50, seed=12)
+    tz = ZoneInfo("Europe/Stockholm")
+    orders = [order_from_wire(o, shop, tz) for shop in ("demoshop", "nordicshop") for o in jetshop.orders(shop)
+              if o["_kind"] in ("ordinary", "generated")]
+    assert len(orders) >= 200
+    rules = make_rules({"document": "order"})
+    for order in orders:
+        number = poster.customer(plan_customer(order, rules, SHOP_KEY))
+        mapped = map_document(order, rules, SHOP_KEY, customer_number=number, facts=facts)
+        stored = poster.document(mapped)
+        assert Decimal(str(stored["Total"])) == mapped.fortnox_total == order.total_inc_vat.quantize(
+            Decimal(1), rounding=ROUND_HALF_UP)

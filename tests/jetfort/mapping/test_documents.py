@@ -407,3 +407,11 @@ def test_sek_documents_say_sek(awkward: dict[str, ShopOrder], facts: FortnoxFact
     for kind in ("eu_address_sek", "plain_single_row", "company_buyer_se"):
         assert _map(awkward[kind], facts).payload()["Currency"] == "SEK"
     assert _map(awkward["currency_eur_eu_consumer"], facts).payload()["Currency"] == "EUR"
+
+
+def test_account_row_always_has_a_description(awkward: dict[str, ShopOrder], facts: FortnoxFacts) -> None:
+    """Fortnox refuses a row with a quantity but neither article nor description (2003977)."""
+    base = awkward["missing_article_number"]
+    nameless = base.model_copy(update={"rows": [base.rows[0], base.rows[1].model_copy(update={"name": ""})]})
+    row = (_map(nameless, facts, missing_article="text_row").document.rows or [])[1]
+    assert row.article_number is None and row.description
