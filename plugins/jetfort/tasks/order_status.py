@@ -162,9 +162,10 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
             skey = f"{key}:{state}"
             record = ledger.ensure_record(tenant, KIND_STATUS, skey, state=PENDING,
                                           detail={"reason": derived.reasons[state], "date": derived.dates[state]})
-            if record.state == UNMAPPED or (record.state == QUARANTINED
-                                            and (KIND_STATUS, skey) not in open_quarantine):
-                # the status map may have changed / a person resolved the quarantine: try again
+            mapped_now = getattr(rules.status_map.states_for(shop_key), state) is not None
+            if (record.state == UNMAPPED and mapped_now) or (
+                    record.state == QUARANTINED and (KIND_STATUS, skey) not in open_quarantine):
+                # the status map now maps the state / a person resolved the quarantine: try again
                 ledger.transition(tenant, KIND_STATUS, skey, PENDING, step="retry", expect=[record.state],
                                   run_id=run_id, message="seen again")
                 record = ledger.get(tenant, KIND_STATUS, skey) or record

@@ -1,0 +1,313 @@
+"""tasks.order_status with a real ledger and in-memory Fortnox/Jetshop fakes (no sandboxes, no Airflow).
+
+The fakes keep exactly what the task relies on: Fortnox documents and their change list, the shop
+order's status, tracking, payment and capture, and a record of every call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jetfort.fortnox.models import FortnoxInvoice, FortnoxOrder, InvoiceListItem, OrderListItem
+from jetfort.jetshop.errors import JetshopConnectionError
+from jetfort.jetshop.models import (
+    Address,
+    CaptureResult,
+    OrderStatus,
+    Payment,
+    PaymentProvider,
+    ShopCustomer,
+    ShopOrder,
+    StatusUpdateResult,
+)
+from jetfort.ledger import Ledger
+from jetfort.rules import parse_tenant
+from jetfort.tasks import order_status as task
+from jetfort.tasks.runtime import TenantRuntime
+
+REPO = Path(__file__).resolve().parents[3]
+TENANT = "demo_erp"
+D = Decimal
+NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC)
+
+
+class FakeFortnox:
+    def __init__(self) -> None:
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.changed_orders: list[str] = []
+        self.changed_invoices: list[str] = []
+        self.calls: list[str] = []
+
+    def order(self, number: str, **fields: Any) -> None:
+        self.orders[number] = {"DocumentNumber": number, "Cancelled": False, "InvoiceReference": "0",
+                               "Total": 548, "Currency": "SEK", "WarehouseReady": True, **fields}
+        self.changed_orders.append(number)
+
+    def invoice(self, number: str, **fields: Any) -> None:
+        self.invoices[number] = {"DocumentNumber": number, "Cancelled": False, "Credit": "false",
+                                 "CreditInvoiceReference": "0", "Total": 548, "Balance": 548, "Currency": "SEK",
+                                 "ExternalInvoiceReference1": "key", **fields}
+        self.changed_invoices.append(number)
+
+    def orders_changed_since(self, since: Any) -> list[OrderListItem]:
+        self.calls.append("orders_changed_since")
+        return [OrderListItem.model_validate(self.orders[n]) for n in dict.fromkeys(self.changed_orders)]
+
+    def invoices_changed_since(self, since: Any) -> list[InvoiceListItem]:
+        self.calls.append("invoices_changed_since")
+        return [InvoiceListItem.model_validate(self.invoices[n]) for n in dict.fromkeys(self.changed_invoices)]
+
+    def get_order(self, number: str) -> FortnoxOrder:
+        self.calls.append(f"get_order {number}")
+        return FortnoxOrder.model_validate(self.orders[number])
+
+    def get_invoice(self, number: str) -> FortnoxInvoice:
+        self.calls.append(f"get_invoice {number}")
+        return FortnoxInvoice.model_validate(self.invoices[number])
+
+    def list_invoice_payments(self, number: str) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class FakeShop:
+    STATUSES = [OrderStatus(status_id=1, name="Ny"), OrderStatus(status_id=3, name="Skickad", captures_payment=True),
+                OrderStatus(status_id=4, name="Makulerad", is_cancelled=True), OrderStatus(status_id=6, name="Över")]
+
+    def __init__(self) -> None:
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.changes: list[tuple[int, int, str | None, bool]] = []
+        self.captures: list[tuple[int, Decimal]] = []
+        self.fail_status: dict[int, str] = {}
+        self.lose: set[str] = set()
+
+    def add(self, order_id: int, *, provider: str = "Klarna", authorised: str = "548", currency: str = "SEK",
+            status: int = 6) -> None:
+        self.orders[order_id] = {"status": status, "tracking": "", "provider": provider,
+                                 "authorised": D(authorised), "captured": D(0), "currency": currency}
+
+    def get_statuses(self) -> list[OrderStatus]:
+        return list(self.STATUSES)
+
+    def get_order(self, order_id: int) -> ShopOrder:
+        o = self.orders[order_id]
+        return ShopOrder(
+            shop_id="demoshop", order_id=order_id, order_number=str(order_id), order_date=NOW, modified_date=NOW,
+            status_id=o["status"], channel_id=1, currency=o["currency"], customer=ShopCustomer(),
+            billing=Address(), delivery=Address(), total_inc_vat=D("548"), total_ex_vat=D("438.4"),
+            vat_total=D("109.6"), tracking_number=o["tracking"],
+            payment=Payment(provider=PaymentProvider(o["provider"]), authorized_amount=o["authorised"],
+                            captured_amount=o["captured"], transaction_id=f"psp-{order_id}"))
+
+    def set_order_status(self, order_id: int, status_id: int, *, tracking_number: str | None = None,
+                         tracking_url: str | None = None, send_email: bool = False, strict: bool = True,
+                         **_: Any) -> StatusUpdateResult:
+        if order_id in self.fail_status:
+            return StatusUpdateResult(order_id=order_id, success=False, message=self.fail_status[order_id])
+        o = self.orders[order_id]
+        if (o["status"], o["tracking"]) != (status_id, tracking_number or o["tracking"]):
+            o["status"], o["tracking"] = status_id, tracking_number or o["tracking"]
+            self.changes.append((order_id, status_id, tracking_number, send_email))
+        if "status" in self.lose:
+            raise JetshopConnectionError("connection lost", operation="Order_UpdateStatus")
+        return StatusUpdateResult(order_id=order_id, success=True)
+
+    def capture_payment(self, order_id: int, amount: Decimal | None = None, *, strict: bool = True) -> CaptureResult:
+        o = self.orders[order_id]
+        if o["captured"]:
+            return CaptureResult(order_id=order_id, success=True, already_captured=True, captured_amount=o["captured"])
+        if amount is not None and amount > o["authorised"]:
+            return CaptureResult(order_id=order_id, success=False, message="Capture amount exceeds the authorised amount.")
+        o["captured"] = amount
+        self.captures.append((order_id, amount or D(0)))
+        if "capture" in self.lose:
+            raise JetshopConnectionError("connection lost", operation="Order_CapturePayment")
+        return CaptureResult(order_id=order_id, success=True, captured_amount=amount or D(0),
+                             capture_id=f"CAP-{order_id}", transaction_id=f"psp-{order_id}")
+
+    def close(self) -> None:
+        pass
+
+
+class FakeRuntime(TenantRuntime):
+    def __init__(self, ledger: Ledger, fortnox: FakeFortnox, shop: FakeShop, **overrides: Any) -> None:
+        rules = json.loads((REPO / "include/mappings/tenants/demo_erp.json").read_text())
+        rules.update(overrides)
+        super().__init__(parse_tenant(TENANT, rules), ledger=ledger)
+        self.fake_fortnox = fortnox
+        self.shop = shop
+
+    @property
+    def fortnox(self) -> Any:  # type: ignore[override]
+        return self.fake_fortnox
+
+    def jetshop(self, shop_key: str) -> Any:
+        assert shop_key == "se"
+        return self.shop
+
+
+@pytest.fixture
+def env(sqlite_url: str) -> tuple[FakeRuntime, FakeFortnox, FakeShop]:
+    fortnox, shop = FakeFortnox(), FakeShop()
+    return FakeRuntime(Ledger.from_url(sqlite_url), fortnox, shop), fortnox, shop
+
+
+def link(rt: TenantRuntime, order_id: int, number: str, target_type: str = "order") -> None:
+    key = f"se:{order_id}"
+    rt.ledger.ensure_record(TENANT, "order", key, state="posted")
+    rt.ledger.transition(TENANT, "order", key, "acknowledged", step="post", target_type=target_type,
+                         target_key=number, detail={"shop": "se", "order_id": order_id, "order_number": str(order_id)})
+
+
+def cycle(rt: TenantRuntime, run_id: str = "r1") -> dict[str, Any]:
+    read = task.read_changes(TENANT, {"run_id": run_id}, runtime=rt, now=NOW)
+    push = task.push_status(TENANT, "se", {"run_id": run_id}, runtime=rt)
+    return {"read": read, "push": push}
+
+
+def test_only_linked_documents_are_read_and_a_rerun_is_a_no_op(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", InvoiceReference="10")
+    fortnox.invoice("10", OrderReference="1", ExternalInvoiceReference2="PN1")
+    fortnox.order("2")  # not linked: never fetched
+    fortnox.invoice("11", ExternalInvoiceReference1="")  # not made by jetfort: never fetched
+    link(rt, 100, "1")
+    shop.add(100)
+    out = cycle(rt)
+    assert out["read"]["affected"] == 1 and out["read"]["states"] == {"delivered": 1, "invoiced": 1}
+    assert "get_order 2" not in fortnox.calls and "get_invoice 11" not in fortnox.calls
+    assert shop.changes == [(100, 3, "PN1", True)]
+    assert shop.captures == [(100, D("548"))]
+    assert out["push"]["states"]["invoiced"]["skipped"] == 1  # demo_erp maps no "invoiced"
+    assert rt.ledger.get_cursor(TENANT, task.CURSOR) == NOW.isoformat()
+    again = cycle(rt, "r2")
+    assert again["push"]["orders"] == 0 and shop.changes == [(100, 3, "PN1", True)] and len(shop.captures) == 1
+
+
+def test_invoice_of_a_linked_order_is_found_through_its_order_reference(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1")
+    link(rt, 100, "1")
+    shop.add(100)
+    cycle(rt)
+    assert shop.changes == []
+    fortnox.changed_orders.clear()
+    fortnox.invoice("10", OrderReference="1", Balance=0, FinalPayDate="2026-11-28")  # order list unchanged
+    fortnox.orders["1"]["InvoiceReference"] = "10"
+    out = cycle(rt, "r2")
+    assert out["read"]["states"] == {"delivered": 1, "invoiced": 1, "paid": 1}
+    assert [c[1] for c in shop.changes] == [3]
+    facts = rt.ledger.get(TENANT, "order_status", "se:100")
+    assert facts.detail["invoice_number"] == "10" and facts.state == "paid"
+
+
+def test_cancelled_supersedes_and_never_captures(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", InvoiceReference="10")
+    fortnox.invoice("10", OrderReference="1", Cancelled=True)
+    link(rt, 100, "1")
+    shop.add(100)
+    out = cycle(rt)
+    assert shop.changes == [(100, 4, None, True)] and shop.captures == []
+    assert out["push"]["states"]["delivered"]["skipped"] == 1
+    assert rt.ledger.get(TENANT, "status", "se:100:delivered").state == "superseded"
+    assert rt.ledger.get(TENANT, "capture", "se:100") is None
+
+
+def test_order_cancelled_in_the_shop_is_not_captured(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", InvoiceReference="10")
+    fortnox.invoice("10", OrderReference="1")
+    link(rt, 100, "1")
+    shop.add(100, status=4)
+    shop.fail_status[100] = "Order 100 is cancelled; its status can not change."
+    out = cycle(rt)
+    assert shop.captures == []
+    assert rt.ledger.get(TENANT, "capture", "se:100").state == "blocked"
+    assert out["push"]["states"]["delivered"]["quarantined"] == 1
+    (entry,) = rt.ledger.open_quarantine(TENANT, "status")
+    assert "is cancelled" in entry.message and "resolve" in entry.message
+
+
+def test_capture_takes_the_lower_of_document_total_and_authorisation(env: Any) -> None:
+    rt, fortnox, shop = env
+    for n, (total, authorised) in enumerate([(500, "548"), (548, "300")], start=1):
+        fortnox.order(str(n), InvoiceReference=str(10 + n), Total=total)
+        fortnox.invoice(str(10 + n), OrderReference=str(n), Total=total, Balance=total)
+        link(rt, 100 + n, str(n))
+        shop.add(100 + n, authorised=authorised)
+    cycle(rt)
+    assert sorted(shop.captures) == [(101, D("500")), (102, D("300"))]
+    record = rt.ledger.get(TENANT, "capture", "se:101")
+    assert record.detail["psp_reference"] == "psp-101" and record.detail["capture_id"] == "CAP-101"
+
+
+def test_currency_mismatch_is_quarantined_and_the_status_still_goes_out(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", InvoiceReference="10")
+    fortnox.invoice("10", OrderReference="1", Currency="EUR")
+    link(rt, 100, "1")
+    shop.add(100, currency="SEK")
+    out = cycle(rt)
+    assert shop.captures == [] and [c[1] for c in shop.changes] == [3]
+    assert out["push"]["states"]["delivered"]["quarantined"] == 1
+    (entry,) = rt.ledger.open_quarantine(TENANT, "capture")
+    assert entry.reason == "currency_mismatch" and "EUR" in entry.message
+
+
+def test_refused_status_is_quarantined_then_retried_after_resolve(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", ExternalInvoiceReference2="PN1")
+    link(rt, 100, "1")
+    shop.add(100, provider="Invoice")
+    shop.fail_status[100] = "OrderStatus 3 not found."
+    out = cycle(rt)
+    assert out["push"]["states"]["delivered"]["quarantined"] == 1
+    assert rt.ledger.get(TENANT, "capture", "se:100").state == "not_capturable"
+    cycle(rt, "r2")  # still open: nothing is retried
+    assert shop.changes == []
+    del shop.fail_status[100]
+    rt.ledger.resolve_quarantine(TENANT, "status", "se:100:delivered")
+    cycle(rt, "r3")
+    assert shop.changes == [(100, 3, "PN1", True)]
+
+
+def test_transient_failure_of_one_order_leaves_it_in_doubt_and_finishes_the_others(env: Any) -> None:
+    rt, fortnox, shop = env
+    for n in (1, 2):
+        fortnox.order(str(n), InvoiceReference=str(10 + n))
+        fortnox.invoice(str(10 + n), OrderReference=str(n))
+        link(rt, 100 + n, str(n))
+        shop.add(100 + n)
+    shop.lose.add("status")
+    task.read_changes(TENANT, {"run_id": "r1"}, runtime=rt, now=NOW)
+    with pytest.raises(task.StatusPushIncomplete, match="2 order"):
+        task.push_status(TENANT, "se", {"run_id": "r1"}, runtime=rt)
+    assert [c[0] for c in shop.changes] == [101, 102]
+    assert rt.ledger.get(TENANT, "status", "se:101:delivered").state == "pushing"
+    shop.lose.clear()
+    result = task.push_status(TENANT, "se", {"run_id": "r2"}, runtime=rt)
+    assert result["states"]["delivered"]["pushed"] == 2
+    assert [c[0] for c in shop.changes] == [101, 102]  # the shop showed it; nothing sent again
+    assert len(shop.captures) == 2
+
+
+def test_summary_table_and_open_quarantine(env: Any) -> None:
+    rt, _, _ = env
+    pushes = [{"shop": "se", "states": {"delivered": {"pushed": 2, "captured": 1, "emails": 2}}}]
+    summary = task.summarize(TENANT, {"window": {"start": "a"}, "affected": 2}, pushes, shops=["se"], runtime=rt)
+    assert summary["states"]["delivered"] == {"pushed": 2, "captured": 1, "emails": 2, "skipped": 0,
+                                              "quarantined": 0}
+    assert summary["shops_not_finished"] == []
+    assert "delivered" in summary["table"] and "total" in summary["table"]
+    missing = task.summarize(TENANT, None, [None], shops=["se"], runtime=rt)
+    assert missing["shops_not_finished"] == ["se"]
