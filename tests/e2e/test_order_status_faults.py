@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from jetfort.jetshop.errors import JetshopConnectionError
 from jetfort.jetshop.hook import JetshopHook
 from jetfort.tasks import order_status
 from jetfort.tasks.runtime import TenantRuntime
