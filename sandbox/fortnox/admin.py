@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from .seed import refresh_article_stock
+from .stock import refresh_article_stock
 
 router = APIRouter(prefix="/_sandbox")
 

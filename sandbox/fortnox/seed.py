@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 from .state import Company
+from .stock import price_key, refresh_article_stock
 
 CURRENCIES = [
     ("SEK", "Svensk krona", 1.0, 1), ("EUR", "Euro", 11.45, 1), ("NOK", "Norsk krona", 0.98, 1),
@@ -150,29 +151,6 @@ def _price(company: Company, price_list: str, article: str, from_quantity: float
         "ArticleNumber": article, "Date": company.clock.stamp(),
         "FromQuantity": from_quantity, "Percent": 0, "Price": price, "PriceList": price_list,
     })
-
-
-def price_key(price_list: str, article: str, from_quantity: float | str) -> str:
-    quantity = float(from_quantity)
-    text = str(int(quantity)) if quantity.is_integer() else str(quantity)
-    return f"{price_list}\x1f{article}\x1f{text}"
-
-
-def refresh_article_stock(company: Company, only: str | None = None) -> None:
-    """Keep Article QuantityInStock/Reserved/Disposable/SalesPrice in step with stock and list A."""
-    for number, article in company.data["articles"].items():
-        if only is not None and number != only:
-            continue
-        points = [v for (item, _), v in company.stock.items() if item == number]
-        if points:
-            in_stock = sum(v[0] for v in points)
-            reserved = sum(v[1] for v in points)
-            article["QuantityInStock"] = in_stock
-            article["ReservedQuantity"] = reserved
-            article["DisposableQuantity"] = in_stock - reserved
-            article["StockValue"] = round(in_stock * float(article.get("PurchasePrice") or 0), 2)
-        base = company.data["prices"].get(price_key("A", number, 0))
-        article["SalesPrice"] = base["Price"] if base else None
 
 
 def customer_entity(number: str, name: str, **fields: Any) -> dict[str, Any]:

@@ -20,10 +20,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from .. import errors, totals
+from .. import errors, stock, totals
 from ..errors import bad_request, not_found
 from ..query import ListSpec, page, select
-from ..seed import VAT_RATES, refresh_article_stock
+from ..seed import VAT_RATES
 from ..speclimits import limits
 from ..state import Company
 from ..validation import BLANK, validate
@@ -343,17 +343,8 @@ def build(kind: Kind, company: Company, changes: Entity, number: str | None = No
     return doc
 
 
-def _adjust_stock(company: Company, doc: Entity, rows_key: str, sign: int) -> None:
-    """Invoicing delivers goods: stock articles lose the delivered quantity (no warehouse module)."""
-    for row in doc.get(rows_key, []):
-        article = company.get("articles", row.get("ArticleNumber") or "")
-        if not article or not article.get("StockGoods"):
-            continue
-        points = sorted(k for k in company.stock if k[0] == article["ArticleNumber"]) or [(article["ArticleNumber"], "LAGER1")]
-        balance = company.stock.setdefault(points[0], [0.0, 0.0])
-        balance[0] -= sign * float(row.get("DeliveredQuantity") or 0)
-        refresh_article_stock(company, only=article["ArticleNumber"])
-        company.put("articles", article["ArticleNumber"], article)
+def _order_articles(*orders: Entity) -> set[str]:
+    return {str(r.get("ArticleNumber")) for o in orders for r in o.get("OrderRows", []) if r.get("ArticleNumber")}
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -469,9 +460,11 @@ def _routes(kind: Kind) -> APIRouter:
         changes = validate(kind.singular, body, create=True)
         with company.lock:
             doc = build(kind, company, changes)
-            if not kind.is_order:
-                _adjust_stock(company, doc, kind.rows, +1)
             company.put(kind.collection, doc["DocumentNumber"], doc)
+            if kind.is_order:
+                stock.refresh_articles(company, _order_articles(doc))  # open orders reserve stock
+            else:
+                stock.deliver(company, doc[kind.rows], +1)
             return reply({kind.singular: render(request, kind, doc)}, 201)
 
     async def update_doc(request: Request, number: str) -> Response:
@@ -489,6 +482,8 @@ def _routes(kind: Kind) -> APIRouter:
             _apply_rows(kind, company, updated, changes.get(kind.rows), _vat_type(company, updated["CustomerNumber"]))
             _recompute(kind, company, updated)
             company.put(kind.collection, number, updated)
+            if kind.is_order:
+                stock.refresh_articles(company, _order_articles(doc, updated))
             return reply({kind.singular: render(request, kind, updated)})
 
     async def mark_sent(request: Request, number: str) -> Response:
@@ -554,10 +549,11 @@ async def create_invoice(request: Request, number: str) -> Response:
                 row["AccountNumber"] = BLANK
         invoice = build(INVOICE, company, header)
         invoice["OrderReference"] = number
-        _adjust_stock(company, invoice, "InvoiceRows", +1)
         company.put("invoices", invoice["DocumentNumber"], invoice)
         order["InvoiceReference"] = invoice["DocumentNumber"]
         company.put("orders", number, order)
+        stock.deliver(company, invoice["InvoiceRows"], +1)  # the order stops reserving, the invoice delivers
+        stock.refresh_articles(company, _order_articles(order))
         return reply({"Order": render(request, ORDER, order)})
 
 
@@ -570,6 +566,7 @@ async def cancel_order(request: Request, number: str) -> Response:
         _ensure_editable(ORDER, order)
         order["Cancelled"] = True
         company.put("orders", number, order)
+        stock.refresh_articles(company, _order_articles(order))
         return reply({"Order": render(request, ORDER, order)})
 
 
@@ -601,7 +598,7 @@ async def cancel_invoice(request: Request, number: str) -> Response:
         if any(str(p["InvoiceNumber"]) == number for p in company.data["invoicepayments"].values()):
             raise bad_request(errors.INVOICE_BOOKED_CANCEL)
         invoice["Cancelled"] = True
-        _adjust_stock(company, invoice, "InvoiceRows", -1)
+        stock.deliver(company, invoice["InvoiceRows"], -1)
         company.put("invoices", number, invoice)
         return reply({"Invoice": render(request, INVOICE, invoice)})
 
@@ -634,7 +631,7 @@ async def credit_invoice(request: Request, number: str) -> Response:
                 row["AccountNumber"] = BLANK
         credit = build(INVOICE, company, header)
         credit.update(Credit="true", CreditInvoiceReference=number)
-        _adjust_stock(company, credit, "InvoiceRows", +1)
+        stock.deliver(company, credit["InvoiceRows"], +1)
         company.put("invoices", credit["DocumentNumber"], credit)
         invoice["CreditInvoiceReference"] = credit["DocumentNumber"]
         company.put("invoices", number, invoice)

@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from .. import errors
 from ..errors import bad_request, not_found
 from ..query import ListSpec, page, select
-from ..seed import price_key, refresh_article_stock
 from ..state import Company
+from ..stock import price_key, refresh_article_stock
 from ..validation import validate
 from ..web import base_url, company_of, params_of, read_json, reply, with_url
 

@@ -10,8 +10,9 @@ from fastapi import APIRouter
 from .. import errors
 from ..errors import FortnoxError, bad_request
 from ..query import ListSpec
-from ..seed import SALES_ACCOUNT_BY_VAT, VAT_RATES, article_entity, customer_entity, refresh_article_stock
+from ..seed import SALES_ACCOUNT_BY_VAT, VAT_RATES, article_entity, customer_entity
 from ..state import Company
+from ..stock import refresh_article_stock
 from .base import Entity, Resource
 
 COUNTRY_NAMES = {"SE": "Sverige", "NO": "Norge", "DK": "Danmark", "FI": "Finland", "DE": "Tyskland",

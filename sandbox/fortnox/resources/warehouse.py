@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from .. import stock
 from ..web import company_of, reply
 
 router = APIRouter()
@@ -26,9 +27,4 @@ async def stock_balance(request: Request) -> Response:
     items = _split(request.query_params.get("itemIds"))
     points = _split(request.query_params.get("stockPointCodes"))
     with company.lock:
-        rows = [
-            {"itemId": item, "stockPointCode": point, "inStock": balance[0], "availableStock": balance[0] - balance[1]}
-            for (item, point), balance in sorted(company.stock.items())
-            if (items is None or item in items) and (points is None or point in points)
-        ]
-    return reply(rows)
+        return reply(stock.balances(company, items, points))

@@ -306,3 +306,17 @@ def test_an_invoice_made_from_an_order_looks_like_any_other_invoice(api: Api) ->
     assert set(from_order) == set(direct)
     assert set(from_order["InvoiceRows"][0]) == set(direct["InvoiceRows"][0])
     assert (from_order["YourOrderNumber"], from_order["OurReference"], from_order["Freight"]) == ("W-1", "Lager", 10)
+
+
+def test_open_orders_reserve_stock_until_invoiced_or_cancelled(api: Api) -> None:
+    def balance() -> dict[str, Any]:
+        return dict(api.get("/api/warehouse/status-v1/stockbalance?itemIds=1003").json()[0])
+
+    start = balance()
+    order = _order(api, rows=[{"ArticleNumber": "1003", "OrderedQuantity": 3}])
+    reserved = balance()
+    assert (reserved["inStock"], reserved["availableStock"]) == (start["inStock"], start["availableStock"] - 3)
+    article = api.get("/3/articles/1003").json()["Article"]
+    assert article["ReservedQuantity"] == 3 and article["DisposableQuantity"] == start["availableStock"] - 3
+    api.put(f"/3/orders/{order['DocumentNumber']}/cancel")
+    assert balance() == start
