@@ -28,6 +28,8 @@ Entity = dict[str, Any]
 
 @dataclass
 class Resource:
+    """One keyed resource: routes, defaults, list shape and hooks for its rules."""
+
     collection: str  # path segment and storage collection, e.g. "customers"
     singular: str  # envelope key, e.g. "Customer"
     key_field: str  # e.g. "CustomerNumber"

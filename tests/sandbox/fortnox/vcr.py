@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -122,13 +122,6 @@ def _from_item(company: Company, resource: str, item: dict[str, Any]) -> dict[st
 def _customer_stub(company: Company, number: str) -> None:
     if company.get("customers", number) is None:
         company.put("customers", number, registers.CUSTOMERS.defaults(company, number, {"Name": f"Customer {number}"}))
-
-
-@dataclass
-class World:
-    """What one cassette assumes exists, per resource collection."""
-
-    entities: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def build_world(company: Company, exchange: Exchange) -> None:
