@@ -201,7 +201,7 @@ def apply_row_plugins(row: DocumentRow, shop_row: OrderRow, order: ShopOrder, ru
 
 def apply_document_plugins(mapped: MappedDocument, order: ShopOrder, rules: TenantRules) -> MappedDocument:
     """``after_map_document`` of every plugin, then the total check again; a no-op the second time."""
-    from jetfort.mapping.orders import check_total
+    from jetfort.mapping.orders import check_total, used_articles
 
     if mapped.plugins_applied:
         return mapped
@@ -211,4 +211,6 @@ def apply_document_plugins(mapped: MappedDocument, order: ShopOrder, rules: Tena
         result = _call(plugin, fn, "after_map_document", order, document, order, rules)
         if result is not None:
             document = _checked(plugin, order, "after_map_document", result, cls)
-    return check_total(replace(mapped, document=document, plugins_applied=True), order, rules)
+    articles = used_articles(document, mapped.articles_to_create)
+    return check_total(replace(mapped, document=document, articles_to_create=articles, plugins_applied=True),
+                       order, rules)

@@ -246,3 +246,22 @@ def test_example_plugin_books_gift_wrap_on_an_article(awkward: dict[str, ShopOrd
     assert Decimal(str(poster.document(mapped)["Total"])) == mapped.fortnox_total
     without = _map(order, make_rules({"missing_article": "create"}), facts)
     assert (without.document.rows or [])[1].article_number is None
+
+
+@pytest.mark.parametrize("kind", ["gift_card_purchase", "gift_card_redeemed_row", "mixed_vat_25_12_6_0"])
+def test_example_plugin_books_gift_cards_as_a_debt(kind: str, awkward: dict[str, ShopOrder], facts: FortnoxFacts,
+                                                   poster: FortnoxPoster) -> None:
+    order = awkward[kind]
+    poster.company.put("accounts", "2421", {**(poster.company.get("accounts", "3001") or {}), "Number": 2421,
+                                            "Description": "Ej inlösta presentkort", "VATCode": None})
+    rules = _rules({"path": EXAMPLE, "config": {"gift_card_account": 2421}})
+    mapped = _map(order, rules, facts)
+    gift = [i for i, r in enumerate(order.rows) if r.row_type.value == "GiftCard"]
+    rows = mapped.document.rows or []
+    assert gift and all(rows[i].account_number == 2421 and rows[i].article_number is None for i in gift)
+    assert all(rows[i].account_number != 2421 for i in range(len(order.rows)) if i not in gift)
+    # GIFT-500 is unknown in Fortnox; booked on the account it needs no article any more
+    assert mapped.articles_to_create == []
+    assert _map(order, make_rules({"missing_article": "create"}), facts).articles_to_create or kind == (
+        "gift_card_redeemed_row")
+    assert Decimal(str(poster.document(mapped)["Total"])) == mapped.fortnox_total

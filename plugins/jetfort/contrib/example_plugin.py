@@ -5,7 +5,8 @@ Enable it in the tenant rules (plugins are a plan 800+ feature)::
     "plugins": [{"path": "jetfort.contrib.example_plugin",
                  "config": {"remarks_prefix": "Kundens kommentar: ",
                             "gift_wrap_article": "S002",
-                            "gift_wrap_words": ["presentinslagning", "gift wrap"]}}]
+                            "gift_wrap_words": ["presentinslagning", "gift wrap"],
+                            "gift_card_account": 2421}}]
 
 * ``after_map_document``: the shop order's ``comment`` (jetfort keeps it in the internal
   ``Comments``) is also printed on the order/invoice, in ``Remarks``, after ``remarks_prefix``, cut
@@ -13,6 +14,9 @@ Enable it in the tenant rules (plugins are a plan 800+ feature)::
 * ``map_row``: a shop row whose name contains one of ``gift_wrap_words`` (case-insensitive) and has
   no article number of its own is booked on the Fortnox article ``gift_wrap_article`` (e.g. a
   service article "Presentinslagning"), instead of an account row.
+* ``map_row``: with ``gift_card_account`` set, gift-card rows (bought or redeemed) are booked on that
+  balance-sheet account (e.g. 2421 "Ej inlösta presentkort") instead of a sales account or article:
+  a multi-purpose voucher is a debt to the holder until it is used, not revenue.
 
 Plugins get copies of jetfort's models and return changed ones (``model_copy(update=...)``);
 jetfort validates what they return and runs the total check afterwards.
@@ -23,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from jetfort.fortnox.models import DocumentRow, FortnoxInvoice, FortnoxOrder, max_length
-from jetfort.jetshop.models import OrderRow, ShopOrder
+from jetfort.jetshop.models import OrderRow, RowType, ShopOrder
 from jetfort.mapping.text import clean, cut
 from jetfort.rules import TenantRules
 
@@ -47,7 +51,10 @@ def after_map_document(document: FortnoxOrder | FortnoxInvoice, order: ShopOrder
 
 def map_row(row: DocumentRow, shop_row: OrderRow, order: ShopOrder, rules: TenantRules,
             config: dict[str, Any]) -> DocumentRow | None:
-    """Gift-wrap rows without an article number → the configured Fortnox article."""
+    """Gift cards → the liability account; gift-wrap rows without an article number → the article."""
+    gift_card_account = config.get("gift_card_account")
+    if gift_card_account and shop_row.row_type == RowType.GIFT_CARD:
+        return row.model_copy(update={"article_number": None, "account_number": int(gift_card_account)})
     article = config.get("gift_wrap_article")
     if not article or shop_row.article_number:
         return None

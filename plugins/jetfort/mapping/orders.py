@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
@@ -575,13 +575,19 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
     mapped = MappedDocument(
         kind="order" if b.is_order else "invoice", document=document,
         idempotency_field=orders.idempotency_field, idempotency_key=key, shop_total=order.total_inc_vat,
-        fortnox_total=ZERO, articles_to_create=list(b.articles.values()), text_rows=b.text_rows,
+        fortnox_total=ZERO, articles_to_create=used_articles(document, b.articles.values()), text_rows=b.text_rows,
         notes=b.notes, vat_type=b.vat_type, shop_vat=order.vat_total)
     if any(p.enabled for p in rules.plugins):
         from jetfort.extensions import apply_document_plugins
 
         return apply_document_plugins(mapped, order, rules)
     return check_total(mapped, order, rules)
+
+
+def used_articles(document: FortnoxOrder | FortnoxInvoice, articles: Iterable[FortnoxArticle]) -> list[FortnoxArticle]:
+    """The articles to create that the document's rows still use (a plugin may have re-booked a row)."""
+    used = {row.article_number for row in document.rows or ()}
+    return [article for article in articles if article.article_number in used]
 
 
 def check_total(mapped: MappedDocument, order: ShopOrder, rules: TenantRules) -> MappedDocument:
