@@ -125,6 +125,18 @@ class MappedDocument:
         """The JSON object for ``{"Order": ...}`` / ``{"Invoice": ...}``."""
         return self.document.to_payload()
 
+    def total_check(self) -> dict[str, str]:
+        """The total check as text figures, for dry runs, the audit and the quarantine."""
+        totals = self.totals
+        out = {"currency": self.document.currency or "SEK", "shop_total": str(self.shop_total),
+               "fortnox_total": str(self.fortnox_total)}
+        if totals is not None:
+            out.update(fortnox_unrounded=str(totals.unrounded), round_off=str(totals.round_off),
+                       fortnox_vat=str(totals.vat), difference=str(self.shop_total - totals.unrounded))
+        if self.shop_vat is not None:
+            out["shop_vat"] = str(self.shop_vat)
+        return out
+
 
 # ------------------------------------------------------------------------------------------ keys
 

@@ -415,3 +415,11 @@ def test_account_row_always_has_a_description(awkward: dict[str, ShopOrder], fac
     nameless = base.model_copy(update={"rows": [base.rows[0], base.rows[1].model_copy(update={"name": ""})]})
     row = (_map(nameless, facts, missing_article="text_row").document.rows or [])[1]
     assert row.article_number is None and row.description
+
+
+def test_total_check_figures(awkward: dict[str, ShopOrder], facts: FortnoxFacts) -> None:
+    order = awkward["rounding_edge"]
+    check = _map(order, facts).total_check()
+    assert check["shop_total"] == str(order.total_inc_vat) and check["shop_vat"] == str(order.vat_total)
+    assert D(check["fortnox_total"]) - D(check["fortnox_unrounded"]) == D(check["round_off"])
+    assert D(check["difference"]) == order.total_inc_vat - D(check["fortnox_unrounded"])
