@@ -87,8 +87,9 @@ def test_recorded_exchanges_replay_against_the_sandbox(server: Server) -> None:
                 validate_response(exchange.method, exchange.target, response.status_code, body)
             except ContractError as exc:
                 contract_failures[exchange.name] = str(exc)[:300]
-    summary = (f"VCR replay: {len(matched)}/{len(exchanges)} match "
-               f"({len(CANNOT_MATCH)} allowlisted as unmatchable, {len(CONTRACT_EXCEPTIONS)} contract exceptions)")
+    summary = (f"VCR replay: {len(matched)}/{len(exchanges)} match ({len(CANNOT_MATCH)} allowlisted as unmatchable, "
+               f"{len(RECONSTRUCTED)} with redacted request bodies rebuilt, "
+               f"{len(CONTRACT_EXCEPTIONS)} recorded answers outside the official spec)")
     REPORT.append(summary)
     print(f"\n{summary}")
     for name, diffs in sorted(mismatched.items()):
