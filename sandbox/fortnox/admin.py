@@ -2,6 +2,8 @@
 
 - ``POST /_sandbox/companies`` {name?, seed?, empty?, client_id?, client_secret?, redirect_uri?}
   → {tenant_id, client_id, client_secret, refresh_token, authorization_code}
+- ``POST /_sandbox/companies/{tenant}/clients`` {client_id?, client_secret?, redirect_uri?} → a second
+  integration on an existing company (own credentials, own request budget)
 - ``GET /_sandbox/companies`` → every company with its document counts
 - ``POST /_sandbox/tokens`` {tenant_id, client_id?, kind: refresh|access|code, ttl?} → {token}
 - ``POST /_sandbox/tokens/expire`` {tenant_id?} → expire every live access token (of a company)
@@ -58,6 +60,16 @@ async def create_company(request: Request) -> JSONResponse:
     if unknown:
         raise HTTPException(422, f"unknown fields {sorted(unknown)}; allowed {sorted(allowed)}")
     credentials = _sb(request).create_company(**body)
+    return JSONResponse(credentials.as_dict(), status_code=201)
+
+
+@router.post("/companies/{tenant_id}/clients")
+async def add_client(request: Request, tenant_id: int) -> JSONResponse:
+    body = await _body(request)
+    allowed = {"client_id", "client_secret", "redirect_uri"}
+    if set(body) - allowed:
+        raise HTTPException(422, f"unknown fields {sorted(set(body) - allowed)}; allowed {sorted(allowed)}")
+    credentials = _tenant(request, tenant_id).add_client(tenant_id, **body)
     return JSONResponse(credentials.as_dict(), status_code=201)
 
 

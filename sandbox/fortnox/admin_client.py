@@ -37,6 +37,10 @@ class SandboxAdmin:
         """→ ``{tenant_id, client_id, client_secret, refresh_token, authorization_code}``."""
         return dict(self._call("POST", "/companies", fields))
 
+    def add_client(self, tenant_id: int, **fields: Any) -> dict[str, Any]:
+        """Another integration on an existing company (own credentials and request budget)."""
+        return dict(self._call("POST", f"/companies/{tenant_id}/clients", fields))
+
     def companies(self) -> dict[str, Any]:
         return dict(self._call("GET", "/companies"))
 

@@ -80,6 +80,17 @@ class FortnoxSandbox:
                                self.oauth.mint_refresh_token(client.client_id, tenant_id),
                                self.oauth.mint_code(client.client_id, tenant_id, redirect_uri))
 
+    def add_client(self, tenant_id: int, client_id: str | None = None, client_secret: str | None = None,
+                   redirect_uri: str | None = None, scopes: tuple[str, ...] = ALL_SCOPES) -> Credentials:
+        """Another integration (client) consented to an existing company; it gets its own budget."""
+        with self._lock:
+            self.company(tenant_id)
+            client = self.oauth.add_client(client_id, client_secret, redirect_uri, scopes)
+            self.oauth.consent(client.client_id, tenant_id, service_account=True)
+            return Credentials(tenant_id, client.client_id, client.client_secret,
+                               self.oauth.mint_refresh_token(client.client_id, tenant_id),
+                               self.oauth.mint_code(client.client_id, tenant_id, redirect_uri))
+
     def company(self, tenant_id: int | None = None) -> Company:
         return self.companies[self.default.tenant_id if tenant_id is None else tenant_id]
 

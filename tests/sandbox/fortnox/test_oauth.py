@@ -133,3 +133,18 @@ def test_revoked_refresh_token_cannot_be_used(server: Server) -> None:
                                   data={"token_type_hint": "refresh_token", "token": creds.refresh_token})
     assert revoked.json() == {"revoked": True}
     assert _token(server, client, grant_type="refresh_token", refresh_token=creds.refresh_token).status_code == 400
+
+
+def test_refresh_tokens_live_45_days_and_codes_10_minutes(server: Server) -> None:
+    creds = server.sandbox.create_company()
+    client = (creds.client_id, creds.client_secret)
+    try:
+        server.sandbox.clock.advance(601)
+        late_code = _token(server, client, grant_type="authorization_code", code=creds.authorization_code)
+        assert late_code.status_code == 400 and late_code.json()["error"] == "invalid_grant"
+        server.sandbox.clock.advance(45 * 86400)
+        stale = _token(server, client, grant_type="refresh_token", refresh_token=creds.refresh_token)
+        assert stale.status_code == 400 and stale.json()["error_description"] == "Invalid refresh token"
+    finally:
+        server.sandbox.clock.advance(-(601 + 45 * 86400))
+    assert _token(server, client, grant_type="refresh_token", refresh_token=creds.refresh_token).status_code == 200

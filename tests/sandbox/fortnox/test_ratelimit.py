@@ -87,3 +87,17 @@ def test_concurrent_clients_never_get_more_than_the_budget(fast: tuple[str, obje
     assert sandbox.max_in_window() <= 5  # type: ignore[attr-defined]
     stats = sandbox.stats()["clients"]["jetfort-sandbox"]  # type: ignore[attr-defined]
     assert stats["accepted"] == statuses.count(200) and stats["rejected_429"] == statuses.count(429)
+
+
+def test_two_integrations_on_one_company_have_separate_budgets(fast: tuple[str, object]) -> None:
+    base, sandbox = fast
+    second = requests.post(f"{base}/_sandbox/companies/{sandbox.default.tenant_id}/clients", json={}).json()  # type: ignore[attr-defined]
+    first_token = sandbox.mint_access_token()  # type: ignore[attr-defined]
+    second_token = sandbox.mint_access_token(second["tenant_id"], second["client_id"])  # type: ignore[attr-defined]
+    session = requests.Session()
+    first = [session.get(f"{base}/3/units", headers={"Authorization": f"Bearer {first_token}"}).status_code
+             for _ in range(8)]
+    assert 429 in first
+    assert session.get(f"{base}/3/units", headers={"Authorization": f"Bearer {second_token}"}).status_code == 200
+    stats = session.get(f"{base}/_sandbox/companies/{second['tenant_id']}/stats").json()["clients"]
+    assert set(stats) == {"jetfort-sandbox", second["client_id"]}
