@@ -1,6 +1,6 @@
 """Shop buyer → Fortnox customer: who it is (match keys), what to create, which VAT treatment.
 
-Decisions (see the package README section in the issue notes):
+Decisions (with the reasons; the orders side is in :mod:`jetfort.mapping.orders`):
 
 * **Match keys.** Organisation number first, then e-mail (order from ``rules.orders.customer_match``),
   each normalised; a key that is missing or malformed is never used, so an order without e-mail can

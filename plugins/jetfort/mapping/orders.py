@@ -3,7 +3,7 @@
 Pure: models and rules in, models out; no I/O. :func:`map_document` raises :class:`MappingProblem`
 for anything a person has to fix (the order goes to quarantine, the batch goes on).
 
-Decisions (each also in the issue notes):
+Decisions (the customer side is in :mod:`jetfort.mapping.customers`):
 
 * **Prices.** Row prices follow the document's ``VATIncluded`` (``rules.orders.vat_included``; VAT-free
   customers get net documents, where gross = net). Fortnox keeps 2 decimals; a unit price with more
