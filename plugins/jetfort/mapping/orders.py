@@ -511,6 +511,11 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
             "on one document (Fortnox: 500). Split the order.")
     if not order.rows:
         raise MappingProblem("no_rows", "rows", f"Order {order.order_number} has no rows to put on a document.")
+    if order.total_inc_vat < 0:
+        raise MappingProblem(
+            "negative_total", "total_inc_vat",
+            f"Order {order.order_number} totals {order.total_inc_vat} {order.currency}: a sale cannot be "
+            "negative; book it as a credit in Fortnox.")
     currency, currency_rate = _currency(order, facts)
     b = _Builder(order, rules, facts)
     for index, row in enumerate(order.rows):

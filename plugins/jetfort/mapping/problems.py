@@ -22,6 +22,7 @@ REASONS: dict[str, str] = {
     "total_mismatch": "the total Fortnox will compute differs from the shop's total beyond the tolerance",
     "negative_quantity": "a row with a negative quantity (a return inside a sale) needs a credit, not an order",
     "no_rows": "an order without rows",
+    "negative_total": "an order whose total is below zero (a credit, not a sale)",
     "too_many_rows": "more rows than the rules (and Fortnox) accept on one document",
     "plugin_failed": "a tenant plugin raised or returned something invalid",
 }

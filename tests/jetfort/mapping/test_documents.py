@@ -423,3 +423,15 @@ def test_total_check_figures(awkward: dict[str, ShopOrder], facts: FortnoxFacts)
     assert check["shop_total"] == str(order.total_inc_vat) and check["shop_vat"] == str(order.vat_total)
     assert D(check["fortnox_total"]) - D(check["fortnox_unrounded"]) == D(check["round_off"])
     assert D(check["difference"]) == order.total_inc_vat - D(check["fortnox_unrounded"])
+
+
+def test_negative_total_is_a_credit_not_a_sale(awkward: dict[str, ShopOrder], facts: FortnoxFacts) -> None:
+    base = awkward["gift_card_redeemed_row"]
+    card = base.rows[1].model_copy(update={"unit_price_inc_vat": D("-1000"), "unit_price_ex_vat": D("-1000"),
+                                           "total_inc_vat": D("-1000")})
+    order = base.model_copy(update={"rows": [base.rows[0], card],
+                                    "total_inc_vat": base.total_inc_vat - base.rows[1].total_inc_vat - 1000})
+    assert order.total_inc_vat < 0
+    with pytest.raises(MappingProblem) as caught:
+        _map(order, facts)
+    assert (caught.value.reason, caught.value.field) == ("negative_total", "total_inc_vat")
