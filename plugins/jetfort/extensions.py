@@ -44,9 +44,11 @@ if TYPE_CHECKING:
     from jetfort.rules import TenantRules
 
 __all__ = [
+    "CATALOG_EXTENSION_POINTS",
     "EXTENSION_POINTS",
     "LoadedPlugin",
     "PluginError",
+    "apply_catalog_plugins",
     "apply_customer_plugins",
     "apply_document_plugins",
     "apply_row_plugins",
@@ -55,7 +57,12 @@ __all__ = [
     "revalidate",
 ]
 
-EXTENSION_POINTS = ("after_map_customer", "map_row", "after_map_document")
+#: catalog flows (jetfort.tasks.catalog): ``after_map_article(article, record, rules, config)`` gets the
+#: FortnoxArticle about to be written from a shop product, ``after_map_product(product, record, rules,
+#: config)`` the Jetshop ProductUpsert about to be written from a Fortnox article; ``record`` is the
+#: canonical product (Fortnox field name → text). Return the changed model or None.
+CATALOG_EXTENSION_POINTS = ("after_map_article", "after_map_product")
+EXTENSION_POINTS = ("after_map_customer", "map_row", "after_map_document", *CATALOG_EXTENSION_POINTS)
 M = TypeVar("M", bound=FortnoxModel)
 
 
@@ -214,3 +221,27 @@ def apply_document_plugins(mapped: MappedDocument, order: ShopOrder, rules: Tena
     articles = used_articles(document, mapped.articles_to_create)
     return check_total(replace(mapped, document=document, articles_to_create=articles, plugins_applied=True),
                        order, rules)
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def apply_catalog_plugins(point: str, model: C, record: Any, rules: TenantRules) -> C:
+    """A catalog extension point of every plugin, in order; the result is validated again.
+
+    A plugin that raises or returns something invalid raises ValueError naming it: the catalog task
+    quarantines that article and goes on.
+    """
+    if point not in CATALOG_EXTENSION_POINTS:
+        raise ValueError(f"unknown catalog extension point {point!r}")
+    cls = type(model)
+    for plugin, fn in _with_hook(rules, point):
+        try:
+            result = fn(model, record, rules, plugin.config)
+            if result is not None:
+                if not isinstance(result, cls):
+                    raise TypeError(f"expected {cls.__name__}, got {type(result).__name__}")
+                model = cls.model_validate(_plain(result))
+        except Exception as exc:
+            raise ValueError(f"plugin {plugin.path!r} ({point}) failed: {type(exc).__name__}: {exc}") from exc
+    return model

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from jetfort.fortnox.models import ArticleListItem, FortnoxArticle
-    from jetfort.jetshop.models import Product
+    from jetfort.jetshop.models import Product, ProductUpsert
     from jetfort.rules import TenantRules
 
 log = logging.getLogger(__name__)
@@ -236,12 +236,12 @@ class CatalogSync:
                     continue
                 if exists:
                     try:
-                        fortnox.update_article(key, self.mapping.to_fortnox(record, create=False))
+                        fortnox.update_article(key, self._article(record, create=False))
                         counts.updated += 1
                     except FortnoxNotFound:
                         exists = False
                 if not exists:
-                    fortnox.create_article(self.mapping.to_fortnox(record, create=True))
+                    fortnox.create_article(self._article(record, create=True))
                     counts.created += 1
                     outcome.created.append(key)
                 outcome.written.append(key)
@@ -253,6 +253,24 @@ class CatalogSync:
                 self._quarantine("article", key, "rejected_by_fortnox", exc.message, code=exc.code,
                                  payload=dict(record))
         return outcome
+
+    def _article(self, record: Mapping[str, str], *, create: bool) -> FortnoxArticle:
+        """The article to write, after the tenant's ``after_map_article`` plugins (ValueError → quarantine)."""
+        article = self.mapping.to_fortnox(record, create=create)
+        if any(p.enabled for p in self.rules.plugins):
+            from jetfort.extensions import apply_catalog_plugins
+
+            article = apply_catalog_plugins("after_map_article", article, dict(record), self.rules)
+        return article
+
+    def _product(self, record: Mapping[str, str], culture: str) -> ProductUpsert:
+        """The product upsert, after the tenant's ``after_map_product`` plugins."""
+        product = self.mapping.to_shop(record, culture=culture)
+        if any(p.enabled for p in self.rules.plugins):
+            from jetfort.extensions import apply_catalog_plugins
+
+            product = apply_catalog_plugins("after_map_product", product, dict(record), self.rules)
+        return product
 
     # ---------------------------------------------------------------------------- products → shop
     def fortnox_records(self, items: Sequence[ArticleListItem], known: set[str],
@@ -306,7 +324,15 @@ class CatalogSync:
         if not keys:
             return outcome
         culture = self.shop_culture(shop_key)
-        upserts = [self.mapping.to_shop(records[k], culture=culture) for k in keys]
+        upserts = []
+        for key in keys:
+            try:
+                upserts.append(self._product(records[key], culture))
+            except ValueError as exc:  # a plugin refused or broke it
+                outcome.failed[key] = str(exc)
+                self._quarantine("product", f"{shop_key}:{key}", "unmappable_value", str(exc),
+                                 payload=dict(records[key]))
+        keys = [u.article_number for u in upserts]
         if self.dry_run:
             outcome.written.extend(keys)
             return outcome
