@@ -49,13 +49,20 @@ def fortnox_pool(tenant: str) -> str:
     return f"jetfort_fortnox__{tenant}"
 
 
+#: Base delay between task retries; ``JETFORT_RETRY_DELAY_SECONDS`` shortens it for tests and demos
+#: (``dag.test()`` really waits it out).
+RETRY_DELAY_ENV = "JETFORT_RETRY_DELAY_SECONDS"
+
+
 def default_args(rules: TenantRules) -> dict[str, Any]:
+    import os
+
     from jetfort.tasks.notify import FailureNotifier
 
     return {
         "owner": "jetfort",
         "retries": 3,
-        "retry_delay": dt.timedelta(seconds=30),
+        "retry_delay": dt.timedelta(seconds=float(os.environ.get(RETRY_DELAY_ENV, "30"))),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=15),
         "retry_policy": RETRY_POLICY,
