@@ -245,11 +245,16 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
         if record is None:
             record = ledger.ensure_record(tenant, KIND, key, state="seen", detail=detail)
             assert record is not None
-            if record.attempts == 0 and record.state == "seen":
+            if record.attempts == 0 and record.state == "seen":  # new: audit it and go on
                 ledger.transition(tenant, KIND, key, "seen", step="extract", expect=["seen"],
                                   message=f"order {order.order_number} status {order.status_id}",
                                   run_id=run_id)
+                counts["seen"] += 1
+                keys.append(key)
+                continue
         if record.state in DONE_STATES:
+            log.info("shop %s: order %s is already in Fortnox (%s %s); not sent again", shop_key,
+                     order.order_number, record.target_type, record.target_key)
             counts["skipped"] += 1
             continue
         if record.state in ("seen", "mapped", "held", "quarantined"):
@@ -324,20 +329,26 @@ def _month_start(now: dt.datetime) -> dt.datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def customer_cache_key(match: str, value: str) -> str:
-    """Ledger cursor name remembering which Fortnox customer a match key resolved to."""
+def customer_cache_key(match: str, value: str, vat_type: str) -> str:
+    """Ledger cursor name remembering which Fortnox customer a match key (and VAT type) resolved to."""
     if match == "organisation_number":
-        return f"customer:org:{re.sub(r'[^0-9A-Za-z]', '', value).upper()}"
-    return f"customer:{match}:{value.strip().casefold()}"
+        value = re.sub(r"[^0-9A-Za-z]", "", value).upper()
+    else:
+        value = value.strip().casefold()
+    return f"customer:{match}:{value}:{vat_type}"
 
 
 def _match_values(plan: Any) -> tuple[tuple[str, str], ...]:
     return tuple(getattr(plan, "match_values", ()) or ())
 
 
+def _vat_type(plan: Any) -> str:
+    return str(getattr(plan, "vat_type", "") or "SEVAT")
+
+
 def _cached_customer(runtime: TenantRuntime, plan: Any) -> str | None:
     for match, value in _match_values(plan):
-        number = runtime.ledger.get_cursor(runtime.tenant, customer_cache_key(match, value))
+        number = runtime.ledger.get_cursor(runtime.tenant, customer_cache_key(match, value, _vat_type(plan)))
         if number:
             return number
     return None
@@ -488,7 +499,7 @@ class _Lookup:
         known: dict[str, str] = {}
         for item in lister(since=since - LIST_LOOKUP_MARGIN):
             value = getattr(item, attr, None)
-            if value and item.document_number and not getattr(item, "cancelled", False):
+            if value and item.document_number:  # a cancelled one counts too: never a second
                 current = known.get(value)
                 if current is None or int(item.document_number) < int(current):
                     known[value] = str(item.document_number)
@@ -500,7 +511,7 @@ class _Lookup:
     def find(self, key: str) -> str | None:
         finder = self.hook.find_invoices_by_reference if self.kind == "invoice" \
             else self.hook.find_orders_by_reference
-        hits = [h for h in finder(key, field=self.field) if not getattr(h, "cancelled", False)]
+        hits: list[Any] = list(finder(key, field=self.field))
         return str(hits[0].document_number) if hits else None
 
 
@@ -520,9 +531,11 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
         return str(record_detail["customer_number"])
     matches = _match_values(plan)
 
+    vat_type = _vat_type(plan)
+
     def remember(number: str) -> str:
         for match, value in matches:
-            ledger.set_cursor(tenant, customer_cache_key(match, value), number)
+            ledger.set_cursor(tenant, customer_cache_key(match, value, vat_type), number)
         return number
 
     cached = _cached_customer(runtime, plan)
@@ -530,6 +543,9 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
         return cached
 
     def search() -> str | None:
+        """The first exact match whose VAT type is the one this order needs: Fortnox takes the VAT
+        treatment from the customer, so a buyer known under another VAT type (moved abroad, an EU
+        company buying privately) is not used for this order."""
         for match, value in matches:
             hits: list[Any] = []
             if match == "organisation_number":
@@ -538,8 +554,12 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
                 hits = hook.find_customers_by_email(value)
             numbers = sorted((str(h.customer_number) for h in hits if h.customer_number),
                              key=lambda n: (len(n), n))
-            if numbers:
-                return numbers[0]
+            for number in numbers[:3]:
+                found_type = str(hook.get_customer(number).vat_type or "SEVAT")
+                if found_type == vat_type:
+                    return number
+                log.info("customer %s matches by %s but has VAT type %s; this order needs %s",
+                         number, match, found_type, vat_type)
         return None
 
     found = search()
@@ -595,7 +615,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
         FortnoxValidationError,
     )
     from jetfort.fortnox.models import FortnoxInvoice, FortnoxOrder
-    from jetfort.mapping import plan_customer
+    from jetfort.mapping import MappingProblem, plan_customer
 
     ledger, tenant, rules = runtime.ledger, runtime.tenant, runtime.rules
     counts = {**new_counts(shop_key), **{k: batch.get(k, 0) for k in COUNT_FIELDS if k != "shop"}}
@@ -698,6 +718,9 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
             if number is None:
                 raise PostingIncomplete(f"order {order_number}: create answered ambiguously {CREATE_ATTEMPTS} times")
             link(number, adopted=adopted, sent={"Invoice" if doc_kind == "invoice" else "Order": payload})
+        except MappingProblem as problem:  # e.g. a plugin's customer rule refuses the buyer
+            _quarantine_problem(runtime, key, _order_from(record), problem, run_id)
+            counts["quarantined"] += 1
         except FortnoxValidationError as exc:
             order = _order_from(record)
             ledger.quarantine(tenant, KIND, key, reason="fortnox_rejected", field=_field_from(exc),
@@ -860,9 +883,13 @@ def build_orders(rules: TenantRules) -> None:
         return run_stage("acknowledge", batch["shop"], lambda rt, params, ctx: acknowledge_shop(
             rt, batch["shop"], batch, run_id=ctx.get("run_id")))
 
+    checked = preflight()
+
     @task_group(group_id="shop")
     def shop_flow(shop_key: str) -> Any:
-        return acknowledge(post(map_(extract(shop_key))))  # type: ignore[arg-type]
+        found = extract(shop_key)
+        checked >> found  # no shop syncs before the tenant passed pre-flight
+        return acknowledge(post(map_(found)))  # type: ignore[arg-type]
 
     @task(task_id="summary", trigger_rule="all_done")
     def summary() -> list[dict[str, Any]]:
@@ -886,6 +913,10 @@ def build_orders(rules: TenantRules) -> None:
             results[shop_key] = latest
             if reached is not None and not params["preflight_only"]:
                 failed[shop_key] = f"failed at {reached}"
+        if ti.xcom_pull(task_ids="preflight", key="return_value") is None:
+            log.error("tenant %s: pre-flight did not pass; no shop was synced (see the preflight task's log)",
+                      tenant)
+            raise OrdersRunFailed(f"tenant {tenant}: pre-flight did not pass; its log lists every gap")
         rows = summary_rows(results, failed)
         log.info("orders run for tenant %s%s:\n%s", tenant, " (dry run)" if params["dry_run"] else "",
                  format_table(rows, ["shop", *COUNT_FIELDS, "status"]))
@@ -895,8 +926,7 @@ def build_orders(rules: TenantRules) -> None:
                                   + " — see that task's log; cleared tasks resume where they stopped")
         return rows
 
-    flows = shop_flow.expand(shop_key=shops)
-    preflight() >> flows >> summary()
+    shop_flow.expand(shop_key=shops) >> summary()
 
 
 ORDER_PARAM_DOCS = {

@@ -1,0 +1,137 @@
+"""Benchmark of the whole orders flow (extract → map → post → acknowledge) in steady state.
+
+Prints two figures (issue 5's goals):
+
+* **Fortnox calls per order** with returning customers — goal ≤ 1.05. jetfort reaches ~1 because
+  customers resolved once are remembered in the ledger, Fortnox facts are cached, and the
+  idempotency check is one ``lastmodified`` list query per batch instead of a search per order
+  (see the docstring of :mod:`jetfort.tasks.orders`).
+* **jetfort CPU time per order** — goal ≤ 2 ms. Both sandboxes run in *separate processes*, so
+  ``time.process_time()`` of this process is jetfort's own work (hooks incl. SOAP/JSON handling,
+  mapping, ledger) and none of the emulators'.
+
+Method: start both sandboxes (subprocesses), provision a Fortnox company, run one warm-up batch
+whose buyers become Fortnox customers, then a measured batch of new orders from the same buyers.
+The Fortnox sandbox runs a 25-per-0.5 s window (real Fortnox: 25 per 5 s, i.e. at most ~5 orders/s
+per company at ~1 call per order).
+
+    .venv/bin/python bench/orders_flow.py [--orders 500] [--buyers 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+WINDOW = 0.5
+
+
+def start(service: str, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", service, "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    probe = "/_sandbox/companies" if service == "fortnox" else "/_sandbox/shops"
+    for _ in range(200):
+        try:
+            if httpx.get(url + probe, timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"{service} sandbox did not start")
+
+
+def add_orders(jetshop: str, emails: list[str], count: int, when: dt.datetime) -> list[int]:
+    ids = []
+    with httpx.Client(base_url=jetshop, timeout=30) as client:
+        for i in range(count):
+            body = {"email": emails[i % len(emails)], "status_id": 1, "kind": "bench",
+                    "order_date": (when - dt.timedelta(seconds=i)).replace(tzinfo=None).isoformat()}
+            ids.append(client.post("/_sandbox/shops/demoshop/orders", json=body).raise_for_status().json()["order_id"])
+        client.post("/_sandbox/shops/demoshop/orders/touch", json={"order_ids": ids,
+                                                                  "when": when.replace(tzinfo=None).isoformat()})
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=500, help="orders in the measured batch")
+    parser.add_argument("--buyers", type=int, default=50, help="distinct returning buyers (e-mail addresses)")
+    args = parser.parse_args()
+
+    from sandbox import demo_setup
+    from sandbox.server import free_port
+
+    fport, jport = free_port(), free_port()
+    procs = [start("fortnox", fport), start("jetshop", jport)]
+    try:
+        furl, jurl = f"http://127.0.0.1:{fport}", f"http://127.0.0.1:{jport}"
+        httpx.put(f"{furl}/_sandbox/ratelimit", json={"limit": 25, "window": WINDOW}).raise_for_status()
+        env = demo_setup.provision(furl, jurl)
+        home = Path(tempfile.mkdtemp(prefix="jetfort-bench-"))
+        tenants = home / "tenants"
+        tenants.mkdir()
+        rules = json.loads((demo_setup.EXAMPLE_TENANTS / "demo_ecom.json").read_text())
+        rules["orders"].pop("collective_customer_number")  # every buyer is a customer of their own
+        (tenants / "bench.json").write_text(json.dumps(rules))
+        os.environ.update(env.env())
+        os.environ.update({"JETFORT_TENANTS_DIR": str(tenants), "JETFORT_LEDGER_URL": f"sqlite:///{home / 'ledger.db'}",
+                           "JETFORT_FORTNOX_WINDOW_SECONDS": str(WINDOW), "AIRFLOW_HOME": str(home)})
+
+        from jetfort.tasks import orders as flow
+
+        tz = dt.UTC
+        emails = [f"returning{i}@example.se" for i in range(args.buyers)]
+
+        def batch(count: int, offset: dt.timedelta) -> dict[str, Any]:
+            now = dt.datetime.now(tz) - offset
+            add_orders(jurl, emails, count, now.astimezone(ZoneInfo("Europe/Stockholm")))
+            runtime = flow.open_runtime("bench")
+            with runtime:
+                context = {"data_interval_start": now - dt.timedelta(minutes=1),
+                           "data_interval_end": now + dt.timedelta(minutes=1)}
+                calls0 = runtime.fortnox.request_count
+                cpu0, wall0 = time.process_time(), time.perf_counter()
+                found = flow.extract_shop(runtime, "se", context=context, run_id="bench")
+                mapped = flow.map_shop(runtime, "se", found, run_id="bench")
+                posted = flow.post_shop(runtime, "se", mapped, run_id="bench")
+                acked = flow.acknowledge_shop(runtime, "se", posted, run_id="bench")
+                cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+                calls = runtime.fortnox.request_count - calls0
+            return {"orders": acked["acknowledged"], "calls": calls, "cpu": cpu, "wall": wall,
+                    "posted": acked["posted"], "adopted": acked["adopted"], "quarantined": acked["quarantined"]}
+
+        warm = batch(args.buyers * 2, dt.timedelta(minutes=10))
+        steady = batch(args.orders, dt.timedelta(0))
+        n = max(1, steady["orders"])
+        print(f"warm-up: {warm['orders']} orders, {warm['calls']} Fortnox calls "
+              f"({warm['calls'] / max(1, warm['orders']):.3f}/order; new customers and facts)")
+        print(f"steady state: {steady['orders']} orders from {args.buyers} returning buyers "
+              f"(posted {steady['posted']}, adopted {steady['adopted']}, quarantined {steady['quarantined']})")
+        print(f"  Fortnox calls per order: {steady['calls'] / n:.3f}  (goal <= 1.05)")
+        print(f"  jetfort CPU per order:   {steady['cpu'] / n * 1000:.2f} ms  (goal <= 2 ms; sandboxes excluded)")
+        print(f"  wall time: {steady['wall']:.1f} s ({n / steady['wall']:.1f} orders/s with a {WINDOW} s window; "
+              f"real Fortnox 25/5 s caps it at ~{25 / 5 / (steady['calls'] / n):.1f} orders/s)")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

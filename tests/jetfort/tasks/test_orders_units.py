@@ -1,0 +1,73 @@
+"""Small, Airflow-free pieces of the orders flow: keys, params, summary, the batch idempotency lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+from typing import Any
+
+from jetfort.tasks import orders as flow
+
+
+def test_source_and_cache_keys_are_stable() -> None:
+    assert flow.source_key("se", 10001) == "se:10001"
+    assert flow._order_id("nordic:42") == 42
+    a = flow.customer_cache_key("organisation_number", "556677-8899", "SEVAT")
+    b = flow.customer_cache_key("organisation_number", "5566778899", "SEVAT")
+    assert a == b == "customer:organisation_number:5566778899:SEVAT"
+    assert flow.customer_cache_key("email", " Kund@Example.SE ", "EUVAT") == "customer:email:kund@example.se:EUVAT"
+    # a buyer known under another VAT type is a different cache entry
+    assert flow.customer_cache_key("email", "a@b.se", "SEVAT") != flow.customer_cache_key("email", "a@b.se", "EXPORT")
+
+
+def test_params_accept_lists_numbers_and_text() -> None:
+    assert flow._params({"params": {"order_numbers": [10001, "10002"], "dry_run": True}}) == {
+        "order_numbers": ["10001", "10002"], "dry_run": True, "preflight_only": False}
+    assert flow._params({"params": {"order_numbers": "10001, 10002 10003"}})["order_numbers"] == [
+        "10001", "10002", "10003"]
+    assert flow._params({}) == {"order_numbers": [], "dry_run": False, "preflight_only": False}
+
+
+def test_summary_rows_total_and_failed_shops() -> None:
+    se = {**flow.new_counts("se"), "seen": 3, "posted": 2, "quarantined": 1, "fortnox_calls": 5}
+    no = {**flow.new_counts("nordic"), "seen": 1}
+    rows = flow.summary_rows({"se": se, "nordic": no}, {"nordic": "failed at post"})
+    assert [r["shop"] for r in rows] == ["se", "nordic", "TOTAL"]
+    assert rows[-1]["seen"] == 4 and rows[-1]["posted"] == 2 and rows[-1]["status"] == "failed"
+    assert rows[1]["status"] == "failed at post"
+    (only,) = flow.summary_rows({"se": None}, {})
+    assert only["seen"] == 0 and only["status"] == "ok"
+
+
+class FakeHook:
+    """Fortnox list/search answers as the real API gives them: substring matches, cancelled ones."""
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+        self.listed: list[Any] = []
+        self.searched: list[str] = []
+
+    def list_invoices(self, *, since: dt.datetime) -> list[Any]:
+        self.listed.append(since)
+        return self.items
+
+    def find_invoices_by_reference(self, value: str, *, field: str) -> list[Any]:
+        self.searched.append(value)
+        return [i for i in self.items if i.external_invoice_reference1 == value]
+
+
+def item(number: str, ref: str, cancelled: bool = False) -> Any:
+    return SimpleNamespace(document_number=number, external_invoice_reference1=ref, cancelled=cancelled)
+
+
+def test_batch_lookup_is_exact_and_prefers_the_first_document_even_cancelled() -> None:
+    hook = FakeHook([item("7", "jetfort:se:100"), item("3", "jetfort:se:100"), item("9", "jetfort:se:1000"),
+                     item("4", "jetfort:se:200", cancelled=True)])
+    lookup = flow._Lookup(SimpleNamespace(fortnox=hook), "invoice", "ExternalInvoiceReference1")  # type: ignore[arg-type]
+    since = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    lookup.prime(since)
+    assert hook.listed == [since - flow.LIST_LOOKUP_MARGIN]
+    assert lookup.listed("jetfort:se:100") == "3"
+    assert lookup.listed("jetfort:se:10") is None  # no substring match
+    assert lookup.listed("jetfort:se:200") == "4"  # cancelled by a person: still never a second one
+    assert lookup.find("jetfort:se:1000") == "9"
