@@ -69,13 +69,32 @@ def move(rt: TenantRuntime, link: Record, target: str, *, tracking: str | None =
     return "; ".join(done)
 
 
+def is_open(rt: TenantRuntime, link: Record) -> bool:
+    """Whether the linked document has not been moved on yet (not invoiced, paid, cancelled, tracked)."""
+    field = rt.rules.status_map.tracking_field
+    if link.target_type == "order":
+        order = rt.fortnox.get_order(str(link.target_key))
+        tracked = _tracking_value(order, field)
+        return not order.cancelled and not order.invoice_reference and not tracked
+    invoice = rt.fortnox.get_invoice(str(link.target_key))
+    return (not invoice.cancelled and not invoice.credit_invoice_reference and not invoice.final_pay_date
+            and not invoice.sent and not _tracking_value(invoice, field))
+
+
+def _tracking_value(model: Any, field: str) -> Any:
+    name = next(n for n, info in type(model).model_fields.items() if info.alias == field)
+    return getattr(model, name)
+
+
 def advance_demo_orders(tenant: str, *, per_state: int = 1, runtime: TenantRuntime | None = None
                         ) -> dict[str, list[str]]:
-    """Move the tenant's first linked documents on: ``per_state`` each to delivered, invoiced, paid
-    and cancelled (in that order of links). Returns state → what was done, and prints it."""
+    """Move the tenant's first still-open linked documents on: ``per_state`` each to delivered,
+    invoiced, paid and cancelled (in that order of links). Returns state → what was done, and
+    prints it. Run the orders DAG before, the order status DAG after."""
     rt = runtime or TenantRuntime.for_tenant(tenant)
     try:
-        links = [r for r in rt.ledger.records(tenant, "order", states=("posted", "acknowledged")) if r.target_key]
+        links = [r for r in rt.ledger.records(tenant, "order", states=("posted", "acknowledged"))
+                 if r.target_key and is_open(rt, r)]
         plan: dict[str, list[str]] = {state: [] for state in TARGETS}
         for index, link in enumerate(links[: per_state * len(TARGETS)]):
             target = TARGETS[index // per_state]
