@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 KEY = "ArticleNumber"
+_TEXT_KINDS = ("text", "unit")
 _TRUE, _FALSE = "1", "0"
 
 
@@ -221,12 +222,37 @@ class ProductMapping:
             text = ""  # a new Jetshop product reports QuantitySuffix "0"
         return self._fit(spec, text)
 
+    def same(self, source: Mapping[str, str], target: Mapping[str, str]) -> bool:
+        """Whether ``target`` already holds what ``source`` would write (initial sync, drift).
+
+        Text the source leaves empty is not written (see :meth:`to_fortnox`), so the target's own value
+        counts as equal.
+        """
+        for spec in self.fields:
+            wanted, have = source.get(spec.fortnox, ""), target.get(spec.fortnox, "")
+            if wanted != have and not (spec.kind in _TEXT_KINDS and wanted == ""):
+                return False
+        return True
+
+    def shop_holds(self, product: Product, record: Mapping[str, str]) -> bool:
+        """Whether a shop product already holds ``record`` — a variant's own name counts as well as its
+        flat name (a Fortnox description written to a variant reads back with the variant value added)."""
+        if self.same(record, self.canonical_from_shop(product)):
+            return True
+        if product.parent_article_number:
+            raw = product.model_copy(update={"parent_article_number": None})
+            return self.same(record, self.canonical_from_shop(raw))
+        return False
+
     def frame_columns(self) -> list[str]:
         return [KEY, *self.columns]
 
     # ------------------------------------------------------------------------ from canonical
     def to_fortnox(self, record: Mapping[str, str], *, create: bool) -> FortnoxArticle:
         """The article to POST (``create``) or PUT; VAT travels as the sales account of its rate.
+
+        Empty text is left out: an emptied field in the master side does not clear the other side
+        (conservative: Fortnox needs ``API_BLANK`` to clear, and never loses data to a blank shop field).
 
         Raises ValueError naming the field when a value cannot be written (no account for the VAT rate).
         """
@@ -249,11 +275,8 @@ class ProductMapping:
                 values[spec.fortnox_attr] = int(text or 0)
             elif kind in ("active", "bool"):
                 values[spec.fortnox_attr] = text == _TRUE
-            elif kind == "unit":
-                if text:
-                    values[spec.fortnox_attr] = text
-            else:
-                values[spec.fortnox_attr] = text
+            elif text:  # empty text is not sent: Fortnox ignores "" (clearing needs API_BLANK) and
+                values[spec.fortnox_attr] = text  # a unit must exist in its register
         if create and not values.get("description"):
             values["description"] = record[KEY]  # Description is required on create
         return FortnoxArticle(**values)
@@ -272,7 +295,7 @@ class ProductMapping:
                 values[spec.jetshop_attr] = text != _TRUE
             elif kind in ("int", "bool"):
                 values[spec.jetshop_attr] = Decimal(text or 0) if spec.jetshop_attr == "weight" else text
-            else:
+            elif text:  # empty text is not sent either way (the shop keeps its own value)
                 values[spec.jetshop_attr] = text
         return ProductUpsert(**values)
 

@@ -529,7 +529,7 @@ class CatalogSync:
         to_write: list[str] = []
         for key, record in records.items():
             current = details.get(key)
-            if current is not None and self.mapping.canonical_from_fortnox(current) == record:
+            if current is not None and self.mapping.same(record, self.mapping.canonical_from_fortnox(current)):
                 counts.skipped += 1
             else:
                 to_write.append(key)
@@ -556,9 +556,9 @@ class CatalogSync:
         columns = self.mapping.columns
         in_sync_everywhere = set(records)
         for shop in self.rules.shops:
-            current = {p.article_number: self.mapping.canonical_from_shop(p)
-                       for p in self.read_shop_products(shop.key)}
-            to_write = [k for k in records if current.get(k) != records[k]]
+            current = {p.article_number: p for p in self.read_shop_products(shop.key)}
+            to_write = [k for k in records
+                        if k not in current or not self.mapping.shop_holds(current[k], records[k])]
             counts.skipped += len(records) - len(to_write)
             outcome = self.write_shop_products(shop.key, to_write, records)
             counts.created += len(outcome.created)
@@ -640,6 +640,22 @@ class CatalogSync:
             frame["action"] = "reported"
         return list(counts.values()), frame
 
+    def _fill_new_products(self, shop_key: str, articles: Sequence[str], quantities: Mapping[str, Decimal],
+                           counts: Mapping[str, Counts]) -> None:
+        """Stock and prices of products the drift correction just created in a shop."""
+        if not articles:
+            return
+        wanted = set(articles)
+        if quantities:
+            cells = self.stock_cells({a: q for a, q in quantities.items() if a in wanted}, shop_key)
+            written = self.write_stock(shop_key, [c[0] for c in cells.values()], counts["stock"])
+            counts["stock"].written += len(written)
+            self._save(SHOP, shop_entity("stock", shop_key), ((a, cells[a][1], None) for a in written), written=True)
+        prices = {k: v for k, v in self.price_cells(Counts("prices")).get(shop_key, {}).items() if v[0] in wanted}
+        done = self.write_prices(shop_key, list(prices.values()), counts["prices"])
+        counts["prices"].written += len(done)
+        self._save(SHOP, shop_entity("price", shop_key), ((k, str(prices[k][2]), None) for k in done), written=True)
+
     def _correct(self, frame: pd.DataFrame, counts: Mapping[str, Counts], quantities: Mapping[str, Decimal]) -> None:
         """Write the master side's value where the two sides differ (per the tenant's flow)."""
         import pandas as pd
@@ -656,6 +672,7 @@ class CatalogSync:
                 counts["products"].written += len(outcome.written)
                 frame.loc[frame["article"].isin(outcome.written) & (frame["shop"] == shop.key)
                           & (frame["kind"] == "missing_in_shop"), "action"] = "created in shop"
+                self._fill_new_products(shop.key, outcome.written, quantities, counts)
             stock_articles = mine[mine["kind"] == "stock"]["article"].tolist()
             if stock_articles:
                 cells = self.stock_cells({a: quantities[a] for a in stock_articles if a in quantities}, shop.key)
