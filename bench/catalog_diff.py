@@ -66,7 +66,7 @@ def main() -> None:
         baseline = records(args.articles, rng)
         t0 = time.perf_counter()
         frame = sync._frame(baseline)
-        ledger.save_snapshot(TENANT, FORTNOX, PRODUCT, ((k, h, None) for k, h in frame["hash"].items()))
+        ledger.save_snapshot(TENANT, FORTNOX, PRODUCT, ((str(k), str(h), None) for k, h in frame["hash"].items()))
         setup = time.perf_counter() - t0
 
         changed_keys = rng.sample(sorted(baseline), int(args.articles * args.changed))

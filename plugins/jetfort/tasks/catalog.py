@@ -369,15 +369,38 @@ class CatalogSync:
             self.ledger.save_snapshot(self.tenant, FORTNOX, ARTICLE_VAT, fetched)
         return vat
 
-    def fortnox_price_rows(self, code: str) -> dict[tuple[str, Decimal], Decimal]:
-        """Every row of one Fortnox price list: ``(article, from quantity) → price``."""
+    def fortnox_price_rows(self, code: str, articles: Iterable[str] | None = None
+                           ) -> dict[tuple[str, Decimal], Decimal]:
+        """Every row of one Fortnox price list: ``(article, from quantity) → price``.
+
+        Reads the list route ``/3/prices?pricelist=`` (500 rows a request). The reference marks that
+        route's list behaviour as unconfirmed, so when Fortnox refuses it the rows are read per
+        article through ``/3/prices/sublist/{list}/{article}`` for ``articles``.
+        """
+        from jetfort.fortnox.errors import FortnoxNotFound, FortnoxValidationError
         from jetfort.fortnox.models import Price
 
         rows: dict[tuple[str, Decimal], Decimal] = {}
-        for price in self.rt.fortnox.iter_list("3/prices", "Prices", Price, {"pricelist": code}):
+
+        def keep(price: Price) -> None:
             if price.price_list != code or not price.article_number or price.price is None:
-                continue  # the search matches substrings: keep exactly this list
+                return  # the search matches substrings: keep exactly this list
             rows[(price.article_number, Decimal(price.from_quantity or 0))] = Decimal(price.price)
+
+        try:
+            for price in self.rt.fortnox.iter_list("3/prices", "Prices", Price, {"pricelist": code}):
+                keep(price)
+        except (FortnoxNotFound, FortnoxValidationError):
+            if articles is None:
+                raise
+            log.info("tenant %s: price list %s read per article (list route refused)", self.tenant, code)
+            rows.clear()
+            for article in articles:
+                try:
+                    for price in self.rt.fortnox.list_prices(code, article):
+                        keep(price)
+                except FortnoxNotFound:
+                    continue
         return rows
 
     def currency_rate(self, currency: str) -> Decimal:
@@ -404,7 +427,8 @@ class CatalogSync:
                 log.warning("tenant %s: Fortnox price list %r does not exist; its Jetshop lists are skipped",
                             self.tenant, code)
                 continue
-            lists[code] = self.fortnox_price_rows(code)
+            candidates = sorted({a for t in targets for a in self.known_in_shop(t.shop)})
+            lists[code] = self.fortnox_price_rows(code, candidates)
         articles = {a for rows in lists.values() for (a, q) in rows if q == 0 and self.scope.matches(a)}
         vat = self.article_vat(sorted(articles))
         out: dict[str, dict[str, tuple[str, str, Decimal]]] = {}
@@ -597,7 +621,7 @@ class CatalogSync:
             if flow in ("erp", "combo") else []
         existing_lists = {p.code for p in self.rt.fortnox.list_price_lists()} if targets else set()
         for code in sorted({t.fortnox_price_list for t in targets} & existing_lists):
-            price_rows[code] = self.fortnox_price_rows(code)
+            price_rows[code] = self.fortnox_price_rows(code, sorted(fortnox_in_scope))
         vat = self.article_vat(sorted(fortnox_in_scope)) if price_rows else {}
         for shop in self.rules.shops:
             products = {p.article_number: p for p in self.read_shop_products(shop.key)}
