@@ -60,10 +60,16 @@ UNMAPPED, SUPERSEDED, QUARANTINED = "unmapped", "superseded", "quarantined"
 #: capture record states
 CAPTURING, CAPTURED, BLOCKED, NOT_CAPTURABLE = "capturing", "captured", "blocked", "not_capturable"
 COUNTERS = ("pushed", "captured", "emails", "skipped", "quarantined")
+#: a push/capture claimed by another run is left alone this long (it may still be in flight)
+LEASE = dt.timedelta(minutes=10)
 
 
 class StatusPushIncomplete(TransientError):
     """Some shop orders could not be finished for a transient reason; a retry continues them."""
+
+
+class _InFlightElsewhere(Exception):
+    """Another run claimed this push or capture moments ago; leave the order to it."""
 
 
 def _runtime(tenant: str, runtime: TenantRuntime | None) -> TenantRuntime:
@@ -246,6 +252,8 @@ class _ShopPush:
         for order_id in sorted(work):
             try:
                 self.order(order_id)
+            except _InFlightElsewhere as exc:
+                log.info("order %s left alone: %s", order_id, exc)
             except TransientError as exc:
                 transient.append(f"order {order_id}: {exc}")
             except Exception as exc:
@@ -310,6 +318,7 @@ class _ShopPush:
         detail = {**(record.detail or {}), "jetshop_status": action.jetshop_status,
                   "send_email": action.send_email, "tracking_number": tracking, "tracking_url": url}
         if record.state == PUSHING:  # an earlier push's answer was lost: look before sending again
+            self._not_elsewhere(record)
             shop_order = self.hook.get_order(order_id)
             if shop_order.status_id == action.jetshop_status and (
                     tracking is None or shop_order.tracking_number == tracking):
@@ -319,6 +328,7 @@ class _ShopPush:
                     self._count_push(state, action)
                 return
         elif not self.ledger.transition(self.tenant, KIND_STATUS, skey, PUSHING, step="claim", expect=[PENDING],
+                                        detail={**(record.detail or {}), "claimed_by": self.run_id},
                                         run_id=self.run_id, count_attempt=True):
             return  # another run took it
         from jetfort.jetshop.errors import JetshopError
@@ -360,8 +370,12 @@ class _ShopPush:
             open_entries = {q.source_key for q in self.ledger.open_quarantine(self.tenant, KIND_CAPTURE)}
             if key in open_entries:
                 return  # waits for a person; the status still goes out
+        if record.state == CAPTURING:
+            self._not_elsewhere(record)
         if not self.ledger.transition(self.tenant, KIND_CAPTURE, key, CAPTURING, step="claim",
-                                      expect=[PENDING, CAPTURING, QUARANTINED], run_id=self.run_id,
+                                      expect=[PENDING, CAPTURING, QUARANTINED],
+                                      detail={**(record.detail or {}), "claimed_by": self.run_id},
+                                      run_id=self.run_id,
                                       count_attempt=True):
             return
         shop_order = self.hook.get_order(order_id)  # the shop's own capture state decides first
@@ -411,6 +425,15 @@ class _ShopPush:
                                   detail=detail, run_id=self.run_id,
                                   message=("already captured in the shop" if adopted else f"captured {amount}")):
             self.counts[state]["captured"] += 1
+
+    def _not_elsewhere(self, record: Record) -> None:
+        """A claim in doubt is checked now only when it is this run's own (a task retry) or old enough
+        that its run cannot still be talking to the shop; otherwise the order is left alone."""
+        owner = (record.detail or {}).get("claimed_by")
+        age = dt.datetime.now(dt.UTC) - record.updated_at
+        if owner != self.run_id and age < LEASE:
+            raise _InFlightElsewhere(f"{record.kind} {record.source_key} claimed by run {owner!r} "
+                                     f"{int(age.total_seconds())} s ago")
 
     def _cancelled_in_shop(self, shop_order: ShopOrder) -> bool:
         status = self.statuses().get(shop_order.status_id)
