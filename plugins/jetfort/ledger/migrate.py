@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ def _config(connection: sa.Connection) -> Config:
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Bring the ledger schema to ``revision``; safe to call on every start."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # two INFO lines per task otherwise
     with engine.begin() as connection:
         command.upgrade(_config(connection), revision)
 
