@@ -4,6 +4,7 @@ enable ``status_map``. Wiring only; the work is in :mod:`jetfort.tasks.order_sta
 read_changes (Fortnox documents changed in the window, linked shop orders only, states recorded in
 the ledger) → push_status[<shop>] (status, tracking, e-mail flag, capture; each exactly once) →
 summary (per state: pushed, captured, e-mails, skipped, quarantined).
+Params for manual runs: ``orders`` (re-check given shop orders) and ``dry_run``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _build(rules: TenantRules) -> None:
         return order_status.push_status(tenant, shop_key, context)
 
     @task(task_id="summary", trigger_rule="all_done")
-    def summary(read: dict[str, Any] | None, pushes: list[dict[str, Any] | None], **context: Any) -> dict[str, Any]:
+    def summary(read: Any, pushes: Any, **context: Any) -> dict[str, Any]:
         result = order_status.summarize(tenant, read, pushes, shops=shops)
         context["ti"].xcom_push(key="summary", value=result)
         return result
@@ -48,5 +49,6 @@ DAGS = tenant_dags(
     description="Order status back: Fortnox delivered/invoiced/paid/cancelled → Jetshop status, "
                 "tracking, e-mail and payment capture",
     applies=lambda rules: rules.status_map.enabled,
+    params=order_status.status_params(),
 )
 globals().update(DAGS)

@@ -154,7 +154,8 @@ def test_every_state_reaches_the_shop_with_status_tracking_email_and_capture(syn
     assert summary["states"]["invoiced"]["pushed"] == 2
     assert summary["states"]["paid"]["pushed"] == 1 and summary["states"]["paid"]["emails"] == 1
     assert summary["states"]["cancelled"]["pushed"] == 1 and summary["states"]["cancelled"]["captured"] == 0
-    assert "pushed" in summary["table"] and "delivered" in summary["table"]
+    assert [r["state"] for r in summary["rows"]] == ["delivered", "invoiced", "paid", "cancelled", "total"]
+    assert summary["rows"][-1]["pushed"] == 7
 
     # the capture is recorded once in the ledger with the PSP reference
     ledger = sync_env.ledger()
@@ -241,3 +242,19 @@ def test_plan_below_200_is_refused_by_the_rules(sync_env: Any) -> None:
 
 def _today() -> dt.date:
     return dt.date.today()
+
+
+@pytest.mark.timeout(240)
+def test_dry_run_shows_the_plan_and_sends_nothing(sync_env: Any) -> None:
+    order_id, _ = link_order(sync_env)
+    advance(sync_env, order_id, "delivered", tracking="PN5SE")
+    dag_run, out = run(conf={"dry_run": True})
+    assert str(dag_run.state) == "success", out["tasks"]
+    assert out["summary"]["dry_run"] is True
+    assert out["summary"]["states"]["delivered"]["pushed"] == 1
+    assert out["summary"]["states"]["delivered"]["captured"] == 1
+    assert changes(sync_env, order_id) == [] and sync_env.jetshop.captures(SHOP, order_id) == []
+    assert sync_env.ledger().get_cursor(TENANT, "order_status") is None  # a dry run moves no cursor
+    dag_run, out = run()
+    assert [c["to_status_id"] for c in changes(sync_env, order_id)] == [3]
+    assert len(sync_env.jetshop.captures(SHOP, order_id)) == 1

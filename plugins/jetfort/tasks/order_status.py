@@ -114,7 +114,17 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
         if invoice and facts.source_key in link_by_key:
             known_invoice[str(invoice)] = link_by_key[facts.source_key]
 
+    params = context.get("params") or {}
+    dry_run = bool(params.get("dry_run"))
     affected: dict[str, Record] = {}
+    unknown_keys: list[str] = []
+    for key in params.get("orders") or []:  # manual re-check of given shop orders, whatever the window
+        if str(key) in link_by_key:
+            affected[str(key)] = link_by_key[str(key)]
+        else:
+            unknown_keys.append(str(key))
+    if unknown_keys:
+        log.warning("not linked to a Fortnox document in the ledger (nothing to re-check): %s", unknown_keys)
     fetched_invoices: dict[str, FortnoxInvoice] = {}
     changed_orders = changed_invoices = 0
     if links:
@@ -179,12 +189,13 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
                 pending[shop_key] += 1
 
     cursor = ledger.get_cursor(tenant, CURSOR)
-    if cursor is None or dt.datetime.fromisoformat(cursor) < window.end:
+    if not dry_run and (cursor is None or dt.datetime.fromisoformat(cursor) < window.end):
         ledger.set_cursor(tenant, CURSOR, window.end.isoformat())
     result = {
         "window": window.as_dict(), "linked": len(links), "changed_orders": changed_orders,
         "changed_invoices": changed_invoices, "affected": len(affected), "states": dict(states),
         "pending": {shop: pending.get(shop, 0) for shop in sorted(shops)},
+        **({"not_linked": unknown_keys} if unknown_keys else {}), **({"dry_run": True} if dry_run else {}),
     }
     log.info("read_changes: %s", result)
     return result
@@ -219,7 +230,7 @@ def _derive(rt: TenantRuntime, link: Record, fetched: dict[str, FortnoxInvoice])
 class _ShopPush:
     """Pushes one shop's pending states; counts per state for the summary."""
 
-    def __init__(self, rt: TenantRuntime, shop_key: str, run_id: str) -> None:
+    def __init__(self, rt: TenantRuntime, shop_key: str, run_id: str, *, dry_run: bool = False) -> None:
         self.rt = rt
         self.ledger = rt.ledger
         self.tenant = rt.tenant
@@ -230,6 +241,9 @@ class _ShopPush:
         self.counts: dict[str, dict[str, int]] = {s: dict.fromkeys(COUNTERS, 0) for s in mapping.STATE_ORDER}
         self.problems: list[str] = []
         self._statuses: dict[int, OrderStatus] | None = None
+        self._warned: set[int] = set()
+        self.dry_run = dry_run
+        self.plan: list[str] = []
 
     @property
     def hook(self) -> JetshopHook:
@@ -261,8 +275,10 @@ class _ShopPush:
                     transient.append(f"order {order_id}: {type(exc).__name__}: {exc}")
                 else:
                     raise
-        result = {"shop": self.shop_key, "orders": len(work),
-                  "states": {s: c for s, c in self.counts.items() if any(c.values())}}
+        result: dict[str, Any] = {"shop": self.shop_key, "orders": len(work),
+                                  "states": {s: c for s, c in self.counts.items() if any(c.values())}}
+        if self.dry_run:
+            result.update(dry_run=True, plan=self.plan[:100])
         log.info("push_status %s: %s", self.shop_key, result)
         if transient:
             raise StatusPushIncomplete(
@@ -284,6 +300,9 @@ class _ShopPush:
         capture_state = next((s for s, a in self.actions.mapped() if a.capture and s != "cancelled"), None)
         needs_capture = capture_state in derived_states and "cancelled" not in derived_states
         captured = False
+        if self.dry_run:
+            self._plan(key, push, superseded, needs_capture, capture_state, records)
+            return
         for state in superseded:
             why = ("order cancelled in Fortnox" if "cancelled" in derived_states
                    else "a later state was already pushed")
@@ -309,12 +328,42 @@ class _ShopPush:
         if needs_capture and not captured and capture_state is not None:
             self.capture(key, order_id, capture_state, facts)
 
+    def _plan(self, key: str, push: list[mapping.State], superseded: list[mapping.State], needs_capture: bool,
+              capture_state: str | None, records: Mapping[Any, Record | None]) -> None:
+        """Dry run: count and list what a real run would do; nothing is sent, the ledger is unchanged."""
+        for state in superseded:
+            self.counts[state]["skipped"] += 1
+            self.plan.append(f"{key}: {state} skipped (superseded)")
+        capture = self.ledger.get(self.tenant, KIND_CAPTURE, key)
+        for state in push:
+            record = records.get(state)
+            if record is None or record.state not in (PENDING, PUSHING):
+                continue
+            action: StatusAction | None = getattr(self.actions, state)
+            if action is None:
+                self.counts[state]["skipped"] += 1
+                self.plan.append(f"{key}: {state} skipped (not in the status map)")
+                continue
+            if needs_capture and state == capture_state and (capture is None or capture.state != CAPTURED):
+                self.counts[state]["captured"] += 1
+                self.plan.append(f"{key}: capture")
+            self._count_push(state, action)
+            self.plan.append(f"{key}: {state} → status {action.jetshop_status}"
+                             + (" + e-mail" if action.send_email else ""))
+
     # -- status ------------------------------------------------------------------------------------
     def push(self, key: str, order_id: int, state: str, action: StatusAction, record: Record,
              facts: Mapping[str, Any]) -> None:
         skey = f"{key}:{state}"
         tracking = facts.get("tracking") if action.include_tracking else None
         url = mapping.tracking_url(self.template, tracking)
+        if state != "cancelled" and not action.capture:
+            shop_status = self.statuses().get(action.jetshop_status)
+            if shop_status is not None and shop_status.captures_payment and action.jetshop_status not in self._warned:
+                self._warned.add(action.jetshop_status)
+                log.warning("shop %s: status %s (%s) captures payments by itself in Jetshop, but the status map "
+                            "says capture=false for %r; the shop will capture the whole authorisation",
+                            self.shop_key, action.jetshop_status, shop_status.name, state)
         detail = {**(record.detail or {}), "jetshop_status": action.jetshop_status,
                   "send_email": action.send_email, "tracking_number": tracking, "tracking_url": url}
         if record.state == PUSHING:  # an earlier push's answer was lost: look before sending again
@@ -459,7 +508,8 @@ def push_status(tenant: str, shop_key: str, context: Mapping[str, Any], *,
     """Push one shop's pending states (and captures); returns counts per state."""
     rt = _runtime(tenant, runtime)
     try:
-        return _ShopPush(rt, shop_key, str(context.get("run_id") or "")).run()
+        dry_run = bool((context.get("params") or {}).get("dry_run"))
+        return _ShopPush(rt, shop_key, str(context.get("run_id") or ""), dry_run=dry_run).run()
     finally:
         if runtime is None:
             rt.close()
@@ -493,11 +543,25 @@ def summarize(tenant: str, read: Mapping[str, Any] | None, pushes: Iterable[Mapp
     rows.append({"state": "total", **{n: sum(totals[s][n] for s in totals) for n in COUNTERS}})
     missing = sorted(set(shops) - reported)
     summary = {
-        "tenant": tenant, "window": (read or {}).get("window"), "read": {k: v for k, v in (read or {}).items()
+        "tenant": tenant, **({"dry_run": True} if (read or {}).get("dry_run") else {}), "window": (read or {}).get("window"), "read": {k: v for k, v in (read or {}).items()
                                                                           if k != "window"},
-        "states": totals, "open_quarantine": open_by_kind, "shops_not_finished": missing,
-        "table": format_table(rows, ["state", *COUNTERS]),
+        "rows": rows, "states": totals, "open_quarantine": open_by_kind, "shops_not_finished": missing,
     }
-    log.info("order status summary for tenant %s\n%s\nopen quarantine: %s%s", tenant, summary["table"],
+    log.info("order status summary for tenant %s\n%s\nopen quarantine: %s%s", tenant,
+             format_table(rows, ["state", *COUNTERS]),
              open_by_kind, f"\nshops not finished (see their task logs): {missing}" if missing else "")
     return summary
+
+
+def status_params() -> dict[str, Any]:
+    """Params of a manual run: re-check given shop orders, dry run."""
+    from airflow.sdk import Param
+
+    return {
+        "orders": Param([], type="array", items={"type": "string"},
+                        description='Shop orders to re-check whatever the window, as "<shop key>:<order id>" '
+                                    '(e.g. "se:10041").'),
+        "dry_run": Param(False, type="boolean",
+                         description="Derive the states and show what would be pushed and captured; "
+                                     "send nothing to the shop and leave the cursor where it is."),
+    }

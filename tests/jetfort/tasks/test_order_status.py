@@ -312,6 +312,21 @@ def test_summary_table_and_open_quarantine(env: Any) -> None:
     assert summary["states"]["delivered"] == {"pushed": 2, "captured": 1, "emails": 2, "skipped": 0,
                                               "quarantined": 0}
     assert summary["shops_not_finished"] == []
-    assert "delivered" in summary["table"] and "total" in summary["table"]
+    assert summary["rows"][0] == {"state": "delivered", "pushed": 2, "captured": 1, "emails": 2, "skipped": 0,
+                                  "quarantined": 0}
+    assert summary["rows"][-1]["state"] == "total"
     missing = task.summarize(TENANT, None, [None], shops=["se"], runtime=rt)
     assert missing["shops_not_finished"] == ["se"]
+
+
+def test_manual_recheck_of_given_orders_whatever_the_window(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", ExternalInvoiceReference2="PN1")
+    fortnox.changed_orders.clear()  # not changed in this window
+    link(rt, 100, "1")
+    shop.add(100)
+    context = {"run_id": "m1", "params": {"orders": ["se:100", "se:999"]}}
+    read = task.read_changes(TENANT, context, runtime=rt, now=NOW)
+    assert read["affected"] == 1 and read["not_linked"] == ["se:999"]
+    task.push_status(TENANT, "se", context, runtime=rt)
+    assert shop.changes == [(100, 3, "PN1", True)]
