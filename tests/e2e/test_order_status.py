@@ -123,6 +123,8 @@ def test_every_state_reaches_the_shop_with_status_tracking_email_and_capture(syn
     dag_run, out = run()
     assert str(dag_run.state) == "success", out["tasks"]
     assert out["tasks"]["push_status[0]"] == "success"
+    (push_ti,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "push_status"]
+    assert push_ti.rendered_map_index == "se"  # the grid names each mapped instance by its shop
 
     sb = sync_env.jetshop
     # delivered: status 3 with tracking + URL, e-mail, capture of the document total (≤ authorised)
