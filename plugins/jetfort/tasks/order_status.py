@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from jetfort.errors import TransientError
+from jetfort.errors import PermanentError, TransientError
 from jetfort.ledger.store import Record
 from jetfort.mapping import status as mapping
 from jetfort.tasks.runtime import TenantRuntime, format_table, run_window
@@ -155,6 +155,7 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
 
     states: dict[str, int] = defaultdict(int)
     pending: dict[str, int] = defaultdict(int)
+    quarantined = 0
     open_quarantine = {(q.kind, q.source_key) for q in ledger.open_quarantine(tenant)}
     run_id = str(context.get("run_id") or "")
     for key, link in sorted(affected.items()):
@@ -162,12 +163,21 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
         if shop_key not in shops:
             log.warning("%s is linked to shop %r, which the tenant rules no longer have; skipped", key, shop_key)
             continue
-        derived = _derive(rt, link, fetched_invoices)
+        try:
+            derived = _derive(rt, link, fetched_invoices)
+        except PermanentError as exc:  # e.g. the linked document is gone: this order waits, the rest go on
+            ledger.quarantine(tenant, KIND_FACTS, key, reason="fortnox_read_failed", message=(
+                f"{exc} — check Fortnox {link.target_type} {link.target_key} linked to shop order {key}, "
+                "then resolve this entry"), run_id=run_id)
+            quarantined += 1
+            continue
         detail = {**derived.to_detail(), "shop": shop_key, "order_id": order_id,
                   "order_number": (link.detail or {}).get("order_number"),
                   "link": {"type": link.target_type, "number": link.target_key}}
         top = derived.states[-1] if derived.states else "open"
         previous = ledger.get(tenant, KIND_FACTS, key)
+        if previous is not None and previous.state == QUARANTINED:
+            ledger.resolve_quarantine(tenant, KIND_FACTS, key)  # readable again
         if previous is None:
             ledger.ensure_record(tenant, KIND_FACTS, key, state=top, detail=detail)
         if previous is None or previous.detail != detail or previous.state != top:
@@ -194,6 +204,7 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
     result = {
         "window": window.as_dict(), "linked": len(links), "changed_orders": changed_orders,
         "changed_invoices": changed_invoices, "affected": len(affected), "states": dict(states),
+        "quarantined": quarantined,
         "pending": {shop: pending.get(shop, 0) for shop in sorted(shops)},
         **({"not_linked": unknown_keys} if unknown_keys else {}), **({"dry_run": True} if dry_run else {}),
     }
@@ -538,7 +549,8 @@ def summarize(tenant: str, read: Mapping[str, Any] | None, pushes: Iterable[Mapp
     finally:
         if runtime is None:
             rt.close()
-    open_by_kind = {kind: sum(1 for q in open_entries if q.kind == kind) for kind in (KIND_STATUS, KIND_CAPTURE)}
+    open_by_kind = {kind: sum(1 for q in open_entries if q.kind == kind)
+                    for kind in (KIND_FACTS, KIND_STATUS, KIND_CAPTURE)}
     rows: list[dict[str, Any]] = [{"state": s, **totals[s]} for s in mapping.STATE_ORDER]
     rows.append({"state": "total", **{n: sum(totals[s][n] for s in totals) for n in COUNTERS}})
     missing = sorted(set(shops) - reported)

@@ -330,3 +330,33 @@ def test_manual_recheck_of_given_orders_whatever_the_window(env: Any) -> None:
     assert read["affected"] == 1 and read["not_linked"] == ["se:999"]
     task.push_status(TENANT, "se", context, runtime=rt)
     assert shop.changes == [(100, 3, "PN1", True)]
+
+
+def test_an_unreadable_linked_document_is_quarantined_and_the_others_go_on(env: Any) -> None:
+    from jetfort.fortnox.errors import FortnoxNotFound
+
+    rt, fortnox, shop = env
+    fortnox.order("1", InvoiceReference="10")
+    fortnox.invoice("10", OrderReference="1")
+    fortnox.order("2", InvoiceReference="11")
+    link(rt, 100, "1")
+    link(rt, 101, "2")  # its invoice 11 cannot be read
+    shop.add(100)
+    shop.add(101)
+    real = fortnox.get_invoice
+
+    def get_invoice(number: str) -> Any:
+        if number == "11":
+            raise FortnoxNotFound("GET /3/invoices/11: HTTP 404, code 2000434: Kan inte hitta fakturan.")
+        return real(number)
+
+    fortnox.get_invoice = get_invoice  # type: ignore[method-assign]
+    out = cycle(rt)
+    assert out["read"]["quarantined"] == 1 and [c[0] for c in shop.changes] == [100]
+    (entry,) = rt.ledger.open_quarantine(TENANT, "order_status")
+    assert entry.source_key == "se:101" and "invoices/11" in entry.message and "resolve" in entry.message
+    fortnox.invoice("11", OrderReference="2")
+    fortnox.get_invoice = real  # type: ignore[method-assign]
+    cycle(rt, "r2")
+    assert [c[0] for c in shop.changes] == [100, 101]
+    assert rt.ledger.open_quarantine(TENANT, "order_status") == []
