@@ -330,3 +330,17 @@ def test_catalog_dag_logs_its_summary_table(catalog_env: Any, capsys: pytest.Cap
 
 
 _ = dt  # keep the import for helpers that take times
+
+
+def test_what_jetfort_wrote_to_the_shop_is_not_echoed_back_to_fortnox(catalog_env: Any) -> None:
+    """combo: an initial Fortnox → shop sync, then the scheduled shop → Fortnox product sync reads those
+    products back: they are recognised as jetfort's own writes (echo) and not sent to Fortnox again."""
+    sides: Sides = catalog_env.sides
+    run("jetfort__demo_combo__catalog_initial", {"direction": "fortnox_to_shop", "article_filter": ["10*"]})
+    description = sides.article("1001")["Description"]  # type: ignore[index]
+    sides.mark()
+    rows = summary(run("jetfort__demo_combo__catalog"))["products → Fortnox"]
+    assert rows["echo_suppressed"] >= 10
+    put_paths = [e["path"] for e in list(catalog_env.fortnox.request_log)
+                 if e.get("method") in ("PUT", "POST") and str(e.get("path", "")).startswith("/3/articles")]
+    assert "/3/articles/1001" not in put_paths and sides.article("1001")["Description"] == description  # type: ignore[index]

@@ -309,7 +309,9 @@ class Ledger:
     def save_snapshot(self, tenant: str, side: str, entity: str,
                       rows: Iterable[tuple[str, str, Any]], *, written: bool = False,
                       batch_size: int = 2000) -> int:
-        """Upsert (key, hash, data) rows; ``written=True`` also records them as jetfort's own writes."""
+        """Upsert (key, hash, data) rows as *seen*; ``written=True`` records them as jetfort's own writes
+        instead, leaving the last seen hash alone (a key never seen gets ``""``), so that reading the
+        side back finds ``hash == written_hash != seen``: jetfort's echo, not a change to send on."""
         now = utcnow()
         total = 0
         batch: list[dict[str, Any]] = []
@@ -318,17 +320,20 @@ class Ledger:
             if not batch:
                 return
             stmt = self._insert(catalog_snapshots)
-            update = {"hash": stmt.excluded.hash, "data": stmt.excluded.data, "updated_at": now}
+            update: dict[str, Any] = {"data": stmt.excluded.data, "updated_at": now}
             if written:
                 update["written_hash"] = stmt.excluded.written_hash
+            else:
+                update["hash"] = stmt.excluded.hash
             conn.execute(stmt.on_conflict_do_update(
                 index_elements=["tenant", "side", "entity", "key"], set_=update), batch)
             batch.clear()
 
         with self.transaction() as conn:
             for key, digest, data in rows:
-                batch.append({"tenant": tenant, "side": side, "entity": entity, "key": key, "hash": digest,
-                              "written_hash": digest if written else None, "data": data, "updated_at": now})
+                batch.append({"tenant": tenant, "side": side, "entity": entity, "key": key,
+                              "hash": "" if written else digest, "written_hash": digest if written else None,
+                              "data": data, "updated_at": now})
                 total += 1
                 if len(batch) >= batch_size:
                     flush(conn)

@@ -132,6 +132,13 @@ class CatalogSync:
         if rows and not self.dry_run:
             self.ledger.save_snapshot(self.tenant, side, entity, rows, written=written)
 
+    def _save_cells(self, entity: str, cells: Iterable[tuple[str, str]]) -> None:
+        """Price/stock cells jetfort wrote to the shop: recorded as written *and* as the value the shop
+        now holds (the delta compares Fortnox's next value with it; the shop is not read back here)."""
+        rows = [(key, value, None) for key, value in cells]
+        self._save(SHOP, entity, rows, written=True)
+        self._save(SHOP, entity, rows)
+
     def _quarantine(self, kind: str, key: str, reason: str, message: str, *, code: Any = None,
                     payload: Any = None) -> None:
         log.warning("quarantine %s %s: %s: %s", kind, key, reason, message)
@@ -458,7 +465,7 @@ class CatalogSync:
             counts.echo_suppressed += len(result.echo)
             written = self.write_prices(shop_key, [cells[k] for k in result.to_write], counts)
             counts.written += len(written)
-            self._save(SHOP, shop_entity("price", shop_key), ((k, values[k], None) for k in written), written=True)
+            self._save_cells(shop_entity("price", shop_key), ((k, values[k]) for k in written))
         return counts
 
     def write_prices(self, shop_key: str, cells: Sequence[tuple[str, str, Decimal]], counts: Counts) -> list[str]:
@@ -521,7 +528,7 @@ class CatalogSync:
             counts.echo_suppressed += len(result.echo)
             written = self.write_stock(shop.key, [cells[k][0] for k in result.to_write], counts)
             counts.written += len(written)
-            self._save(SHOP, shop_entity("stock", shop.key), ((k, values[k], None) for k in written), written=True)
+            self._save_cells(shop_entity("stock", shop.key), ((k, values[k]) for k in written))
         return counts
 
     def write_stock(self, shop_key: str, updates: Sequence[Any], counts: Counts) -> list[str]:
@@ -674,11 +681,11 @@ class CatalogSync:
             cells = self.stock_cells({a: q for a, q in quantities.items() if a in wanted}, shop_key)
             written = self.write_stock(shop_key, [c[0] for c in cells.values()], counts["stock"])
             counts["stock"].written += len(written)
-            self._save(SHOP, shop_entity("stock", shop_key), ((a, cells[a][1], None) for a in written), written=True)
+            self._save_cells(shop_entity("stock", shop_key), ((a, cells[a][1]) for a in written))
         prices = {k: v for k, v in self.price_cells(Counts("prices")).get(shop_key, {}).items() if v[0] in wanted}
         done = self.write_prices(shop_key, list(prices.values()), counts["prices"])
         counts["prices"].written += len(done)
-        self._save(SHOP, shop_entity("price", shop_key), ((k, str(prices[k][2]), None) for k in done), written=True)
+        self._save_cells(shop_entity("price", shop_key), ((k, str(prices[k][2])) for k in done))
 
     def _correct(self, frame: pd.DataFrame, counts: Mapping[str, Counts], quantities: Mapping[str, Decimal]) -> None:
         """Write the master side's value where the two sides differ (per the tenant's flow)."""
@@ -702,8 +709,7 @@ class CatalogSync:
                 cells = self.stock_cells({a: quantities[a] for a in stock_articles if a in quantities}, shop.key)
                 written = self.write_stock(shop.key, [cells[a][0] for a in cells], counts["stock"])
                 counts["stock"].written += len(written)
-                self._save(SHOP, shop_entity("stock", shop.key), ((a, cells[a][1], None) for a in written),
-                           written=True)
+                self._save_cells(shop_entity("stock", shop.key), ((a, cells[a][1]) for a in written))
                 frame.loc[frame["article"].isin(written) & (frame["shop"] == shop.key)
                           & (frame["kind"] == "stock"), "action"] = "stock written"
             price_rows = mine[mine["kind"] == "price"]
@@ -713,8 +719,7 @@ class CatalogSync:
                 done = set(self.write_prices(shop.key, fixes, counts["prices"]))
                 counts["prices"].written += len(done)
                 values = {price_map.price_cell_key(a, g): str(p) for a, g, p in fixes}
-                self._save(SHOP, shop_entity("price", shop.key), ((k, values[k], None) for k in done),
-                           written=True)
+                self._save_cells(shop_entity("price", shop.key), ((k, values[k]) for k in done))
                 cell_keys = [price_map.price_cell_key(str(a), str(g or "")) for a, g in
                              zip(frame["article"], frame["guid"], strict=True)]
                 hit = pd.Series([k in done for k in cell_keys], index=frame.index, dtype=bool)
