@@ -13,6 +13,18 @@ batches, and records what it wrote (``written=True``) so reading that side later
 jetfort's own echo. Article numbers Fortnox refuses are quarantined (kind ``article``); the batch
 goes on. Tasks return counts only (XCom ``return_value`` and key ``summary``).
 
+Choices worth knowing:
+
+* several shops feeding Fortnox (combo): the first shop in the rules wins for an article number;
+* products are written in each shop's first channel's culture (Fortnox has one description);
+* empty text never overwrites the other side (Fortnox ignores ``""``; clearing needs ``API_BLANK``);
+* Jetshop price lists have no quantity steps: Fortnox rows with ``FromQuantity`` > 0 are skipped
+  (counted); prices go only to articles known to exist in that shop (an upsert would create them);
+* the *expected* stock status needs a delivery date, which the Fortnox reads here do not supply yet
+  (:func:`jetfort.mapping.stock.stock_update` takes one; purchase orders would be the source);
+* the drift report can only compare prices of a shop's default price list (``Product_Get`` reports
+  that one), stock and product existence.
+
 Snapshot layout (ledger ``catalog_snapshots``; side / entity / key):
 
 * ``shop``/``product`` and ``fortnox``/``product`` — canonical product hash per article;
