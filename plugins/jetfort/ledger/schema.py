@@ -59,8 +59,8 @@ cursors = sa.Table(
     "cursors",
     metadata,
     sa.Column("tenant", sa.String(40), primary_key=True),
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("value", sa.String(100), nullable=False),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # JSON for some cursors (migration 0002)
     sa.Column("updated_at", TS, nullable=False),
 )
 

@@ -16,11 +16,20 @@ from jetfort.ledger.schema import metadata
 
 def test_migrated_schema_matches_the_tables_the_code_uses(ledger_url: str) -> None:
     ledger = Ledger.from_url(ledger_url)
-    assert current_revision(ledger.engine) == "0001"
+    assert current_revision(ledger.engine) == "0002"
     with ledger.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": "jetfort_alembic_version"})
         diff = compare_metadata(ctx, metadata)
     assert diff == []
+
+
+def test_cursor_keeps_a_long_json_value(ledger_url: str) -> None:
+    """PostgreSQL enforces column lengths (SQLite does not): the orders flow keeps JSON in cursors."""
+    ledger = Ledger.from_url(ledger_url)
+    value = "{" + '"1001": null, ' * 300 + '"x": 1}'
+    name = "customer:email:" + "a" * 200 + "@example.se"
+    ledger.set_cursor("acme", name, value)
+    assert ledger.get_cursor("acme", name) == value
 
 
 def test_migrate_twice_is_harmless(ledger_url: str) -> None:
