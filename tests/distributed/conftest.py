@@ -1,0 +1,24 @@
+"""The distributed suite: ``test_compose.py`` runs in every ``make test``; the CeleryExecutor
+topology test (minutes, starts ~10 processes) only in ``make test-distributed``, which sets
+``JETFORT_DISTRIBUTED=1`` (``.ci/run`` calls both)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.conftest import POSTGRES_ENV
+
+DISTRIBUTED_ENV = "JETFORT_DISTRIBUTED"
+
+collect_ignore = [] if os.environ.get(DISTRIBUTED_ENV) == "1" else ["test_celery_topology.py"]
+
+
+@pytest.fixture
+def postgres_url_base() -> str:
+    """The server URL itself (the stack creates and drops its own databases on it)."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"distributed test: set {POSTGRES_ENV} (e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/postgres)")
+    return url
