@@ -314,11 +314,14 @@ class _ShopPush:
         if self.dry_run:
             self._plan(key, push, superseded, needs_capture, capture_state, records)
             return
-        for state in superseded:
-            why = ("order cancelled in Fortnox" if "cancelled" in derived_states
+        gone = [s for s, r in records.items()
+                if r is not None and r.state in (PENDING, PUSHING) and s not in derived_states]
+        for state in [*superseded, *gone]:
+            why = ("Fortnox no longer shows this state" if state in gone
+                   else "order cancelled in Fortnox" if "cancelled" in derived_states
                    else "a later state was already pushed")
             if self.ledger.transition(self.tenant, KIND_STATUS, f"{key}:{state}", SUPERSEDED, step="push",
-                                      expect=[PENDING], run_id=self.run_id, message=why):
+                                      expect=[PENDING, PUSHING], run_id=self.run_id, message=why):
                 self.counts[state]["skipped"] += 1
         for state in push:
             record = records.get(state)
