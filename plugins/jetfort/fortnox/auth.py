@@ -162,6 +162,12 @@ class FortnoxAuth:
             self._rejected = None
             return stored.access_token
 
+    def still_fresh(self, token: str) -> bool:
+        """Cheap, in-memory: is ``token`` still the cached one with a quarter of the margin left?"""
+        cached = self._cached
+        return (cached is not None and cached.access_token == token
+                and cached.valid_for(self.refresh_margin / 4))
+
     def invalidate(self, rejected: str) -> None:
         """The API refused ``rejected`` (401): refresh on the next call unless someone already did."""
         with self._lock:
@@ -202,7 +208,8 @@ class FortnoxAuth:
             raise FortnoxServerError("token endpoint answered without an access_token")
         mask(access)
         mask(refresh_token)
-        expires_in = float(body.get("expires_in") or 3600)
+        raw_ttl = body.get("expires_in")
+        expires_in = float(raw_ttl) if raw_ttl is not None else 3600.0
         saved = slot.save(access_token=access, refresh_token=refresh_token,
                           expires_at=_utcnow() + dt.timedelta(seconds=expires_in),
                           scope=body.get("scope"))
