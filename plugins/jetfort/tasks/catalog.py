@@ -863,8 +863,11 @@ def write_report(frame: pd.DataFrame, counts: Sequence[Counts], directory: Path,
         ax.set_title(f"No drift ({', '.join(f'{c.entity}: {c.read} compared' for c in counts)})", fontsize=8)
     else:
         table = frame.groupby(["kind", "shop"]).size().unstack(fill_value=0)
-        table.plot.bar(ax=ax)
-        ax.set_title("Catalog drift: differences per kind and shop")
+        table.plot.bar(ax=ax, rot=0)
+        ax.set_title(f"Catalog drift: {len(frame)} difference(s) per kind and shop")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("differences")
     fig.tight_layout()
     fig.savefig(png_path)
