@@ -63,7 +63,7 @@ def link_order(env: Any, *, document: str = "order", provider: str = "Klarna", a
     doc_rows = [DocumentRow(article_number=r["ArticleNumber"], ordered_quantity=Decimal(r["Quantity"]),
                             delivered_quantity=Decimal(r["Quantity"]), price=Decimal(r["UnitPriceIncVat"]))
                 for r in spec["rows"]]
-    key = f"jetshop:{SHOP}:{order_id}"
+    key = f"jetfort:se:{order_id}"  # the orders flow's idempotency key
     with TenantRuntime.for_tenant(TENANT) as rt:
         if document == "order":
             created: Any = rt.fortnox.create_order(FortnoxOrder(

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from jetfort.errors import PermanentError, TransientError
 from jetfort.ledger.store import Record
 from jetfort.mapping import status as mapping
+from jetfort.mapping.orders import KEY_PREFIX
 from jetfort.tasks.runtime import TenantRuntime, format_table, run_window
 
 if TYPE_CHECKING:
@@ -104,54 +105,33 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
                         overlap_minutes=rules.schedules.window_overlap_minutes, now=now)
     log.info("order status window %s → %s (%s)", window.start.isoformat(), window.end.isoformat(), window.source)
     shops = {shop.key for shop in rules.shops}
-    links = [r for r in ledger.records(tenant, KIND_LINK, states=LINKED) if r.target_key]
-    by_order = {r.target_key: r for r in links if r.target_type == "order"}
-    by_invoice = {r.target_key: r for r in links if r.target_type == "invoice"}
-    known_invoice: dict[str, Record] = {}
-    link_by_key = {r.source_key: r for r in links}
-    for facts in ledger.records(tenant, KIND_FACTS):
-        invoice = (facts.detail or {}).get("invoice_number")
-        if invoice and facts.source_key in link_by_key:
-            known_invoice[str(invoice)] = link_by_key[facts.source_key]
-
     params = context.get("params") or {}
     dry_run = bool(params.get("dry_run"))
+    finder = _LinkFinder(ledger, tenant)
     affected: dict[str, Record] = {}
     unknown_keys: list[str] = []
     for key in params.get("orders") or []:  # manual re-check of given shop orders, whatever the window
-        if str(key) in link_by_key:
-            affected[str(key)] = link_by_key[str(key)]
+        link = finder.by_source_key(str(key))
+        if link is not None:
+            affected[link.source_key] = link
         else:
             unknown_keys.append(str(key))
     if unknown_keys:
         log.warning("not linked to a Fortnox document in the ledger (nothing to re-check): %s", unknown_keys)
     fetched_invoices: dict[str, FortnoxInvoice] = {}
     changed_orders = changed_invoices = 0
-    if links:
-        fortnox = rt.fortnox
-        for item in fortnox.orders_changed_since(window.start):
-            changed_orders += 1
-            link = by_order.get(str(item.document_number))
-            if link is not None:
-                affected[link.source_key] = link
-        idem_attr = ("external_invoice_reference1" if rules.orders.idempotency_field.endswith("1")
-                     else "external_invoice_reference2")
-        unknown: list[str] = []
-        for inv in fortnox.invoices_changed_since(window.start):
-            changed_invoices += 1
-            number = str(inv.document_number)
-            link = by_invoice.get(number) or known_invoice.get(number)
-            if link is not None:
-                affected[link.source_key] = link
-            elif getattr(inv, idem_attr):  # made by jetfort: maybe invoiced from a linked order
-                unknown.append(number)
-        for number in unknown:
-            invoice = fortnox.get_invoice(number)
-            origin = invoice.order_reference
-            link = by_order.get(origin) if origin else None
-            if link is not None:
-                fetched_invoices[number] = invoice
-                affected[link.source_key] = link
+    attr = _IDEMPOTENCY_ATTR[rules.orders.idempotency_field]
+    fortnox = rt.fortnox
+    for item in fortnox.orders_changed_since(window.start):
+        changed_orders += 1
+        link = finder.for_document("order", str(item.document_number), getattr(item, attr))
+        if link is not None:
+            affected[link.source_key] = link
+    for inv in fortnox.invoices_changed_since(window.start):
+        changed_invoices += 1
+        link = finder.for_document("invoice", str(inv.document_number), getattr(inv, attr))
+        if link is not None:
+            affected[link.source_key] = link
 
     states: dict[str, int] = defaultdict(int)
     pending: dict[str, int] = defaultdict(int)
@@ -183,6 +163,10 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
         if previous is None or previous.detail != detail or previous.state != top:
             ledger.transition(tenant, KIND_FACTS, key, top, step="read", detail=detail, run_id=run_id,
                               message="; ".join(derived.reasons[s] for s in derived.states) or "no state yet")
+        if derived.invoice_number and link.target_type == "order":
+            index = _invoice_index(derived.invoice_number)
+            if ledger.get_cursor(tenant, index) != key:
+                ledger.set_cursor(tenant, index, key)  # its later payments find this order directly
         for state in derived.states:
             states[state] += 1
             skey = f"{key}:{state}"
@@ -202,7 +186,7 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
     if not dry_run and (cursor is None or dt.datetime.fromisoformat(cursor) < window.end):
         ledger.set_cursor(tenant, CURSOR, window.end.isoformat())
     result = {
-        "window": window.as_dict(), "linked": len(links), "changed_orders": changed_orders,
+        "window": window.as_dict(), "changed_orders": changed_orders,
         "changed_invoices": changed_invoices, "affected": len(affected), "states": dict(states),
         "quarantined": quarantined,
         "pending": {shop: pending.get(shop, 0) for shop in sorted(shops)},
@@ -210,6 +194,63 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
     }
     log.info("read_changes: %s", result)
     return result
+
+
+_IDEMPOTENCY_ATTR = {"ExternalInvoiceReference1": "external_invoice_reference1",
+                     "ExternalInvoiceReference2": "external_invoice_reference2"}
+
+
+def _invoice_index(invoice_number: str) -> str:
+    """Ledger cursor row: invoice made from a linked order → the shop order's source key."""
+    return f"{CURSOR}:invoice:{invoice_number}"
+
+
+class _LinkFinder:
+    """Finds the orders flow's link of a changed Fortnox document without reading every link.
+
+    A document jetfort posted carries the idempotency key ``jetfort:<shop>:<order id>`` (copied to
+    an invoice made from the order), which names the link directly; an invoice seen before is in the
+    invoice index. Only hashed keys (``jetfort:h:…``, for keys too long to fit) need the full list of
+    links, read once and only then.
+    """
+
+    def __init__(self, ledger: Any, tenant: str) -> None:
+        self.ledger = ledger
+        self.tenant = tenant
+        self._cache: dict[str, Record | None] = {}
+        self._by_target: dict[tuple[str, str], Record] | None = None
+
+    def by_source_key(self, source_key: str) -> Record | None:
+        if source_key not in self._cache:
+            record = self.ledger.get(self.tenant, KIND_LINK, source_key)
+            ok = record is not None and record.state in LINKED and record.target_key
+            self._cache[source_key] = record if ok else None
+        return self._cache[source_key]
+
+    def for_document(self, doc_type: str, number: str, key: str | None) -> Record | None:
+        link = None
+        if doc_type == "invoice":
+            indexed = self.ledger.get_cursor(self.tenant, _invoice_index(number))
+            link = self.by_source_key(indexed) if indexed else None
+        if link is None and key and key.startswith(f"{KEY_PREFIX}:"):
+            shop, _, order_id = key[len(KEY_PREFIX) + 1:].partition(":")
+            if shop == "h":
+                link = self._all().get((doc_type, number))
+            elif order_id.isdigit():
+                link = self.by_source_key(f"{shop}:{order_id}")
+        if link is None:
+            return None
+        if link.target_type == doc_type and link.target_key == number:
+            return link
+        if doc_type == "invoice" and link.target_type == "order":
+            return link  # an invoice made from the linked order (the order tells which one)
+        return None
+
+    def _all(self) -> dict[tuple[str, str], Record]:
+        if self._by_target is None:
+            self._by_target = {(str(r.target_type), str(r.target_key)): r
+                               for r in self.ledger.records(self.tenant, KIND_LINK, states=LINKED) if r.target_key}
+        return self._by_target
 
 
 def _derive(rt: TenantRuntime, link: Record, fetched: dict[str, FortnoxInvoice]) -> mapping.Derived:

@@ -51,9 +51,10 @@ class FakeFortnox:
         self.changed_orders.append(number)
 
     def invoice(self, number: str, **fields: Any) -> None:
+        origin = self.orders.get(str(fields.get("OrderReference")), {})  # invoiced from an order: its key
         self.invoices[number] = {"DocumentNumber": number, "Cancelled": False, "Credit": "false",
                                  "CreditInvoiceReference": "0", "Total": 548, "Balance": 548, "Currency": "SEK",
-                                 "ExternalInvoiceReference1": "key", **fields}
+                                 "ExternalInvoiceReference1": origin.get("ExternalInvoiceReference1", ""), **fields}
         self.changed_invoices.append(number)
 
     def orders_changed_since(self, since: Any) -> list[OrderListItem]:
@@ -162,7 +163,13 @@ def env(sqlite_url: str) -> tuple[FakeRuntime, FakeFortnox, FakeShop]:
 
 
 def link(rt: TenantRuntime, order_id: int, number: str, target_type: str = "order") -> None:
+    """The orders flow's link, and its idempotency key on the Fortnox document(s)."""
     key = f"se:{order_id}"
+    fake: FakeFortnox = rt.fortnox
+    docs = fake.orders if target_type == "order" else fake.invoices
+    docs[number]["ExternalInvoiceReference1"] = f"jetfort:{key}"
+    if target_type == "order" and docs[number].get("InvoiceReference", "0") in fake.invoices:
+        fake.invoices[docs[number]["InvoiceReference"]]["ExternalInvoiceReference1"] = f"jetfort:{key}"
     rt.ledger.ensure_record(TENANT, "order", key, state="posted")
     rt.ledger.transition(TENANT, "order", key, "acknowledged", step="post", target_type=target_type,
                          target_key=number, detail={"shop": "se", "order_id": order_id, "order_number": str(order_id)})
@@ -193,19 +200,25 @@ def test_only_linked_documents_are_read_and_a_rerun_is_a_no_op(env: Any) -> None
     assert again["push"]["orders"] == 0 and shop.changes == [(100, 3, "PN1", True)] and len(shop.captures) == 1
 
 
-def test_invoice_of_a_linked_order_is_found_through_its_order_reference(env: Any) -> None:
+def test_invoice_of_a_linked_order_is_found_by_its_key_or_by_the_invoice_index(env: Any) -> None:
     rt, fortnox, shop = env
     fortnox.order("1")
     link(rt, 100, "1")
     shop.add(100)
     cycle(rt)
     assert shop.changes == []
-    fortnox.changed_orders.clear()
-    fortnox.invoice("10", OrderReference="1", Balance=0, FinalPayDate="2026-11-28")  # order list unchanged
-    fortnox.orders["1"]["InvoiceReference"] = "10"
-    out = cycle(rt, "r2")
-    assert out["read"]["states"] == {"delivered": 1, "invoiced": 1, "paid": 1}
+    # invoiced by hand in Fortnox, and the invoice lost the key: the order's change finds it
+    fortnox.invoice("10", OrderReference="1", ExternalInvoiceReference1="")
+    fortnox.order("1", InvoiceReference="10", ExternalInvoiceReference1="jetfort:se:100")
+    cycle(rt, "r2")
     assert [c[1] for c in shop.changes] == [3]
+    assert rt.ledger.get_cursor(TENANT, "order_status:invoice:10") == "se:100"
+    # later only the invoice changes (paid): the index leads to the shop order
+    fortnox.changed_orders.clear()
+    fortnox.changed_invoices.clear()
+    fortnox.invoice("10", OrderReference="1", ExternalInvoiceReference1="", Balance=0, FinalPayDate="2026-11-28")
+    out = cycle(rt, "r3")
+    assert out["read"]["affected"] == 1 and out["read"]["states"] == {"delivered": 1, "invoiced": 1, "paid": 1}
     facts = rt.ledger.get(TENANT, "order_status", "se:100")
     assert facts.detail["invoice_number"] == "10" and facts.state == "paid"
 
