@@ -604,8 +604,9 @@ class CatalogSync:
                         if k not in current or not self.mapping.shop_holds(current[k], records[k])]
             counts.skipped += len(records) - len(to_write)
             outcome = self.write_shop_products(shop.key, to_write, records)
-            counts.created += len(outcome.created)
-            counts.updated += len(outcome.written) - len(outcome.created)
+            created = [k for k in outcome.written if k not in current]  # also right for a dry run
+            counts.created += len(created)
+            counts.updated += len(outcome.written) - len(created)
             counts.quarantined += len(outcome.failed)
             counts.written += len(outcome.written)
             in_sync_everywhere -= set(outcome.failed)
