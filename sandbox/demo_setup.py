@@ -74,11 +74,13 @@ def provision(fortnox_url: str, jetshop_url: str, *, company_name: str = "Demo C
 
 
 #: what the example tenants name in Fortnox beyond the seeded company: the collective customer of
-#: demo_ecom, the reseller price list AF and the freight/fee row articles of demo_erp and demo_combo (a real company sets them up
+#: demo_ecom, the channel projects, the reseller price list AF and the freight/fee row articles of demo_erp and demo_combo (a real company sets them up
 #: once; the orders DAG's pre-flight reports them when missing)
 EXAMPLE_REGISTERS: dict[str, list[dict[str, Any]]] = {
     "customers": [{"CustomerNumber": "1000", "Name": "Webbshop privatkunder", "Type": "PRIVATE",
                    "TermsOfPayment": "0"}],
+    "projects": [{"ProjectNumber": "WEBSE", "Description": "Webbshop Sverige"},
+                 {"ProjectNumber": "WEBFI", "Description": "Webbshop Finland"}],
     "pricelists": [{"Code": "AF", "Description": "Återförsäljare (Fortnox-priser till Jetshop)"}],
     "articles": [{"ArticleNumber": "FRAKT", "Description": "Frakt", "Type": "SERVICE", "StockGoods": False},
                  {"ArticleNumber": "AVGIFT", "Description": "Betalningsavgift", "Type": "SERVICE",
@@ -93,7 +95,8 @@ def add_example_registers(fortnox_url: str, company: dict[str, Any]) -> None:
         "tenant_id": company["tenant_id"], "client_id": company["client_id"], "kind": "access"})
     token = minted.raise_for_status().json()["token"]
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    for collection, envelope in (("customers", "Customer"), ("pricelists", "PriceList"), ("articles", "Article")):
+    for collection, envelope in (("customers", "Customer"), ("pricelists", "PriceList"), ("projects", "Project"),
+                                 ("articles", "Article")):
         for entity in EXAMPLE_REGISTERS[collection]:
             answer = httpx.post(f"{fortnox_url}/3/{collection}", json={envelope: entity}, headers=headers, timeout=30)
             if answer.status_code not in (200, 201, 400):  # 400: already there

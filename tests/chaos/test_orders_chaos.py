@@ -22,9 +22,11 @@ from tests.e2e.conftest import run_orders, summary_of
 from tests.harness import task_states
 
 ORDERS = 1000
-FORTNOX_FAULTS = {"rate_limit": 0.03, "server_error": 0.03, "reset": 0.02, "drop_after_commit": 0.04,
-                  "expire_token": 0.02, "seed": 7, "drop_methods": ["POST", "PUT"]}
-JETSHOP_FAULTS = {"rate_limit": 0.04, "server_error": 0.04, "reset": 0.03, "drop_after_commit": 0.05, "seed": 11}
+FORTNOX_FAULTS = {"rate_limit": 0.015, "server_error": 0.015, "reset": 0.01, "drop_after_commit": 0.02,
+                  "expire_token": 0.01, "seed": 7, "drop_methods": ["POST", "PUT"]}
+JETSHOP_FAULTS = {"rate_limit": 0.08, "server_error": 0.08, "reset": 0.05, "drop_after_commit": 0.08, "seed": 11}
+#: Fortnox's 25 requests per this many seconds (real: 5 s) for the sandbox and jetfort's budget
+WINDOW = 0.25
 #: task crashes: (ledger step that is about to be recorded, how many times it "kills the worker")
 CRASHES = {("posted", "post"): 2, ("acknowledged", "acknowledge"): 1, ("mapped", "map"): 1, ("seen", "extract"): 1}
 
@@ -63,6 +65,8 @@ def test_a_thousand_orders_under_faults_end_once_each(orders_env: Any, monkeypat
         return {**quick(rules), "retries": 8}
 
     monkeypatch.setattr(jetfort.factory, "default_args", patient)
+    monkeypatch.setenv("JETFORT_FORTNOX_WINDOW_SECONDS", str(WINDOW))
+    env.fortnox.limiter.configure(25, WINDOW)
 
     shop = env.jetshop.shops["demoshop"]
     now_local = dt.datetime.now(dt.UTC).astimezone(shop.timezone).replace(tzinfo=None, microsecond=0)

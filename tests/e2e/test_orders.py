@@ -168,7 +168,9 @@ def test_reruns_backfills_and_a_lost_ledger_create_nothing_twice(orders_env: Any
     count = len(env.orders.documents())
 
     assert_success(run_orders("demo_ecom"))  # manual run without a date: from the cursor
-    env.orders.set_status("demoshop", 1, ids)  # someone releases them again in the shop
+    # someone releases them again in the shop, and the backfill of that day sees them in its window
+    env.orders.set_status("demoshop", 1, ids)
+    env.orders.touch("demoshop", when=today - dt.timedelta(hours=12), order_ids=ids)
     again = run_orders("demo_ecom", logical_date=today, manual=False)  # the backfill of that day
     assert_success(again)
     assert summary_of(again)[0]["posted"] == 0
@@ -181,6 +183,8 @@ def test_reruns_backfills_and_a_lost_ledger_create_nothing_twice(orders_env: Any
 
     with env.ledger().transaction() as conn:
         conn.execute(sa.delete(records))
+    env.orders.set_status("demoshop", 1, ids)
+    env.orders.touch("demoshop", when=today - dt.timedelta(hours=12), order_ids=ids)
     lost = run_orders("demo_ecom", logical_date=today, manual=False)
     assert_success(lost)
     row = summary_of(lost)[0]

@@ -395,8 +395,10 @@ def _quarantine_problem(runtime: TenantRuntime, key: str, order: ShopOrder, prob
 
 
 def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *, dry_run: bool = False,
-             run_id: str | None = None) -> dict[str, Any]:
-    """Build each order's customer plan and Fortnox document, check totals; quarantine what cannot go."""
+             fresh_facts: bool = False, run_id: str | None = None) -> dict[str, Any]:
+    """Build each order's customer plan and Fortnox document, check totals; quarantine what cannot go.
+
+    ``fresh_facts`` re-reads Fortnox facts now (an on-demand re-sync after a fix in Fortnox)."""
     from jetfort.mapping import MappingProblem
 
     ledger, tenant, rules = runtime.ledger, runtime.tenant, runtime.rules
@@ -405,13 +407,15 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
     keys: list[str] = list(batch.get("keys") or [])
     records = {key: ledger.get(tenant, KIND, key) for key in keys}
     todo = [k for k, r in records.items() if r is not None and r.state == "seen"]
-    out_keys = [k for k, r in records.items() if r is not None and r.state in ("posting", "posted")]
+    # "mapped" here was mapped by an earlier try of this task (extract resets it every run)
+    out_keys = [k for k, r in records.items() if r is not None and r.state in ("mapped", "posting", "posted")]
     if not todo:
         return {**counts, "keys": out_keys, "fortnox_calls": counts["fortnox_calls"] + _calls(runtime) - calls_before}
 
     orders = {key: _order_from(records[key]) for key in todo}  # type: ignore[arg-type]
     wanted = {row.article_number for o in orders.values() for row in o.rows if row.article_number}
-    facts, facts_at = load_facts(runtime, need_articles=wanted)
+    facts, facts_at = load_facts(runtime, need_articles=wanted,
+                                 **({"max_age": dt.timedelta(0)} if fresh_facts else {}))
 
     cap = rules.monthly_order_cap
     room: int | None = None
@@ -625,6 +629,10 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
     records = {key: ledger.get(tenant, KIND, key) for key in keys}
     todo = [k for k, r in records.items() if r is not None and r.state in ("mapped", "posting")]
     out_keys = [k for k, r in records.items() if r is not None and r.state == "posted"]
+    for key in out_keys:  # linked by an earlier try of this run: count it where it was done
+        step = _step_in_run(ledger, tenant, key, run_id, ("post", "adopt"))
+        if step:
+            counts["adopted" if step == "adopt" else "posted"] += 1
     if batch.get("dry_run") or not todo:
         return {**counts, "keys": out_keys, "fortnox_calls": counts["fortnox_calls"] + _calls(runtime) - calls_before}
 
@@ -745,6 +753,16 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
     return result
 
 
+def _step_in_run(ledger: Any, tenant: str, key: str, run_id: str | None, steps: Sequence[str]) -> str | None:
+    """The last of ``steps`` this run recorded for ``key`` (an earlier try's work, for the counts)."""
+    if run_id is None:
+        return None
+    for row in reversed(ledger.audit(tenant, KIND, key)):
+        if row["step"] in steps:
+            return str(row["step"]) if row["run_id"] == run_id else None
+    return None
+
+
 def _field_from(exc: Any) -> str | None:
     """The Fortnox field a 400 names, when its message quotes one (e.g. 'Ogiltigt värde för fält X')."""
     match = re.search(r"\b([A-Z][A-Za-z0-9]+(?:\.[A-Z][A-Za-z0-9]+)*)\b", str(getattr(exc, "message", "")))
@@ -762,8 +780,10 @@ def acknowledge_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, 
     if batch.get("dry_run"):
         return {**counts, "keys": []}
     status = rules.orders.transferred_status_for(shop_key)
-    records = [r for r in (ledger.get(tenant, KIND, k) for k in batch.get("keys") or [])
-               if r is not None and r.state == "posted"]
+    found = [r for r in (ledger.get(tenant, KIND, k) for k in batch.get("keys") or []) if r is not None]
+    records = [r for r in found if r.state == "posted"]
+    counts["acknowledged"] += sum(1 for r in found if r.state == "acknowledged"
+                                  and _step_in_run(ledger, tenant, r.source_key, run_id, ("acknowledge",)))
     hook = runtime.jetshop(shop_key)
     failures: list[str] = []
     for start in range(0, len(records), ACK_CHUNK):
@@ -871,7 +891,8 @@ def build_orders(rules: TenantRules) -> None:
     @task(task_id="map", map_index_template="{{ shop_key }}", pool=pool)
     def map_(batch: dict[str, Any]) -> dict[str, Any]:
         return run_stage("map", batch["shop"], lambda rt, params, ctx: map_shop(
-            rt, batch["shop"], batch, dry_run=params["dry_run"], run_id=ctx.get("run_id")))
+            rt, batch["shop"], batch, dry_run=params["dry_run"], fresh_facts=bool(params["order_numbers"]),
+            run_id=ctx.get("run_id")))
 
     @task(task_id="post", map_index_template="{{ shop_key }}", pool=pool)
     def post(batch: dict[str, Any]) -> dict[str, Any]:

@@ -94,6 +94,14 @@ def fortnox_gaps(runtime: TenantRuntime) -> list[str]:
         for code, where in wanted_lists.items():
             if code not in codes:
                 gaps.append(f"Fortnox: price list {code!r} ({where}) does not exist")
+    projects = {ch.project: f"shops.{shop.key}.channels.{ch.key}.project" for shop, ch in rules.channels() if ch.project}
+    for project, where in sorted(projects.items()):
+        try:
+            hook.get_json(f"3/projects/{project}")
+        except FortnoxNotFound:
+            gaps.append(f"Fortnox: project {project!r} ({where}) does not exist")
+        except Exception as exc:
+            gaps.append(f"Fortnox: cannot read project {project!r} ({where}): {exc}")
     if orders.collective_customer_number:
         try:
             hook.get_customer(orders.collective_customer_number)
