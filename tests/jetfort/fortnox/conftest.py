@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -45,7 +46,7 @@ class ContractChecker:
 
     def __call__(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         request = response.request
-        path = requests.utils.urlparse(request.url or "").path
+        path = urlparse(request.url or "").path
         if not (path.startswith("/3/") or path.startswith("/api/")):
             return
         body = request.body

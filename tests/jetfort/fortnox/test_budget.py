@@ -1,0 +1,99 @@
+"""Request budgets: the in-process one, the Redis one (atomic across clients) and the factory."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+import tenacity
+
+from jetfort.fortnox.budget import (
+    LocalRequestBudget,
+    RedisRequestBudget,
+    RequestBudget,
+    make_budget,
+    padded_window,
+)
+from jetfort.fortnox.errors import FortnoxRateLimited, FortnoxServerError
+from jetfort.fortnox.hook import FortnoxHook
+from jetfort.ledger import Ledger
+from jetfort.ledger.budget import SqlRequestBudget
+
+
+def _burst(budget: RequestBudget, company: str, threads: int = 16, attempts: int = 4) -> int:
+    """Everyone tries at once; returns how many slots were granted."""
+    granted = 0
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def go() -> None:
+        nonlocal granted
+        start.wait()
+        for _ in range(attempts):
+            if budget.try_acquire(company) == 0.0:
+                with lock:
+                    granted += 1
+
+    workers = [threading.Thread(target=go) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return granted
+
+
+def test_local_budget_grants_the_limit_then_says_how_long_to_wait() -> None:
+    budget = LocalRequestBudget(limit=25, window=30.0)
+    assert _burst(budget, "acme") == 25
+    wait = budget.try_acquire("acme")
+    assert 0 < wait <= 30.0
+    assert budget.try_acquire("other-company") == 0.0  # one budget per company
+
+
+def test_local_budget_frees_slots_as_the_window_slides() -> None:
+    budget = LocalRequestBudget(limit=2, window=0.2)
+    assert budget.acquire("acme") == 0.0 and budget.acquire("acme") == 0.0
+    with pytest.raises(TimeoutError):
+        budget.acquire("acme", timeout=0.0)
+    waited = budget.acquire("acme")  # blocks until the oldest slot leaves the window
+    assert waited > 0
+
+
+def test_redis_budget_is_atomic_across_clients(redis_url: str) -> None:
+    company = f"test-{uuid.uuid4().hex}"
+    first = RedisRequestBudget.from_url(redis_url, limit=25, window=30.0)
+    second = RedisRequestBudget.from_url(redis_url, limit=25, window=30.0)  # another "worker"
+    assert _burst(first, company, threads=8) + _burst(second, company, threads=8) == 25
+    assert 0 < second.try_acquire(company) <= 30.0
+    first._client.delete(first.key(company))
+
+
+def test_factory_pads_the_window_and_picks_the_backend(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert padded_window(5.0) == pytest.approx(5.2)  # 4 % of 5 s
+    assert padded_window(1.0) == pytest.approx(1.05)  # at least 50 ms
+    local = make_budget("local", window=5.0)
+    assert isinstance(local, LocalRequestBudget) and local.window == pytest.approx(5.2) and local.limit == 25
+    ledger = Ledger.from_url(sqlite_url)
+    assert isinstance(make_budget(ledger=ledger), SqlRequestBudget)  # default with a ledger
+    assert isinstance(make_budget(), LocalRequestBudget)  # default without one
+    monkeypatch.setenv("JETFORT_FORTNOX_BUDGET", "redis://127.0.0.1:1/0")
+    assert isinstance(make_budget(ledger=ledger), RedisRequestBudget)  # configured, not connected yet
+    with pytest.raises(ValueError, match="unknown Fortnox budget backend"):
+        make_budget("memcached")
+
+
+def test_backoff_honours_retry_after_and_stays_bounded() -> None:
+    hook = FortnoxHook.from_params(base_url="http://127.0.0.1:9", client_id="c", client_secret="s",
+                                   refresh_token="r", max_backoff=2.0)
+
+    def state(exc: BaseException, attempt: int) -> tenacity.RetryCallState:
+        retry_state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+        retry_state.attempt_number = attempt
+        retry_state.set_exception((type(exc), exc, None))
+        return retry_state
+
+    assert hook._wait(state(FortnoxRateLimited("slow down", retry_after=1.5, status=429), 1)) == 1.5
+    assert hook._wait(state(FortnoxRateLimited("slow down", retry_after=60, status=429), 1)) == 2.0
+    waits = [hook._wait(state(FortnoxServerError("boom", status=502), n)) for n in range(1, 10)]
+    assert all(0 < w <= 2.0 for w in waits) and waits[-1] > waits[0]  # exponential, capped
