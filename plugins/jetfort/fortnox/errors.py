@@ -43,12 +43,12 @@ class FortnoxError(JetfortError):
         return f"{where}{status}{code}: {redact(self.message)}"
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable across processes (xdist, Celery)
-        return (_rebuild, (type(self), self.message, self.__dict__))
+        return (_rebuild, (type(self), self._render(), self.__dict__))
 
 
-def _rebuild(cls: type[FortnoxError], message: str, state: dict[str, Any]) -> FortnoxError:
+def _rebuild(cls: type[FortnoxError], rendered: str, state: dict[str, Any]) -> FortnoxError:
     err = cls.__new__(cls)
-    Exception.__init__(err, message)
+    Exception.__init__(err, rendered)
     err.__dict__.update(state)
     return err
 

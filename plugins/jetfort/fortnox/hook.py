@@ -198,7 +198,8 @@ class FortnoxHook(HttpHook):
                  budget: RequestBudget | None = None, token_store: Any = None,
                  timeout: float | tuple[float, float] = (10.0, 60.0), max_attempts: int = 6,
                  max_backoff: float = 30.0, budget_timeout: float = 600.0, auth_retries: int = 3,
-                 rate_limit: int = FORTNOX_LIMIT, rate_window: float = FORTNOX_WINDOW, **kwargs: Any) -> None:
+                 rate_limit: int = FORTNOX_LIMIT, rate_window: float = FORTNOX_WINDOW,
+                 ledger_conn_id: str = "jetfort_ledger", **kwargs: Any) -> None:
         super().__init__(method="GET", http_conn_id=fortnox_conn_id, **kwargs)
         self.fortnox_conn_id = fortnox_conn_id
         self.timeout = timeout
@@ -209,6 +210,8 @@ class FortnoxHook(HttpHook):
         self.rate_limit = rate_limit  # Fortnox's: 25 per 5 s; tests and bench use shorter windows
         self.rate_window = rate_window
         self._ledger = ledger
+        self.ledger_conn_id = ledger_conn_id
+        self._params_only = False
         self._budget = budget
         self._token_store = token_store
         self._settings: FortnoxSettings | None = None
@@ -238,6 +241,7 @@ class FortnoxHook(HttpHook):
             tenant_id=str(tenant_id) if tenant_id is not None else None,
             company=company or "fortnox_default", budget=budget if isinstance(budget, str) else None,
             refresh_margin=refresh_margin)
+        hook._params_only = True
         hook.base_url = hook._settings.base_url
         hook._base_url_initialized = True
         return hook
@@ -266,12 +270,22 @@ class FortnoxHook(HttpHook):
 
     @property
     def ledger(self) -> Any:
+        """Where tokens (and by default the budget) live.
+
+        A hook built from an Airflow connection always has one (the ``jetfort_ledger`` connection,
+        else the embedded SQLite default): a rotated refresh token kept only in memory would be
+        lost with the worker process. ``from_params`` without a ledger keeps both in this process.
+        """
+        if self._ledger is None and not self._params_only:
+            from jetfort.ledger import Ledger
+
+            self._ledger = Ledger.from_conn_id(self.ledger_conn_id)
         return self._ledger
 
     @property
     def budget(self) -> RequestBudget:
         if self._budget is None:
-            self._budget = make_budget(self.settings.budget, ledger=self._ledger, limit=self.rate_limit,
+            self._budget = make_budget(self.settings.budget, ledger=self.ledger, limit=self.rate_limit,
                                        window=self.rate_window)
         return self._budget
 
@@ -281,10 +295,10 @@ class FortnoxHook(HttpHook):
             s = self.settings
             store = self._token_store
             if store is None:
-                if self._ledger is not None:
+                if self.ledger is not None:
                     from jetfort.ledger.tokens import TokenStore
 
-                    store = TokenStore(self._ledger)
+                    store = TokenStore(self.ledger)
                 else:
                     store = MemoryTokenStore()
             self._auth = FortnoxAuth(

@@ -312,5 +312,43 @@ def test_airflow_connection_extras_are_settings_not_headers(server: Server, comp
     assert not lowered & {"refresh_token", "auth_url", "company", "budget", "tenant_id"}
     assert company.refresh_token not in json.dumps(headers)
     assert hook.company == str(company.tenant_id)
+    stored = TokenStore(hook.ledger).get(hook.token_key)  # rotated token kept in the ledger, not memory
+    assert stored is not None and stored.refresh_token not in (None, company.refresh_token)
     ok, message = hook.test_connection()
     assert ok, message
+    # the http provider's run() contract (HttpOperator) goes through the same auth and budget
+    hook.method = "GET"
+    response = hook.run("3/companyinformation")
+    assert response.status_code == 200 and response.json()["CompanyInformation"]["DatabaseNumber"] == company.tenant_id
+
+
+def test_tokens_are_registered_with_airflows_secrets_masker(make_hook: HookFactory, company: Credentials) -> None:
+    from airflow.sdk import log as sdk_log
+
+    hook = make_hook()
+    hook.company_information()
+    stored = hook.auth.store.get(hook.token_key)
+    assert stored is not None and stored.access_token and stored.refresh_token
+    masked = sdk_log._secrets_masker().redact(f"a={stored.access_token} r={stored.refresh_token} "
+                                              f"s={company.client_secret}")
+    assert stored.access_token not in masked and stored.refresh_token not in masked
+    assert company.client_secret not in masked
+
+
+def test_errors_belong_to_jetforts_retry_families_and_survive_pickling(make_hook: HookFactory,
+                                                                       server: Server) -> None:
+    import pickle
+
+    from jetfort.errors import PermanentError, TransientError
+
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    with pytest.raises(FortnoxNotFound) as missing:
+        hook.get_customer("no-such-customer")
+    server.sandbox.set_faults(forced={"drop_after_commit": 1}, drop_methods=["POST"])
+    with pytest.raises(FortnoxAmbiguousWrite) as lost:
+        hook.create_order(_order(customer, article, "fam-1"))
+    assert isinstance(missing.value, PermanentError) and not isinstance(missing.value, TransientError)
+    assert isinstance(lost.value, TransientError)
+    copy = pickle.loads(pickle.dumps(missing.value))
+    assert type(copy) is FortnoxNotFound and copy.code == missing.value.code and str(copy) == str(missing.value)
