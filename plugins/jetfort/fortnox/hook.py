@@ -754,7 +754,7 @@ class FortnoxHook(HttpHook):
         return self._one(f"3/pricelists/{_segment(code)}", "PriceList", PriceList)
 
     def create_price_list(self, price_list: PriceList) -> PriceList:
-        return self._write("POST", "3/pricelists", "PriceList", PriceList, price_list, idempotent=True)
+        return self._write("POST", "3/pricelists", "PriceList", PriceList, price_list)
 
     def list_prices(self, price_list: str, article_number: str) -> list[Price]:
         """All quantity steps of one article in one price list."""
@@ -766,7 +766,7 @@ class FortnoxHook(HttpHook):
                          f"{_segment(Decimal(from_quantity))}", "Price", Price)
 
     def create_price(self, price: Price) -> Price:
-        return self._write("POST", "3/prices", "Price", Price, price, idempotent=True)
+        return self._write("POST", "3/prices", "Price", Price, price)
 
     def update_price(self, price: Price) -> Price:
         if price.price_list is None or price.article_number is None:
@@ -776,11 +776,16 @@ class FortnoxHook(HttpHook):
         return self._write("PUT", path, "Price", Price, price)
 
     def set_price(self, price: Price) -> Price:
-        """Create or update the price row (price list, article, from quantity)."""
+        """Create or update the price row (price list, article, from quantity); safe to repeat."""
         try:
             return self.update_price(price)
         except FortnoxNotFound:
+            pass
+        try:
             return self.create_price(price)
+        except (FortnoxAmbiguousWrite, FortnoxValidationError):
+            # the answer was lost, or another worker created the row meanwhile: make it ours
+            return self.update_price(price)
 
     # ----------------------------------------------------------------------------- registers
     def list_currencies(self) -> list[Currency]:

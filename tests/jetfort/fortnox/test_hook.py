@@ -155,6 +155,17 @@ def test_prices_create_and_update(make_hook: HookFactory) -> None:
     assert hook.get_price("A", article, 50).price == 11
 
 
+def test_set_price_survives_a_lost_create_answer(make_hook: HookFactory, server: Server) -> None:
+    hook = make_hook()
+    article = next(iter(hook.list_articles())).article_number
+    assert article
+    server.sandbox.set_faults(forced={"drop_after_commit": 1}, drop_methods=["POST"])
+    saved = hook.set_price(Price(price_list="A", article_number=article, from_quantity=Decimal(70),
+                                 price=Decimal("9.90")))
+    assert saved.price == Decimal("9.90")
+    assert [p.price for p in hook.list_prices("A", article) if p.from_quantity == 70] == [Decimal("9.90")]
+
+
 # ------------------------------------------------------------------------------------ typed errors
 
 
@@ -352,3 +363,23 @@ def test_errors_belong_to_jetforts_retry_families_and_survive_pickling(make_hook
     assert isinstance(lost.value, TransientError)
     copy = pickle.loads(pickle.dumps(missing.value))
     assert type(copy) is FortnoxNotFound and copy.code == missing.value.code and str(copy) == str(missing.value)
+
+
+def test_a_post_that_never_connected_is_retried_not_ambiguous() -> None:
+    import datetime as dt
+
+    from jetfort.fortnox.auth import MemoryTokenStore
+    from jetfort.fortnox.errors import FortnoxConnectionError
+    from sandbox.server import free_port
+
+    store = MemoryTokenStore()
+    hook = FortnoxHook.from_params(base_url=f"http://127.0.0.1:{free_port()}", client_id="c",
+                                   client_secret="s", company="nowhere", token_store=store,
+                                   max_attempts=2, max_backoff=0.05)
+    with store.locked(hook.token_key) as slot:
+        slot.save(access_token="a", refresh_token="r",
+                  expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    with pytest.raises(FortnoxConnectionError) as err:  # nothing listens: the order was never sent
+        hook.create_order(FortnoxOrder(customer_number="1"))
+    assert not isinstance(err.value, FortnoxAmbiguousWrite)
+    assert hook.request_count == 2  # so it was safe to retry
