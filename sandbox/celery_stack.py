@@ -196,6 +196,8 @@ class CeleryStack:
         self._create_databases()
         self._pick_redis_dbs()
         self.env = self._airflow_env()
+        # the simple auth manager keeps a user's password if the file has one; none is generated
+        (self.home / "passwords.json").write_text(json.dumps({"admin": self.password}))
         self._log(f"stack {self.run_id}: metadata DB {self.db_name}, ledger DB {self.ledger_db_name}, "
                   f"broker {self.broker_url}, budget {self.budget_url}, work dir {self.workdir}")
         self._run("airflow-db-migrate", [self.airflow, "db", "migrate"], timeout=300)
@@ -355,7 +357,6 @@ class CeleryStack:
             **top["local"]["env"],
         })
         env.update(self.extra_env)
-        (self.home / "passwords.json").write_text(json.dumps({"admin": self.password}))
         return env
 
     def _run(self, name: str, argv: list[str], *, timeout: float) -> None:
