@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from decimal import Decimal
+from itertools import zip_longest
 from typing import Any
 
 from jetfort.fortnox.models import FortnoxInvoice, FortnoxOrder, InvoicePayment
@@ -93,8 +94,15 @@ def advance_demo_orders(tenant: str, *, per_state: int = 1, runtime: TenantRunti
     prints it. Run the orders DAG before, the order status DAG after."""
     rt = runtime or TenantRuntime.for_tenant(tenant)
     try:
-        links = [r for r in rt.ledger.records(tenant, "order", states=("posted", "acknowledged"))
-                 if r.target_key and is_open(rt, r)]
+        by_shop: dict[str, list[Record]] = {}
+        for record in rt.ledger.records(tenant, "order", states=("posted", "acknowledged")):
+            if record.target_key:
+                by_shop.setdefault(record.source_key.split(":")[0], []).append(record)
+        links = []  # round robin over the shops, so every shop sees some of each state
+        for group in zip_longest(*by_shop.values()):
+            links.extend(r for r in group if r is not None and is_open(rt, r))
+            if len(links) >= per_state * len(TARGETS):
+                break
         plan: dict[str, list[str]] = {state: [] for state in TARGETS}
         for index, link in enumerate(links[: per_state * len(TARGETS)]):
             target = TARGETS[index // per_state]
