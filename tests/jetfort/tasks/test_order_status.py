@@ -373,3 +373,24 @@ def test_an_unreadable_linked_document_is_quarantined_and_the_others_go_on(env: 
     cycle(rt, "r2")
     assert [c[0] for c in shop.changes] == [100, 101]
     assert rt.ledger.open_quarantine(TENANT, "order_status") == []
+
+
+def test_psp_refusal_is_quarantined_with_its_message_and_the_status_still_goes_out(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", InvoiceReference="10")
+    fortnox.invoice("10", OrderReference="1", Total=548)
+    link(rt, 100, "1")
+    shop.add(100)
+
+    def refuse(order_id: int, amount: Any = None, *, strict: bool = True) -> CaptureResult:
+        return CaptureResult(order_id=order_id, success=False, message="Klarna: authorisation expired (code 410).")
+
+    shop.capture_payment = refuse  # type: ignore[method-assign]
+    out = cycle(rt)
+    assert [c[1] for c in shop.changes] == [3] and shop.captures == []
+    assert out["push"]["states"]["delivered"]["quarantined"] == 1
+    (entry,) = rt.ledger.open_quarantine(TENANT, "capture")
+    assert entry.reason == "capture_refused" and "authorisation expired" in entry.message
+    assert "PSP" in entry.message  # says what to do
+    cycle(rt, "r2")  # open quarantine: no second attempt
+    assert rt.ledger.open_quarantine(TENANT, "capture")[0].attempts == 1
