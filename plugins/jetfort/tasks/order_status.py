@@ -118,7 +118,6 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
             unknown_keys.append(str(key))
     if unknown_keys:
         log.warning("not linked to a Fortnox document in the ledger (nothing to re-check): %s", unknown_keys)
-    fetched_invoices: dict[str, FortnoxInvoice] = {}
     changed_orders = changed_invoices = 0
     attr = _IDEMPOTENCY_ATTR[rules.orders.idempotency_field]
     fortnox = rt.fortnox
@@ -144,7 +143,7 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
             log.warning("%s is linked to shop %r, which the tenant rules no longer have; skipped", key, shop_key)
             continue
         try:
-            derived = _derive(rt, link, fetched_invoices)
+            derived = _derive(rt, link)
         except PermanentError as exc:  # e.g. the linked document is gone: this order waits, the rest go on
             ledger.quarantine(tenant, KIND_FACTS, key, reason="fortnox_read_failed", message=(
                 f"{exc} — check Fortnox {link.target_type} {link.target_key} linked to shop order {key}, "
@@ -253,7 +252,8 @@ class _LinkFinder:
         return self._by_target
 
 
-def _derive(rt: TenantRuntime, link: Record, fetched: dict[str, FortnoxInvoice]) -> mapping.Derived:
+def _derive(rt: TenantRuntime, link: Record) -> mapping.Derived:
+    """Read the linked document (and the invoice made from it, and its payments) and derive."""
     fortnox = rt.fortnox
     field = rt.rules.status_map.tracking_field
     order: FortnoxOrder | None = None
@@ -265,7 +265,7 @@ def _derive(rt: TenantRuntime, link: Record, fetched: dict[str, FortnoxInvoice])
         order = fortnox.get_order(link.target_key)
         invoice_number = order.invoice_reference
     if invoice_number:
-        invoice = fetched.get(invoice_number) or fortnox.get_invoice(invoice_number)
+        invoice = fortnox.get_invoice(invoice_number)
     order_facts = mapping.order_facts(order, tracking_field=field) if order is not None else None
     invoice_facts = mapping.invoice_facts(invoice, tracking_field=field) if invoice is not None else None
     payments: list[mapping.PaymentFacts] = []
