@@ -54,11 +54,21 @@ def fortnox_pool(tenant: str) -> str:
 RETRY_DELAY_ENV = "JETFORT_RETRY_DELAY_SECONDS"
 
 
+def tenant_of(rules: TenantRules) -> str:
+    """The tenant id (set when the rules were parsed from their Variable)."""
+    if rules.tenant_id is None:
+        raise ValueError("tenant rules were not parsed with a tenant id (use jetfort.rules.parse_tenant)")
+    return rules.tenant_id
+
+
 def default_args(rules: TenantRules) -> dict[str, Any]:
     import os
 
     from jetfort.tasks.notify import FailureNotifier
 
+    notes = rules.notifications
+    notifier = FailureNotifier(tenant=tenant_of(rules), kind=notes.kind if notes.on_failure else None,
+                               conn_id=notes.conn_id, to=notes.to)
     return {
         "owner": "jetfort",
         "retries": 3,
@@ -67,7 +77,7 @@ def default_args(rules: TenantRules) -> dict[str, Any]:
         "max_retry_delay": dt.timedelta(minutes=15),
         "retry_policy": RETRY_POLICY,
         "execution_timeout": dt.timedelta(hours=2),
-        "on_failure_callback": [FailureNotifier(tenant=rules.tenant_id)],
+        "on_failure_callback": [notifier],
     }
 
 
@@ -145,4 +155,4 @@ def rules_errors_message(errors: Mapping[str, RulesError]) -> str:
 
 def pools_for(tenants: Iterable[TenantRules]) -> dict[str, int]:
     """Pools the tenants' DAGs use, with their slot counts (for bootstrap)."""
-    return {fortnox_pool(rules.tenant_id): 4 for rules in tenants}
+    return {fortnox_pool(tenant_of(rules)): 4 for rules in tenants}

@@ -1,13 +1,15 @@
-"""Failure notifier: says which tenant, DAG, task and try failed, and why, in one line.
+"""Failure notifier: says which tenant, DAG, task and try failed, and why, in one place.
 
-It always logs; when the tenant rules name an HTTP connection (``notifications.http_conn_id``)
-it also posts the same facts as JSON there (a chat webhook, an incident tool). No payloads and
-no secrets are included, only ids, counts and the error text.
+It always logs. When the tenant rules configure ``notifications`` (kind ``http``,
+``slack_webhook`` or ``smtp`` with an Airflow connection) it also sends the same facts there.
+No payloads and no secrets are included, only ids, counts and the error text.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseNotifier
@@ -18,10 +20,13 @@ log = logging.getLogger(__name__)
 class FailureNotifier(BaseNotifier):
     template_fields = ("tenant",)
 
-    def __init__(self, tenant: str, http_conn_id: str | None = None) -> None:
+    def __init__(self, tenant: str, *, kind: str | None = None, conn_id: str | None = None,
+                 to: Sequence[str] = ()) -> None:
         super().__init__()
         self.tenant = tenant
-        self.http_conn_id = http_conn_id
+        self.kind = kind
+        self.conn_id = conn_id
+        self.to = list(to)
 
     def message(self, context: Any) -> dict[str, Any]:
         ti = context.get("ti") or context.get("task_instance")
@@ -47,7 +52,24 @@ class FailureNotifier(BaseNotifier):
         body = self.message(context)
         log.error("jetfort failure: tenant=%(tenant)s dag=%(dag_id)s task=%(task_id)s "
                   "try=%(try_number)s error=%(error)s counts=%(counts)s", body)
-        if self.http_conn_id:
-            from airflow.providers.http.hooks.http import HttpHook
+        if not (self.kind and self.conn_id):
+            return
+        try:
+            self._send(body)
+        except Exception as exc:  # a broken notifier must not hide the task's own failure
+            log.warning("jetfort: could not send the %s notification through %r: %s", self.kind, self.conn_id, exc)
 
-            HttpHook(method="POST", http_conn_id=self.http_conn_id).run(endpoint="", json=body)
+    def _send(self, body: dict[str, Any]) -> None:
+        assert self.conn_id is not None
+        headline = f"jetfort: tenant {body['tenant']}: {body['dag_id']}.{body['task_id']} failed"
+        if self.kind == "smtp":
+            from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+            with SmtpHook(smtp_conn_id=self.conn_id) as smtp:
+                smtp.send_email_smtp(to=self.to, subject=headline,
+                                     html_content=f"<pre>{json.dumps(body, indent=2, default=str)}</pre>")
+            return
+        from airflow.providers.http.hooks.http import HttpHook
+
+        payload = {"text": f"{headline}: {body['error']}"} if self.kind == "slack_webhook" else body
+        HttpHook(method="POST", http_conn_id=self.conn_id).run(endpoint="", json=payload)
