@@ -10,10 +10,10 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Fault(str, Enum):
+class Fault(StrEnum):
     """What the sandbox does instead of (or after) serving a request normally."""
 
     RATE_LIMIT = "rate_limit"  # answer 429 without doing the work
