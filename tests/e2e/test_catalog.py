@@ -222,6 +222,15 @@ def test_ecom_products_go_to_fortnox_variants_flat_bad_numbers_quarantined(catal
     assert sides.writes_since_mark() == (0, 0)
     assert again["products → Fortnox"]["written"] == 0
 
+    # the shop fixes the unit: the article goes across and its quarantine entry is closed
+    with catalog_env.jetshop.lock:
+        shop = catalog_env.jetshop.shop("demoshop")
+        shop.products["2003"]["global"]["QuantitySuffix"] = "st"
+        shop.products["2003"]["global"]["ModifiedDate"] = catalog_env.jetshop.now(shop)
+    fixed = summary(run("jetfort__demo_ecom__catalog"))["products → Fortnox"]
+    assert fixed["written"] == 1 and sides.article("2003")["Unit"] == "st"  # type: ignore[index]
+    assert [e.source_key for e in catalog_env.ledger().open_quarantine("demo_ecom", "article")] == ["BAD NUMBER"]
+
 
 # ------------------------------------------------------------------------------------ combo
 def test_combo_products_to_fortnox_prices_and_stock_status_to_both_shops(catalog_env: Any) -> None:

@@ -159,6 +159,18 @@ class CatalogSync:
                                    code=str(code) if code is not None else None, payload=payload,
                                    run_id=self.run_id)
 
+    def _resolve(self, kind: str, keys: Iterable[str]) -> None:
+        """Close open quarantine entries of keys that have now been written."""
+        if self.dry_run:
+            return
+        wanted = set(keys)
+        if not wanted:
+            return
+        for entry in self.ledger.open_quarantine(self.tenant, kind):
+            if entry.source_key in wanted:
+                self.ledger.resolve_quarantine(self.tenant, kind, entry.source_key)
+                log.info("quarantine %s %s resolved: written", kind, entry.source_key)
+
     def _frame(self, records: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
         columns = self.mapping.columns
         frame = frame_of(records.values(), columns, key=KEY)
@@ -271,6 +283,7 @@ class CatalogSync:
                 outcome.failed[key] = str(exc)
                 self._quarantine("article", key, "rejected_by_fortnox", exc.message, code=exc.code,
                                  payload=dict(record))
+        self._resolve("article", outcome.written)
         return outcome
 
     def _article(self, record: Mapping[str, str], *, create: bool) -> FortnoxArticle:
@@ -368,6 +381,7 @@ class CatalogSync:
                 outcome.failed[key] = message
                 self._quarantine("product", f"{shop_key}:{key}", "rejected_by_jetshop", message,
                                  payload=dict(records[key]))
+        self._resolve("product", (f"{shop_key}:{k}" for k in outcome.written))
         hashes = {k: _hash(records[k], self.mapping.columns) for k in outcome.written}
         self._save(SHOP, shop_entity(PRODUCT, shop_key), ((k, hashes[k], None) for k in outcome.written),
                    written=True)
