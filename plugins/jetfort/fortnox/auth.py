@@ -232,7 +232,9 @@ class FortnoxAuth:
     def _post(self, form: dict[str, str], headers: dict[str, str] | None) -> dict[str, Any]:
         try:
             resp = self._session.post(
-                self.settings.auth_url, data=form, headers={"Accept": "application/json", **(headers or {})},
+                self.settings.auth_url, data=form,
+                headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded",
+                         **(headers or {})},
                 auth=(self.settings.client_id, self.settings.client_secret), timeout=self.settings.timeout)
         except requests.RequestException as exc:
             raise FortnoxConnectionError(f"token endpoint unreachable ({type(exc).__name__})") from None

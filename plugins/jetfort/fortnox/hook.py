@@ -16,6 +16,7 @@ headers, so no secret ever travels as an HTTP header.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -328,7 +329,7 @@ class FortnoxHook(HttpHook):
             session = self._configure_session_from_extra(session, shim, extra_options or {})
         self.base_url = settings.base_url
         session = self._configure_session_from_mount_adapters(session)
-        session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
+        session.headers.update({"Accept": "application/json"})  # Content-Type is set per request
         if headers:
             session.headers.update(headers)
         self._session = session
@@ -376,8 +377,10 @@ class FortnoxHook(HttpHook):
         path = urlparse(response.url).path if response.url else None
         status = response.status_code
         text = message or response.reason or "error"
-        self.log.warning("Fortnox %s %s answered %s%s", method, path, status,
-                         f" (code {code})" if code is not None else "")
+        # a 404 is a normal answer to a lookup: not worth a warning
+        level = logging.INFO if status == 404 else logging.WARNING
+        self.log.log(level, "Fortnox %s %s answered %s%s", method, path, status,
+                     f" (code {code})" if code is not None else "")
         kwargs: dict[str, Any] = {"status": status, "code": code if isinstance(code, int) else None,
                                   "method": method, "path": path}
         if isinstance(code, str) and code:
@@ -477,8 +480,10 @@ class FortnoxHook(HttpHook):
         self.request_count += 1
         path = urlparse(url).path
         try:
+            # JSON content type even on body-less action PUTs (bookkeep/credit reject others, 1000031)
             return token, session.request(method, url, params=params, json=json, timeout=self.timeout,
-                                          headers={"Authorization": f"Bearer {token}"})
+                                          headers={"Authorization": f"Bearer {token}",
+                                                   "Content-Type": "application/json"})
         except requests.RequestException as exc:
             kind = type(exc).__name__
             if not idempotent and _request_was_sent(exc):

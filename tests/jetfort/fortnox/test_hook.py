@@ -312,11 +312,15 @@ def test_airflow_connection_extras_are_settings_not_headers(server: Server, comp
                       "company": str(company.tenant_id), "budget": "local", "X-Trace": "jetfort-test"}}
     monkeypatch.setenv("AIRFLOW_CONN_FORTNOX_TEST", json.dumps(conn))
     hook = FortnoxHook("fortnox_test")
-    sent: list[dict[str, str]] = []
+    sent: list[tuple[str, dict[str, str]]] = []
     session = contract.install(hook).get_conn()
-    session.hooks["response"].append(lambda r, *a, **k: sent.append(dict(r.request.headers)))
+    session.hooks["response"].append(lambda r, *a, **k: sent.append((r.request.url, dict(r.request.headers))))
     assert hook.company_information().database_number == company.tenant_id
-    headers = sent[-1]
+    token_call = next(h for url, h in sent if url.endswith("/oauth-v1/token"))
+    assert token_call["Content-Type"] == "application/x-www-form-urlencoded"  # OAuth form post
+    assert token_call["Authorization"].startswith("Basic ")  # client credentials only go here
+    headers = sent[-1][1]
+    assert headers["Content-Type"] == "application/json"
     assert headers["X-Trace"] == "jetfort-test"  # a real header extra still works
     assert headers["Authorization"].startswith("Bearer ")  # never Basic client credentials
     lowered = {k.lower() for k in headers}
