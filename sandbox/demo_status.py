@@ -98,7 +98,7 @@ def advance_demo_orders(tenant: str, *, per_state: int = 1, runtime: TenantRunti
         for record in rt.ledger.records(tenant, "order", states=("posted", "acknowledged")):
             if record.target_key:
                 by_shop.setdefault(record.source_key.split(":")[0], []).append(record)
-        links = []  # round robin over the shops, so every shop sees some of each state
+        links: list[Record] = []  # round robin over the shops, so every shop sees some of each state
         for group in zip_longest(*by_shop.values()):
             links.extend(r for r in group if r is not None and is_open(rt, r))
             if len(links) >= per_state * len(TARGETS):
