@@ -167,6 +167,9 @@ def test_erp_products_prices_price_lists_and_stock_go_to_the_shop_and_a_rerun_wr
     assert sides.shop_stock("demoshop", "1001") == (0, 2)
     assert sides.shop_stock("demoshop", "1009") == (2, 1)  # no low-stock status configured: in stock
     assert sides.shop_stock("demoshop", "1011") == (40, 1)
+    # a service article sold in the shop gets no stock figure from Fortnox
+    assert sides.shop_product("demoshop", "S001") is not None
+    assert "S001" not in catalog_env.ledger().snapshot("demo_erp", "shop", "stock:se")
 
     # no echo loop: a run with no change writes nothing to either side
     sides.mark()

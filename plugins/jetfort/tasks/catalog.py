@@ -30,6 +30,7 @@ Snapshot layout (ledger ``catalog_snapshots``; side / entity / key):
 * ``shop``/``product`` and ``fortnox``/``product`` — canonical product hash per article;
 * ``shop``/``product:<shop>`` — articles known to exist in one shop (prices and stock go only there);
 * ``fortnox``/``article_vat`` — VAT percent per article (the value itself as the "hash");
+  ``fortnox``/``stock_article`` — ``1``/``0``: service and non-stock articles get no stock writes;
 * ``shop``/``price:<shop>`` — incl.-VAT price per ``article@GUID``; ``shop``/``stock:<shop>`` —
   ``count|status|date`` per article (short values are stored as-is: readable and comparable).
 """
@@ -64,6 +65,7 @@ log = logging.getLogger(__name__)
 SHOP, FORTNOX = "shop", "fortnox"
 PRODUCT = "product"
 ARTICLE_VAT = "article_vat"
+STOCK_ARTICLE = "stock_article"  # "0": a service / non-stock article (no stock pushed to the shop)
 SUMMARY_COLUMNS = ["entity", "read", "changed", "written", "skipped", "quarantined", "echo_suppressed"]
 INITIAL_COLUMNS = ["entity", "read", "created", "updated", "skipped", "quarantined"]
 CATALOG_FIELDS_FILE = "catalog_fields.json"
@@ -116,6 +118,7 @@ class CatalogSync:
         self.mapping = ProductMapping.from_rules(self.rules, load_mapping(CATALOG_FIELDS_FILE))
         self.scope = ArticleScope.from_rules(self.rules.catalog.article_filter, extra_include)
         self._currency_rates: dict[str, Decimal] = {}
+        self._stock_kinds: list[tuple[str, str, Any]] = []  # (article, "1" stock article / "0" not, None)
 
     # ---------------------------------------------------------------------------- helpers
     @property
@@ -318,6 +321,8 @@ class CatalogSync:
                 counts.skipped += 1
                 continue
             records[number] = self.mapping.canonical_from_fortnox(article)
+            stock_article = article.stock_goods is not False and article.type != "SERVICE"
+            self._stock_kinds.append((number, "1" if stock_article else "0", None))
         counts.read += len(records)
         return records
 
@@ -344,6 +349,7 @@ class CatalogSync:
         hashes = frame["hash"].to_dict()
         self._save(FORTNOX, PRODUCT, ((k, hashes[k], None) for k in records))
         self._save(FORTNOX, ARTICLE_VAT, self._vat_rows(records, records))
+        self._save(FORTNOX, STOCK_ARTICLE, self._stock_kinds)
         self._save(SHOP, PRODUCT, ((k, hashes[k], None) for k in written), written=True)
         self._advance("catalog.fortnox_articles")
         return counts
@@ -531,9 +537,10 @@ class CatalogSync:
                     expected: Mapping[str, dt.date] | None = None) -> dict[str, tuple[Any, str]]:
         policy = stock_map.shop_stock_policy(self.rules, shop_key)
         known = self.known_in_shop(shop_key)
+        not_stock = {k for k, (v, _) in self.ledger.snapshot(self.tenant, FORTNOX, STOCK_ARTICLE).items() if v == "0"}
         cells: dict[str, tuple[Any, str]] = {}
         for article, quantity in quantities.items():
-            if article in known and self.scope.matches(article):
+            if article in known and article not in not_stock and self.scope.matches(article):
                 cells[article] = stock_map.stock_update(article, quantity, policy, (expected or {}).get(article))
         return cells
 
@@ -628,6 +635,7 @@ class CatalogSync:
             self._save(SHOP, shop_entity(PRODUCT, shop.key), ((k, _hash(records[k], columns), None) for k in same))
         self._save(FORTNOX, PRODUCT, ((k, _hash(records[k], columns), None) for k in records))
         self._save(FORTNOX, ARTICLE_VAT, self._vat_rows(records, records))
+        self._save(FORTNOX, STOCK_ARTICLE, self._stock_kinds)
         self._save(SHOP, PRODUCT, ((k, _hash(records[k], columns), None) for k in in_sync_everywhere), written=True)
         self._advance("catalog.fortnox_articles")
         return counts
