@@ -21,6 +21,8 @@ per company at ~1 call per order).
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import datetime as dt
 import json
 import os
@@ -72,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=500, help="orders in the measured batch")
     parser.add_argument("--buyers", type=int, default=50, help="distinct returning buyers (e-mail addresses)")
+    parser.add_argument("--profile", action="store_true", help="print the top functions of the measured batch")
     args = parser.parse_args()
 
     from sandbox import demo_setup
@@ -98,7 +101,9 @@ def main() -> None:
         tz = dt.UTC
         emails = [f"returning{i}@example.se" for i in range(args.buyers)]
 
-        def batch(count: int, offset: dt.timedelta) -> dict[str, Any]:
+        stages: dict[str, Any] = {}
+
+        def batch(count: int, offset: dt.timedelta, profile: bool = False) -> dict[str, Any]:
             now = dt.datetime.now(tz) - offset
             add_orders(jurl, emails, count, now.astimezone(ZoneInfo("Europe/Stockholm")))
             runtime = flow.open_runtime("bench")
@@ -106,18 +111,27 @@ def main() -> None:
                 context = {"data_interval_start": now - dt.timedelta(minutes=1),
                            "data_interval_end": now + dt.timedelta(minutes=1)}
                 calls0 = runtime.fortnox.request_count
+                profiler = cProfile.Profile(time.process_time) if profile else None
                 cpu0, wall0 = time.process_time(), time.perf_counter()
+                if profiler:
+                    profiler.enable()
                 found = flow.extract_shop(runtime, "se", context=context, run_id="bench")
                 mapped = flow.map_shop(runtime, "se", found, run_id="bench")
                 posted = flow.post_shop(runtime, "se", mapped, run_id="bench")
                 acked = flow.acknowledge_shop(runtime, "se", posted, run_id="bench")
+                if profiler:
+                    profiler.disable()
                 cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+                for stage, result in (("extract", found), ("map", mapped), ("post", posted), ("acknowledge", acked)):
+                    stages[stage] = result.get("cpu_seconds")
+                if profiler:
+                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
                 calls = runtime.fortnox.request_count - calls0
             return {"orders": acked["acknowledged"], "calls": calls, "cpu": cpu, "wall": wall,
                     "posted": acked["posted"], "adopted": acked["adopted"], "quarantined": acked["quarantined"]}
 
         warm = batch(args.buyers * 2, dt.timedelta(minutes=10))
-        steady = batch(args.orders, dt.timedelta(0))
+        steady = batch(args.orders, dt.timedelta(0), profile=args.profile)
         n = max(1, steady["orders"])
         print(f"warm-up: {warm['orders']} orders, {warm['calls']} Fortnox calls "
               f"({warm['calls'] / max(1, warm['orders']):.3f}/order; new customers and facts)")

@@ -32,8 +32,9 @@ CRASHES = {("posted", "post"): 2, ("acknowledged", "acknowledge"): 1, ("mapped",
 
 
 class Crasher:
-    """Raises inside Ledger.transition right before chosen writes: the external effect (a Fortnox
-    document, a shop status) has happened, jetfort's record of it has not."""
+    """Raises inside the ledger's transition right before chosen writes (the whole transaction rolls
+    back): the external effect (a Fortnox document, a shop status) has happened, jetfort's record of
+    it has not."""
 
     def __init__(self, budget: dict[tuple[str, str], int], seed: int = 3) -> None:
         self.left = dict(budget)
@@ -43,13 +44,13 @@ class Crasher:
     def __call__(self, original: Any) -> Any:
         crasher = self
 
-        def transition(ledger: Any, tenant: str, kind: str, key: str, state: str, **kwargs: Any) -> bool:
+        def transition(ledger: Any, conn: Any, tenant: str, kind: str, key: str, state: str, **kwargs: Any) -> bool:
             point = (state, kwargs.get("step"))
             if crasher.left.get(point, 0) > 0 and crasher.rng.random() < 0.02:  # type: ignore[arg-type]
                 crasher.left[point] -= 1  # type: ignore[index]
                 crasher.fired[f"{state}/{point[1]}"] += 1
                 raise RuntimeError(f"chaos: worker killed before recording {state} for {key}")
-            return original(ledger, tenant, kind, key, state, **kwargs)
+            return original(ledger, conn, tenant, kind, key, state, **kwargs)
 
         return transition
 
@@ -79,7 +80,7 @@ def test_a_thousand_orders_under_faults_end_once_each(orders_env: Any, monkeypat
     from jetfort.ledger.store import Ledger
 
     crasher = Crasher(CRASHES)
-    monkeypatch.setattr(Ledger, "transition", crasher(Ledger.transition))
+    monkeypatch.setattr(Ledger, "_transition", crasher(Ledger._transition))
     env.fortnox.set_faults(**FORTNOX_FAULTS)
     env.jetshop.faults.update(**JETSHOP_FAULTS)
 

@@ -202,16 +202,16 @@ def test_dropped_answers_and_a_crash_after_post_end_with_one_document(orders_env
     # and the worker "dies" after the first successful create, before the ledger learns of it
     from jetfort.ledger.store import Ledger
 
-    original = Ledger.transition
+    original = Ledger._transition
     crashed: list[str] = []
 
-    def crash_once(self: Any, tenant: str, kind: str, key: str, state: str, **kwargs: Any) -> bool:
+    def crash_once(self: Any, conn: Any, tenant: str, kind: str, key: str, state: str, **kwargs: Any) -> bool:
         if state == "posted" and kwargs.get("step") == "post" and not crashed:
             crashed.append(key)
             raise RuntimeError("worker killed between POST and ledger commit")
-        return original(self, tenant, kind, key, state, **kwargs)
+        return original(self, conn, tenant, kind, key, state, **kwargs)
 
-    monkeypatch.setattr(Ledger, "transition", crash_once)
+    monkeypatch.setattr(Ledger, "_transition", crash_once)
     run = run_orders("demo_ecom")
     assert_success(run)
     post_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "shop.post")

@@ -168,6 +168,57 @@ class Ledger:
         the record is currently in one of those states. Target fields are only overwritten when
         given, so a link once made is never lost by a later step.
         """
+        with self.transaction() as conn:
+            return self._transition(conn, tenant, kind, source_key, state, step=step, expect=expect,
+                                    target_type=target_type, target_key=target_key, payload_hash=payload_hash,
+                                    detail=detail, message=message, payload=payload, run_id=run_id,
+                                    count_attempt=count_attempt)
+
+    def transition_many(self, tenant: str, kind: str, changes: Iterable[Mapping[str, Any]]) -> set[str]:
+        """Several :meth:`transition` calls in one transaction (batch stages: one commit, not one per
+        record). Each change holds ``source_key``, ``state``, ``step`` and any keyword of
+        :meth:`transition`; returns the source keys that changed (compare-and-set losers are left out)."""
+        changed: set[str] = set()
+        with self.transaction() as conn:
+            for change in changes:
+                args = dict(change)
+                key, state = args.pop("source_key"), args.pop("state")
+                if self._transition(conn, tenant, kind, key, state, **args):
+                    changed.add(key)
+        return changed
+
+    def ensure_records(self, tenant: str, kind: str, items: Iterable[tuple[str, Mapping[str, Any] | None]], *,
+                       state: str = "seen") -> None:
+        """:meth:`ensure_record` for many (source key, detail) pairs in one transaction."""
+        now = utcnow()
+        rows = [{"tenant": tenant, "kind": kind, "source_key": key, "state": state, "attempts": 0,
+                 "detail": dict(detail) if detail else None, "created_at": now, "updated_at": now}
+                for key, detail in items]
+        if not rows:
+            return
+        stmt = self._insert(records).on_conflict_do_nothing(index_elements=["tenant", "kind", "source_key"])
+        with self.transaction() as conn:
+            conn.execute(stmt, rows)
+
+    def get_many(self, tenant: str, kind: str, source_keys: Iterable[str], *, chunk: int = 500) -> dict[str, Record]:
+        """source key → record for those of ``source_keys`` that exist (one query per ``chunk`` keys)."""
+        keys = list(dict.fromkeys(source_keys))
+        found: dict[str, Record] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), chunk):
+                part = keys[start:start + chunk]
+                query = sa.select(records).where(records.c.tenant == tenant, records.c.kind == kind,
+                                                 records.c.source_key.in_(part))
+                for row in conn.execute(query):
+                    record = Record.from_row(row)
+                    found[record.source_key] = record
+        return found
+
+    def _transition(self, conn: sa.Connection, tenant: str, kind: str, source_key: str, state: str, *,
+                    step: str, expect: Iterable[str] | None = None, target_type: str | None = None,
+                    target_key: str | None = None, payload_hash: str | None = None,
+                    detail: Mapping[str, Any] | None = None, message: str | None = None, payload: Any = None,
+                    run_id: str | None = None, count_attempt: bool = False) -> bool:
         now = utcnow()
         values: dict[str, Any] = {"state": state, "updated_at": now}
         if target_type is not None:
@@ -183,16 +234,15 @@ class Ledger:
         cond = [records.c.tenant == tenant, records.c.kind == kind, records.c.source_key == source_key]
         if expect is not None:
             cond.append(records.c.state.in_(list(expect)))
-        with self.transaction() as conn:
-            record_id = conn.execute(
-                sa.update(records).where(*cond).values(**values).returning(records.c.id)
-            ).scalar()
-            if record_id is None:
-                return False
-            conn.execute(sa.insert(record_audit).values(
-                record_id=record_id, at=now, step=step, state=state, message=message,
-                payload=payload, run_id=run_id,
-            ))
+        record_id = conn.execute(
+            sa.update(records).where(*cond).values(**values).returning(records.c.id)
+        ).scalar()
+        if record_id is None:
+            return False
+        conn.execute(sa.insert(record_audit).values(
+            record_id=record_id, at=now, step=step, state=state, message=message,
+            payload=payload, run_id=run_id,
+        ))
         return True
 
     def records(self, tenant: str, kind: str, states: Iterable[str] | None = None) -> list[Record]:

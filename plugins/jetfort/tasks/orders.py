@@ -80,6 +80,8 @@ FACTS_TTL = dt.timedelta(minutes=15)
 FACT_REASONS = frozenset({"unknown_article", "vat_rate_not_set_up", "currency_not_enabled",
                           "currency_rate_missing"})
 ACK_CHUNK = 50
+#: links are committed in groups of this many (a crash loses at most these; recovery adopts them)
+LINK_FLUSH = 25
 CREATE_ATTEMPTS = 3
 CUSTOMER_PLACEHOLDER = "0"
 #: test/bench knob: the Fortnox budget window in seconds (sandboxes run a faster window)
@@ -223,50 +225,48 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
 
     keys: list[str] = []
     skipped: list[str] = []
+    existing = ledger.get_many(tenant, KIND, [source_key(shop_key, order_id) for order_id in found])
+    fresh: list[tuple[str, dict[str, Any]]] = []
+    changes: list[dict[str, Any]] = []
     for order_id in sorted(found):
         order = found[order_id]
         key = source_key(shop_key, order_id)
-        record = ledger.get(tenant, KIND, key)
+        record = existing.get(key)
         if _channel_for(rules, shop_key, order) is None:
             log.info("shop %s: order %s comes from channel %s, which the rules do not list; synced "
                      "without channel tags", shop_key, order.order_number, order.channel_id)
         if order.status_id not in triggers:
             if record is not None and record.state == "posted":
                 # the shop moved the order on by itself after we posted it: nothing left to do
-                ledger.transition(tenant, KIND, key, "acknowledged", step="acknowledge", expect=["posted"],
-                                  message=f"shop status is already {order.status_id}; left as is",
-                                  run_id=run_id)
+                changes.append({"source_key": key, "state": "acknowledged", "step": "acknowledge",
+                                "expect": ["posted"], "run_id": run_id,
+                                "message": f"shop status is already {order.status_id}; left as is"})
                 continue
             if record is None or record.state not in LINKED_STATES:
                 skipped.append(f"{order.order_number}: status {order.status_id} is not a trigger status")
                 counts["skipped"] += 1
             continue
         detail = order_detail(shop_key, order)
-        if record is None:
-            record = ledger.ensure_record(tenant, KIND, key, state="seen", detail=detail)
-            assert record is not None
-            if record.attempts == 0 and record.state == "seen":  # new: audit it and go on
-                ledger.transition(tenant, KIND, key, "seen", step="extract", expect=["seen"],
-                                  message=f"order {order.order_number} status {order.status_id}",
-                                  run_id=run_id)
-                counts["seen"] += 1
-                keys.append(key)
-                continue
-        if record.state in DONE_STATES:
+        message = f"order {order.order_number} status {order.status_id}"
+        if record is None:  # new: recorded below, all in one transaction
+            fresh.append((key, detail))
+            changes.append({"source_key": key, "state": "seen", "step": "extract", "expect": ["seen"],
+                            "message": message, "run_id": run_id})
+        elif record.state in DONE_STATES:
             log.info("shop %s: order %s is already in Fortnox (%s %s); not sent again", shop_key,
                      order.order_number, record.target_type, record.target_key)
             counts["skipped"] += 1
             continue
-        if record.state in ("seen", "mapped", "held", "quarantined"):
+        elif record.state in ("seen", "mapped", "held", "quarantined"):
             # re-read: the shop may have changed the order; mapping starts over from what it says now
-            keep = {k: v for k, v in (record.detail or {}).items()
-                    if k in ("customer_number",)}
-            ledger.transition(tenant, KIND, key, "seen", step="extract",
-                              expect=["seen", "mapped", "held", "quarantined"], detail={**detail, **keep},
-                              message=f"order {order.order_number} status {order.status_id} (was {record.state})",
-                              run_id=run_id)
+            keep = {k: v for k, v in (record.detail or {}).items() if k in ("customer_number",)}
+            changes.append({"source_key": key, "state": "seen", "step": "extract",
+                            "expect": ["seen", "mapped", "held", "quarantined"], "detail": {**detail, **keep},
+                            "message": f"{message} (was {record.state})", "run_id": run_id})
         counts["seen"] += 1
         keys.append(key)
+    ledger.ensure_records(tenant, KIND, fresh, state="seen")
+    ledger.transition_many(tenant, KIND, changes)
     for line in skipped:
         log.info("shop %s: skipped %s", shop_key, line)
     if window is not None:
@@ -346,10 +346,19 @@ def _vat_type(plan: Any) -> str:
     return str(getattr(plan, "vat_type", "") or "SEVAT")
 
 
+def _customer_memo(runtime: TenantRuntime) -> dict[str, str]:
+    """This task's copy of the ledger's customer cache (a batch meets the same buyers again)."""
+    memo: dict[str, str] = runtime.__dict__.setdefault("_customer_memo", {})
+    return memo
+
+
 def _cached_customer(runtime: TenantRuntime, plan: Any) -> str | None:
+    memo = _customer_memo(runtime)
     for match, value in _match_values(plan):
-        number = runtime.ledger.get_cursor(runtime.tenant, customer_cache_key(match, value, _vat_type(plan)))
+        cache_key = customer_cache_key(match, value, _vat_type(plan))
+        number = memo.get(cache_key) or runtime.ledger.get_cursor(runtime.tenant, cache_key)
         if number:
+            memo[cache_key] = number
             return number
     return None
 
@@ -405,7 +414,8 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
     counts = {**new_counts(shop_key), **{k: batch.get(k, 0) for k in COUNT_FIELDS if k != "shop"}}
     calls_before = _calls(runtime)
     keys: list[str] = list(batch.get("keys") or [])
-    records = {key: ledger.get(tenant, KIND, key) for key in keys}
+    found = ledger.get_many(tenant, KIND, keys)
+    records = {key: found.get(key) for key in keys}
     todo = [k for k, r in records.items() if r is not None and r.state == "seen"]
     # "mapped" here was mapped by an earlier try of this task (extract resets it every run)
     out_keys = [k for k, r in records.items() if r is not None and r.state in ("mapped", "posting", "posted")]
@@ -442,6 +452,7 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
             except MappingProblem as problem:
                 problems[key] = problem
 
+    changes: list[dict[str, Any]] = []
     for key in todo:
         order = orders[key]
         if key in problems:
@@ -466,8 +477,9 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
             continue
         if room is not None:
             if room <= 0:
-                ledger.transition(tenant, KIND, key, "held", step="map", expect=["seen"], run_id=run_id,
-                                  message=f"monthly order cap {cap} reached; held until next month or a raised cap")
+                changes.append({"source_key": key, "state": "held", "step": "map", "expect": ["seen"],
+                                "run_id": run_id, "message": f"monthly order cap {cap} reached; held until "
+                                                             "next month or a raised cap"})
                 counts["held"] += 1
                 continue
             room -= 1
@@ -475,11 +487,13 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
                   "idempotency_key": mapped.idempotency_key, "idempotency_field": mapped.idempotency_field,
                   "articles_to_create": _article_payloads(mapped), "totals": totals,
                   "notes": [str(n) for n in (mapped.notes or ())]}
-        if ledger.transition(tenant, KIND, key, "mapped", step="map", expect=["seen"], detail=detail,
-                             payload={"document": document, "totals": totals}, run_id=run_id,
-                             message=f"{mapped.kind}: shop total {mapped.shop_total}, Fortnox total "
-                                     f"{mapped.fortnox_total}"):
-            out_keys.append(key)
+        changes.append({"source_key": key, "state": "mapped", "step": "map", "expect": ["seen"], "detail": detail,
+                        "payload": {"document": document, "totals": totals}, "run_id": run_id,
+                        "message": f"{mapped.kind}: shop total {mapped.shop_total}, Fortnox total "
+                                   f"{mapped.fortnox_total}"})
+    if changes:
+        changed = ledger.transition_many(tenant, KIND, changes)
+        out_keys.extend(c["source_key"] for c in changes if c["state"] == "mapped" and c["source_key"] in changed)
     if dry_run:
         log.info("[dry run] shop %s: %d order(s) mapped, %d would be quarantined; nothing written",
                  shop_key, len(results), len(problems))
@@ -539,7 +553,9 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
 
     def remember(number: str) -> str:
         for match, value in matches:
-            ledger.set_cursor(tenant, customer_cache_key(match, value, vat_type), number)
+            cache_key = customer_cache_key(match, value, vat_type)
+            ledger.set_cursor(tenant, cache_key, number)
+            _customer_memo(runtime)[cache_key] = number
         return number
 
     cached = _cached_customer(runtime, plan)
@@ -626,7 +642,8 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
     calls_before = _calls(runtime)
     owner = owner or f"{run_id}|{shop_key}"
     keys: list[str] = list(batch.get("keys") or [])
-    records = {key: ledger.get(tenant, KIND, key) for key in keys}
+    found = ledger.get_many(tenant, KIND, keys)
+    records = {key: found.get(key) for key in keys}
     todo = [k for k, r in records.items() if r is not None and r.state in ("mapped", "posting")]
     out_keys = [k for k, r in records.items() if r is not None and r.state == "posted"]
     for key in out_keys:  # linked by an earlier try of this run: count it where it was done
@@ -647,103 +664,128 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
         if recent:
             lookup.prime(min(recent))
 
-    failures: list[str] = []
+    # claim every order before the first POST, in one transaction: mapped → posting (compare-and-set),
+    # and take over records left in posting by a crashed try of this run or a dead run
+    claims: list[dict[str, Any]] = []
+    recovering: set[str] = set()
+    owned: set[str] = set()
     for key in todo:
-        record = ledger.get(tenant, KIND, key)
-        if record is None or record.state in LINKED_STATES:
-            continue
-        detail = dict(record.detail or {})
-        doc_kind = str(detail.get("doc_kind") or rules.orders.document)
-        idem_key = str(detail["idempotency_key"])
-        lookup = lookups[doc_kind]
-        order_number = str(detail.get("order_number"))
-        order_date = _aware(dt.datetime.fromisoformat(detail["order_date"]))
-        recovering = record.state == "posting"
-        if recovering:
-            mine = detail.get("posting_owner") == owner
-            stale = now - record.updated_at > POSTING_STALE_AFTER
-            if not (mine or stale):
-                log.warning("order %s is being posted by %s; leaving it to that run", order_number,
-                            detail.get("posting_owner"))
+        record = records[key]
+        assert record is not None
+        detail = details[key]
+        if record.state == "posting":  # who claimed it: the audit's last post step names the run
+            mine = _step_in_run(ledger, tenant, key, run_id, ("post",)) is not None
+            if not (mine or now - record.updated_at > POSTING_STALE_AFTER):
+                log.warning("order %s is being posted by another run; leaving it to that run",
+                            detail.get("order_number"))
                 counts["retry_later"] += 1
                 continue
-            if detail.get("posting_owner") != owner:
-                detail["posting_owner"] = owner
-                ledger.transition(tenant, KIND, key, "posting", step="post", expect=["posting"], detail=detail,
-                                  run_id=run_id, message=f"taken over from {record.detail.get('posting_owner')}")  # type: ignore[union-attr]
+            recovering.add(key)
+            if not mine:
+                claims.append({"source_key": key, "state": "posting", "step": "post", "expect": ["posting"],
+                               "run_id": run_id, "message": f"taken over by {owner} (stale since "
+                                                            f"{record.updated_at.isoformat()})"})
+            else:
+                owned.add(key)
         else:
-            detail["posting_owner"] = owner
-            if not ledger.transition(tenant, KIND, key, "posting", step="post", expect=["mapped"], detail=detail,
-                                     run_id=run_id, count_attempt=True,
-                                     message=f"posting {doc_kind} with {rules.orders.idempotency_field}={idem_key}"):
-                counts["retry_later"] += 1  # someone else moved it; their run finishes it
-                continue
+            claims.append({"source_key": key, "state": "posting", "step": "post", "expect": ["mapped"],
+                           "run_id": run_id, "count_attempt": True,
+                           "message": f"posting {detail.get('doc_kind')} with "
+                                      f"{rules.orders.idempotency_field}={detail.get('idempotency_key')}"})
+    claimed = ledger.transition_many(tenant, KIND, claims)
+    mine_now = [k for k in todo if k in claimed or k in owned]
+    counts["retry_later"] += sum(1 for c in claims if c["source_key"] not in claimed)  # another run has them
+    quarantined = {q.source_key for q in ledger.open_quarantine(tenant, KIND)}
+    pending: list[dict[str, Any]] = []
 
-        def link(number: str, *, adopted: bool, sent: Any = None, _key: str = key,
-                 _kind: str = doc_kind, _number: str = order_number) -> None:
-            ledger.transition(tenant, KIND, _key, "posted", step="adopt" if adopted else "post",
-                              expect=["posting"], target_type=_kind, target_key=number, payload=sent,
-                              run_id=run_id,
-                              message=f"{'adopted existing' if adopted else 'created'} Fortnox {_kind} {number}")
-            ledger.resolve_quarantine(tenant, KIND, _key)
-            counts["adopted" if adopted else "posted"] += 1
-            out_keys.append(_key)
-            log.info("order %s → Fortnox %s %s%s", _number, _kind, number, " (adopted)" if adopted else "")
+    def flush() -> None:
+        if pending:
+            ledger.transition_many(tenant, KIND, pending)
+            for change in pending:
+                if change["source_key"] in quarantined:
+                    ledger.resolve_quarantine(tenant, KIND, change["source_key"])
+            pending.clear()
 
-        try:
-            existing = lookup.listed(idem_key)
-            if existing is None and (recovering or lookup.known is None
-                                     or now - order_date > LIST_LOOKUP_MAX_AGE):
-                existing = lookup.find(idem_key)
-            if existing is not None:
-                link(existing, adopted=True)
-                continue
-            order = _order_from(record)
-            plan = plan_customer(order, rules, shop_key)
-            customer_number = resolve_customer(runtime, plan, key, detail, run_id)
-            if detail.get("articles_to_create"):
-                _create_articles(runtime, detail["articles_to_create"])
-            model = FortnoxInvoice if doc_kind == "invoice" else FortnoxOrder
-            document = model.model_validate(detail["document"])
-            document = document.model_copy(update={"customer_number": customer_number})
-            payload = document.to_payload()
-            payload["CustomerNumber"] = customer_number
-            document = model.model_validate(payload)
-            create: Callable[[Any], Any] = runtime.fortnox.create_invoice if doc_kind == "invoice" \
-                else runtime.fortnox.create_order
-            number: str | None = None
-            adopted = False
-            for _attempt in range(CREATE_ATTEMPTS):
-                try:
-                    number = str(create(document).document_number)
-                    break
-                except FortnoxAmbiguousWrite:
-                    log.warning("order %s: the create's answer was lost; looking it up", order_number)
-                    number = lookup.find(idem_key)
-                    if number is not None:
-                        adopted = True
+    failures: list[str] = []
+    try:
+        for key in mine_now:
+            record = records[key]
+            assert record is not None
+            detail = details[key]
+            doc_kind = str(detail.get("doc_kind") or rules.orders.document)
+            idem_key = str(detail["idempotency_key"])
+            lookup = lookups[doc_kind]
+            order_number = str(detail.get("order_number"))
+            order_date = _aware(dt.datetime.fromisoformat(detail["order_date"]))
+            if len(pending) >= LINK_FLUSH:
+                flush()
+
+            def link(number: str, *, adopted: bool, sent: Any = None, _key: str = key,
+                     _kind: str = doc_kind, _number: str = order_number) -> None:
+                pending.append({"source_key": _key, "state": "posted", "step": "adopt" if adopted else "post",
+                                "expect": ["posting"], "target_type": _kind, "target_key": number, "payload": sent,
+                                "run_id": run_id,
+                                "message": f"{'adopted existing' if adopted else 'created'} Fortnox {_kind} {number}"})
+                counts["adopted" if adopted else "posted"] += 1
+                out_keys.append(_key)
+                log.info("order %s → Fortnox %s %s%s", _number, _kind, number, " (adopted)" if adopted else "")
+
+            try:
+                existing = lookup.listed(idem_key)
+                if existing is None and (key in recovering or lookup.known is None
+                                         or now - order_date > LIST_LOOKUP_MAX_AGE):
+                    existing = lookup.find(idem_key)
+                if existing is not None:
+                    link(existing, adopted=True)
+                    continue
+                order = _order_from(record)
+                plan = plan_customer(order, rules, shop_key)
+                customer_number = resolve_customer(runtime, plan, key, detail, run_id)
+                if detail.get("articles_to_create"):
+                    _create_articles(runtime, detail["articles_to_create"])
+                model = FortnoxInvoice if doc_kind == "invoice" else FortnoxOrder
+                document = model.model_validate(detail["document"])
+                document = document.model_copy(update={"customer_number": customer_number})
+                payload = document.to_payload()
+                payload["CustomerNumber"] = customer_number
+                document = model.model_validate(payload)
+                create: Callable[[Any], Any] = runtime.fortnox.create_invoice if doc_kind == "invoice" \
+                    else runtime.fortnox.create_order
+                number: str | None = None
+                adopted = False
+                for _attempt in range(CREATE_ATTEMPTS):
+                    try:
+                        number = str(create(document).document_number)
                         break
-            if number is None:
-                raise PostingIncomplete(f"order {order_number}: create answered ambiguously {CREATE_ATTEMPTS} times")
-            link(number, adopted=adopted, sent={"Invoice" if doc_kind == "invoice" else "Order": payload})
-        except MappingProblem as problem:  # e.g. a plugin's customer rule refuses the buyer
-            _quarantine_problem(runtime, key, _order_from(record), problem, run_id)
-            counts["quarantined"] += 1
-        except FortnoxValidationError as exc:
-            order = _order_from(record)
-            ledger.quarantine(tenant, KIND, key, reason="fortnox_rejected", field=_field_from(exc),
-                              code=str(exc.code) if exc.code is not None else str(exc.status),
-                              message=f"order {order.order_number}: Fortnox said {exc.message}",
-                              payload=detail.get("document"), run_id=run_id)
-            counts["quarantined"] += 1
-            log.warning("order %s quarantined: Fortnox %s", order_number, exc)
-        except (FortnoxTransientError, TransientError) as exc:
-            failures.append(f"{order_number}: {exc}")
-            counts["retry_later"] += 1
-            log.warning("order %s stays in posting (resumed on retry): %s", order_number, exc)
-        except FortnoxPermanentError:
-            counts["fortnox_calls"] += _calls(runtime) - calls_before
-            raise
+                    except FortnoxAmbiguousWrite:
+                        log.warning("order %s: the create's answer was lost; looking it up", order_number)
+                        number = lookup.find(idem_key)
+                        if number is not None:
+                            adopted = True
+                            break
+                if number is None:
+                    raise PostingIncomplete(f"order {order_number}: create answered ambiguously {CREATE_ATTEMPTS} times")
+                link(number, adopted=adopted, sent={"Invoice" if doc_kind == "invoice" else "Order": payload})
+            except MappingProblem as problem:  # e.g. a plugin's customer rule refuses the buyer
+                _quarantine_problem(runtime, key, _order_from(record), problem, run_id)
+                counts["quarantined"] += 1
+            except FortnoxValidationError as exc:
+                order = _order_from(record)
+                ledger.quarantine(tenant, KIND, key, reason="fortnox_rejected", field=_field_from(exc),
+                                  code=str(exc.code) if exc.code is not None else str(exc.status),
+                                  message=f"order {order.order_number}: Fortnox said {exc.message}",
+                                  payload=detail.get("document"), run_id=run_id)
+                counts["quarantined"] += 1
+                log.warning("order %s quarantined: Fortnox %s", order_number, exc)
+            except (FortnoxTransientError, TransientError) as exc:
+                failures.append(f"{order_number}: {exc}")
+                counts["retry_later"] += 1
+                log.warning("order %s stays in posting (resumed on retry): %s", order_number, exc)
+            except FortnoxPermanentError:
+                counts["fortnox_calls"] += _calls(runtime) - calls_before
+                raise
+    finally:
+        flush()
     counts["fortnox_calls"] += _calls(runtime) - calls_before
     result = {**counts, "keys": out_keys}
     if failures:
@@ -780,7 +822,7 @@ def acknowledge_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, 
     if batch.get("dry_run"):
         return {**counts, "keys": []}
     status = rules.orders.transferred_status_for(shop_key)
-    found = [r for r in (ledger.get(tenant, KIND, k) for k in batch.get("keys") or []) if r is not None]
+    found = list(ledger.get_many(tenant, KIND, batch.get("keys") or []).values())
     records = [r for r in found if r.state == "posted"]
     counts["acknowledged"] += sum(1 for r in found if r.state == "acknowledged"
                                   and _step_in_run(ledger, tenant, r.source_key, run_id, ("acknowledge",)))
@@ -791,15 +833,16 @@ def acknowledge_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, 
         updates = [StatusUpdate(order_id=_order_id(r.source_key), status_id=status,
                                 comment=f"Fortnox {r.target_type} {r.target_key} (jetfort)") for r in chunk]
         results = {res.order_id: res for res in hook.set_order_statuses(updates, strict=False)}
+        done: list[dict[str, Any]] = []
         for record in chunk:
             answer = results.get(_order_id(record.source_key))
             if answer is None or not answer.success:
                 failures.append(f"{record.source_key}: {answer.message if answer else 'no answer'}")
                 continue
-            ledger.transition(tenant, KIND, record.source_key, "acknowledged", step="acknowledge",
-                              expect=["posted"], run_id=run_id,
-                              message=f"shop status {status}; Fortnox {record.target_type} {record.target_key}")
-            counts["acknowledged"] += 1
+            done.append({"source_key": record.source_key, "state": "acknowledged", "step": "acknowledge",
+                         "expect": ["posted"], "run_id": run_id,
+                         "message": f"shop status {status}; Fortnox {record.target_type} {record.target_key}"})
+        counts["acknowledged"] += len(ledger.transition_many(tenant, KIND, done))
     result = {**counts, "keys": [r.source_key for r in records]}
     if failures:
         _push_summary(result)
