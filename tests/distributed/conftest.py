@@ -22,3 +22,11 @@ def postgres_url_base() -> str:
     if not url:
         pytest.skip(f"distributed test: set {POSTGRES_ENV} (e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/postgres)")
     return url
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Keep each phase's report on the item, so a fixture can print logs when the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
