@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import pstats
 import datetime as dt
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile

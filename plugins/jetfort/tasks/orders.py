@@ -732,7 +732,9 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
 
             try:
                 existing = lookup.listed(idem_key)
-                if existing is None and (key in recovering or lookup.known is None
+                # the batch list was read after any earlier try of this run, so it already shows what
+                # that try created; a targeted search is for old orders and takeovers from dead runs
+                if existing is None and ((key in recovering and key not in owned) or lookup.known is None
                                          or now - order_date > LIST_LOOKUP_MAX_AGE):
                     existing = lookup.find(idem_key)
                 if existing is not None:
