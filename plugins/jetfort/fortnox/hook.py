@@ -80,6 +80,8 @@ M = TypeVar("M", bound=FortnoxModel)
 JETFORT_EXTRA_KEYS = frozenset({"refresh_token", "tenant_id", "auth_url", "company", "budget",
                                 "client_secret", "client_id", "refresh_margin"})
 MAX_PAGE_SIZE = 500
+#: answers from a proxy that stopped waiting: the request may have been processed behind it
+GATEWAY_TIMEOUTS = frozenset({502, 504})
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 def lastmodified(since: dt.datetime | str) -> str:
@@ -457,6 +459,10 @@ class FortnoxHook(HttpHook):
             if token != rejected:
                 self.auth.invalidate(token)
                 rejected = token
+        if not idempotent and resp.status_code in GATEWAY_TIMEOUTS:
+            # a proxy gave up waiting for Fortnox, which may still have committed the create
+            raise FortnoxAmbiguousWrite(f"gateway answered {resp.status_code} after the request was sent",
+                                        status=resp.status_code, method=method, path=urlparse(url).path)
         self.check_response(resp)
         return resp
 

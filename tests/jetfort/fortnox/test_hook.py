@@ -387,3 +387,35 @@ def test_a_post_that_never_connected_is_retried_not_ambiguous() -> None:
         hook.create_order(FortnoxOrder(customer_number="1"))
     assert not isinstance(err.value, FortnoxAmbiguousWrite)
     assert hook.request_count == 2  # so it was safe to retry
+
+
+def test_a_gateway_timeout_on_a_create_is_ambiguous_but_retried_on_reads(make_hook: HookFactory) -> None:
+    """The sandbox has no proxy in front, so a 504 is made at the transport for this one test."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class GatewayTimeout(HTTPAdapter):
+        def __init__(self, inner: HTTPAdapter) -> None:
+            super().__init__()
+            self.inner, self.calls = inner, 0
+
+        def send(self, request: requests.PreparedRequest, *args: object, **kwargs: object) -> requests.Response:
+            if "/3/" not in str(request.url) or self.calls >= 1:
+                return self.inner.send(request, *args, **kwargs)  # type: ignore[arg-type]
+            self.calls += 1
+            response = requests.Response()
+            response.status_code, response.url, response.request = 504, str(request.url), request
+            response._content = b"<html>Gateway Timeout</html>"
+            return response
+
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    session = hook.get_conn()
+    adapter = GatewayTimeout(session.get_adapter(hook.settings.base_url))  # type: ignore[arg-type]
+    session.mount("http://", adapter)
+    with pytest.raises(FortnoxAmbiguousWrite) as err:
+        hook.create_order(_order(customer, article, "gw-1"))
+    assert err.value.status == 504 and hook.find_orders_by_reference("gw-1") == []
+    adapter.calls = 0
+    assert hook.company_information().database_number  # a read: 504 retried like any 5xx
+    assert adapter.calls == 1
