@@ -13,12 +13,15 @@ Ledger contract (kind ``"order"``, source key ``"<shop key>:<order id>"``)::
 
     seen → mapped → posting → posted → acknowledged      (+ quarantined, held)
 
-**Effectively once.** ``post`` never creates a document for a record that links one. Before a
-create it moves the record ``mapped → posting`` with a compare-and-set (a concurrent worker loses),
-and only then POSTs; the link is written right after. Whatever happens in between — a dropped
-answer (:class:`~jetfort.fortnox.errors.FortnoxAmbiguousWrite`), a killed worker, a task retry —
-leaves the record in ``posting``, and a record found in ``posting`` is always looked up in Fortnox
-by its idempotency key (exact equality, since Fortnox searches substrings) and *adopted* when found.
+**Effectively once.** ``post`` never creates a document for a record that links one. Before the
+first create it claims the batch: ``mapped → posting`` with a compare-and-set in one transaction (a
+concurrent worker loses and leaves those orders alone); only then does it POST, and the links are
+committed in small groups right after. Whatever happens in between — a dropped answer
+(:class:`~jetfort.fortnox.errors.FortnoxAmbiguousWrite`), a killed worker, a task retry — leaves the
+record in ``posting``, and a record in ``posting`` is never created again before Fortnox has been
+asked for its idempotency key (exact equality, since Fortnox searches substrings); a match is
+*adopted*. A dropped answer is looked up at once; a retried task reads the batch list (below) afresh,
+which already holds whatever the crashed try created.
 
 **Why this costs ~1 Fortnox call per order (the lookup strategy).** A per-order search before each
 create would double the calls. Instead ``post`` makes one list query per batch: every Fortnox
