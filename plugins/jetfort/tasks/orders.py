@@ -399,8 +399,8 @@ def _quarantine_problem(runtime: TenantRuntime, key: str, order: ShopOrder, prob
     reason = getattr(problem, "reason", "mapping_failed")
     field = getattr(problem, "field", None)
     message = getattr(problem, "message", str(problem))
-    runtime.ledger.quarantine(runtime.tenant, KIND, key, reason=reason, field=field,
-                              message=f"order {order.order_number}: {message}",
+    text = message if order.order_number in message else f"order {order.order_number}: {message}"
+    runtime.ledger.quarantine(runtime.tenant, KIND, key, reason=reason, field=field, message=text,
                               payload=payload if payload is not None else {"order_number": order.order_number},
                               run_id=run_id)
     log.warning("quarantined order %s (%s): %s [%s]", order.order_number, key, message, reason)
@@ -749,10 +749,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                 if detail.get("articles_to_create"):
                     _create_articles(runtime, detail["articles_to_create"])
                 model = FortnoxInvoice if doc_kind == "invoice" else FortnoxOrder
-                document = model.model_validate(detail["document"])
-                document = document.model_copy(update={"customer_number": customer_number})
-                payload = document.to_payload()
-                payload["CustomerNumber"] = customer_number
+                payload = {**detail["document"], "CustomerNumber": customer_number}
                 document = model.model_validate(payload)
                 create: Callable[[Any], Any] = runtime.fortnox.create_invoice if doc_kind == "invoice" \
                     else runtime.fortnox.create_order
