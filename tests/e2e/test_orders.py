@@ -135,6 +135,8 @@ def test_combo_two_shops_into_one_fortnox(orders_env: Any) -> None:
     env.orders.touch("nordicshop")
     run = run_orders("demo_combo")
     assert_success(run)
+    names = {(ti.task_id, ti.rendered_map_index) for ti in run.get_task_instances() if ti.map_index >= 0}
+    assert ("shop.post", "se") in names and ("shop.post", "nordic") in names  # the grid names the shops
     rows = {r["shop"]: r for r in summary_of(run)}
     nordic = [o for o in env.orders.shop_orders("nordicshop")]
     assert rows["se"]["posted"] == len(demo_ids)
@@ -310,3 +312,27 @@ def test_preflight_lists_every_gap_and_stops_the_tenant(orders_env: Any) -> None
     assert task_states(only)["shop.extract[0]"] == "skipped"
     assert env.orders.documents() == []
     assert env.ledger().get_cursor("demo_ecom", "orders:preflight")
+
+
+def test_a_fortnox_rejection_is_quarantined_with_its_code_and_retried_when_fixed(orders_env: Any) -> None:
+    env = orders_env
+    ids = [o["OrderId"] for o in env.orders.shop_orders("demoshop") if o["_kind"] == "ordinary"][:3]
+    env.orders.touch("demoshop", order_ids=ids)
+    assert_success(run_orders("demo_ecom", conf={"preflight_only": True}))  # passes with customer 1000
+    company = env.orders.company
+    with company.lock:  # the collective customer disappears from Fortnox after pre-flight
+        collective = company.data["customers"].pop("1000")
+    run = run_orders("demo_ecom")
+    assert_success(run)  # the batch goes on; nothing failed, the orders wait in quarantine
+    entries = {q.source_key: q for q in env.ledger().open_quarantine("demo_ecom")}
+    private = [k for k, q in entries.items() if q.reason == "fortnox_rejected"]
+    assert private, entries
+    for key in private:
+        assert entries[key].code and entries[key].code.isdigit() and "Fortnox said" in entries[key].message
+        assert entries[key].payload and entries[key].payload.get("CustomerNumber") == "1000"
+    with company.lock:
+        company.data["customers"]["1000"] = collective
+    assert_success(run_orders("demo_ecom"))  # the next run retries them
+    assert env.ledger().open_quarantine("demo_ecom") == []
+    docs = env.orders.by_key()
+    assert all(len(docs[f"jetfort:se:{oid}"]) == 1 for oid in ids)

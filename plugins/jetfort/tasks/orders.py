@@ -733,6 +733,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                 out_keys.append(_key)
                 log.info("order %s → Fortnox %s %s%s", _number, _kind, number, " (adopted)" if adopted else "")
 
+            plan = None
             try:
                 existing = lookup.listed(idem_key)
                 # the batch list was read after any earlier try of this run, so it already shows what
@@ -773,6 +774,11 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                 counts["quarantined"] += 1
             except FortnoxValidationError as exc:
                 order = _order_from(record)
+                if plan is not None:  # the remembered customer may be what Fortnox refused: look again next time
+                    for match, value in _match_values(plan):
+                        cache_key = customer_cache_key(match, value, _vat_type(plan))
+                        _customer_memo(runtime).pop(cache_key, None)
+                        ledger.set_cursor(tenant, cache_key, "")
                 ledger.quarantine(tenant, KIND, key, reason="fortnox_rejected", field=_field_from(exc),
                                   code=str(exc.code) if exc.code is not None else str(exc.status),
                                   message=f"order {order.order_number}: Fortnox said {exc.message}",
