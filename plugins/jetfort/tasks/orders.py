@@ -56,6 +56,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from jetfort.errors import JetfortError, PermanentError, TransientError
@@ -489,7 +490,9 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
         detail = {**(records[key].detail or {}), "doc_kind": mapped.kind, "document": document,  # type: ignore[union-attr]
                   "idempotency_key": mapped.idempotency_key, "idempotency_field": mapped.idempotency_field,
                   "articles_to_create": _article_payloads(mapped), "totals": totals,
-                  "notes": [str(n) for n in (mapped.notes or ())]}
+                  "notes": [str(n) for n in (mapped.notes or ())],
+                  # what post needs to find a remembered customer without planning the buyer again
+                  "customer_keys": {"matches": [list(m) for m in _match_values(plan)], "vat_type": _vat_type(plan)}}
         changes.append({"source_key": key, "state": "mapped", "step": "map", "expect": ["seen"], "detail": detail,
                         "payload": {"document": document, "totals": totals}, "run_id": run_id,
                         "message": f"{mapped.kind}: shop total {mapped.shop_total}, Fortnox total "
@@ -744,9 +747,14 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                 if existing is not None:
                     link(existing, adopted=True)
                     continue
-                order = _order_from(record)
-                plan = plan_customer(order, rules, shop_key)
-                customer_number = resolve_customer(runtime, plan, key, detail, run_id)
+                keys_ = detail.get("customer_keys")
+                if keys_ and not detail.get("customer_number"):
+                    plan = SimpleNamespace(match_values=tuple(tuple(m) for m in keys_["matches"]),
+                                           vat_type=keys_["vat_type"])
+                customer_number = (detail.get("customer_number") or (_cached_customer(runtime, plan) if plan else None))
+                if not customer_number:
+                    plan = plan_customer(_order_from(record), rules, shop_key)
+                    customer_number = resolve_customer(runtime, plan, key, detail, run_id)
                 if detail.get("articles_to_create"):
                     _create_articles(runtime, detail["articles_to_create"])
                 model = FortnoxInvoice if doc_kind == "invoice" else FortnoxOrder
