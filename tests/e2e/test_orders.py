@@ -336,3 +336,33 @@ def test_a_fortnox_rejection_is_quarantined_with_its_code_and_retried_when_fixed
     assert env.ledger().open_quarantine("demo_ecom") == []
     docs = env.orders.by_key()
     assert all(len(docs[f"jetfort:se:{oid}"]) == 1 for oid in ids)
+
+
+def test_orders_that_fortnox_cannot_take_are_quarantined_with_the_named_reason(orders_env: Any) -> None:
+    env = orders_env
+    env.set_tenant("awkward", all_channels(env))
+    assert_success(run_orders("awkward", conf={"preflight_only": True}))
+    kinds = env.jetshop.awkward_orders("demoshop")
+    # after pre-flight, Fortnox loses EUR and the 12 % sales account
+    company = env.orders.company
+    with company.lock:
+        company.data["currencies"].pop("EUR")
+        company.data["accounts"].pop("3002")
+    from sandbox.jetshop import seed
+
+    bad_org = env.jetshop.add_order("demoshop", rows=[seed.row("1006", 2)], kind="added_bad_org",
+                                    bill=seed.SE, company_name="Fel AB", org_number="556677-8890",
+                                    email="fel@example.se", channel_id=3)
+    long_zip = env.jetshop.add_order("demoshop", rows=[seed.row("1006", 1)], kind="added_long_zip",
+                                     bill={**seed.SE, "ZipCode": "1" * 14}, email="zip@example.se")
+    picked = {"currency_eur_eu_consumer": kinds["currency_eur_eu_consumer"], "vat_12_only": kinds["vat_12_only"],
+              "bad_org": bad_org, "long_zip": long_zip, "plain_single_row": kinds["plain_single_row"]}
+    env.orders.touch("demoshop", order_ids=list(picked.values()))
+    assert_success(run_orders("awkward"))
+    reasons = {q.source_key: q for q in env.ledger().open_quarantine("awkward")}
+    expected = {"currency_eur_eu_consumer": "currency_not_enabled", "vat_12_only": "vat_rate_not_set_up",
+                "bad_org": "invalid_org_number", "long_zip": "field_too_long"}
+    for kind, reason in expected.items():
+        entry = reasons[f"se:{picked[kind]}"]
+        assert entry.reason == reason and entry.field and entry.message, (kind, entry)
+    assert len(env.orders.by_key()[f"jetfort:se:{picked['plain_single_row']}"]) == 1  # the rest goes on
