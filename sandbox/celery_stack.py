@@ -158,6 +158,7 @@ class CeleryStack:
         self._dbs_created = False
         self.env: dict[str, str] = {}
         self.startup_seconds = 0.0
+        self._strays: set[int] = set()  # orphaned task processes of a killed worker
 
     # -------------------------------------------------------------------------------- URLs
     @property
@@ -221,7 +222,7 @@ class CeleryStack:
     def stop(self) -> None:
         """SIGTERM every process group, SIGKILL what is left after a grace period (task processes in
         groups of their own included), drop the databases, flush the Redis databases."""
-        below: set[int] = set()
+        below: set[int] = set(self._strays)
         for name in self.procs:
             with contextlib.suppress(Exception):
                 below.update(self.tree(name))
@@ -388,12 +389,17 @@ class CeleryStack:
                                   "--concurrency", self.topology["airflow_env"]["AIRFLOW__CELERY__WORKER_CONCURRENCY"]],
                            env={"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())})
 
-    def kill(self, name: str) -> None:
-        """SIGKILL a process group (the 'worker lost' chaos step)."""
+    def kill(self, name: str) -> list[int]:
+        """SIGKILL only the named process group. Airflow's task processes lead groups of their own
+        (supervisor ``setpgid``), so a worker's running tasks survive this as orphans; they are
+        remembered and killed on :meth:`stop`. Returns the orphaned task processes' pids."""
         proc = self.procs[name]
+        orphans = [p for p in self.tree(name) if pgid_of(p) not in (None, proc.pgid)]
+        self._strays.update(orphans)
         os.killpg(proc.pgid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.popen.wait(timeout=10)
+        return orphans
 
     def tree(self, name: str) -> list[int]:
         """Every live process the named process started, however deep (the task runner processes
