@@ -1,4 +1,4 @@
-"""A Jetshop sandbox on a loopback port per test module, and hooks pointed at it."""
+"""Hooks pointed at a Jetshop sandbox on a loopback port (one per test module)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,15 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from jetfort.jetshop.hook import JetshopHook
-from sandbox.jetshop.app import create_app
-from sandbox.jetshop.state import JetshopSandbox
-from sandbox.server import serve_in_thread
+
+# the same sandbox fixtures as the sandbox's own tests (server per module, state reset per test)
+from tests.sandbox.jetshop.conftest import base_url, sb, server  # noqa: F401
 
 LOGINS = {"demoshop": ("jetfort-demo", "demo-secret"), "nordicshop": ("jetfort-nordic", "nordic-secret")}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[JetshopSandbox, str]]:
-    app = create_app(seed=1)
-    with serve_in_thread(app) as base:
-        yield app.state.jetshop, base
-
-
 @pytest.fixture
-def sb(server: tuple[JetshopSandbox, str]) -> JetshopSandbox:
-    sandbox = server[0]
-    sandbox.reset(1)
-    sandbox.clear_faults()
-    return sandbox
-
-
-@pytest.fixture
-def base_url(server: tuple[JetshopSandbox, str], sb: JetshopSandbox) -> str:
-    return server[1]
-
-
-@pytest.fixture
-def make_hook(base_url: str) -> Iterator[Callable[..., JetshopHook]]:
+def make_hook(base_url: str) -> Iterator[Callable[..., JetshopHook]]:  # noqa: F811
     hooks: list[JetshopHook] = []
 
     def make(shop_id: str = "demoshop", **kwargs: object) -> JetshopHook:
