@@ -50,18 +50,10 @@ def _worker(params: dict[str, Any], ledger_url: str | None, backend: str, calls:
         results.put({"sent": hook.request_count, "failed_429": failed_429, "failed_other": failed_other})
 
 
-def _max_in_window(stamps: list[float], window: float) -> int:
-    best, start = 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamp - stamps[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 def run(backend: str, *, calls: int, workers: int, limit: int, window: float) -> dict[str, Any]:
     from jetfort.ledger import Ledger
     from sandbox.fortnox import create_app
+    from sandbox.fortnox.ratelimit import max_in_window
     from sandbox.server import serve_in_thread
 
     app = create_app(seed=5, rate_limit=limit, rate_window=window)
@@ -107,7 +99,7 @@ def run(backend: str, *, calls: int, workers: int, limit: int, window: float) ->
         "calls_failed_429": sum(r["failed_429"] for r in reports),
         "calls_failed_other": sum(r["failed_other"] for r in reports),
         "server_429_answers": sum(1 for e in log if e.get("status") == 429),
-        "max_accepted_in_any_window": _max_in_window(stamps, window),
+        "max_accepted_in_any_window": max_in_window(stamps, window),
     }
 
 

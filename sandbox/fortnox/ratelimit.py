@@ -15,6 +15,17 @@ from typing import Any
 Key = tuple[int, str]  # (tenant id, client id)
 
 
+
+def max_in_window(stamps: list[float], window: float) -> int:
+    """Largest number of timestamps inside any half-open interval of ``window`` seconds."""
+    ordered = sorted(stamps)
+    best, start = 0, 0
+    for end, stamp in enumerate(ordered):
+        while stamp - ordered[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
 class SlidingWindowLimiter:
     """Accept a request if fewer than ``limit`` were accepted in the last ``window`` seconds."""
 
@@ -54,15 +65,9 @@ class SlidingWindowLimiter:
 
     def max_in_window(self, key: Key, window: float | None = None) -> int:
         """Largest number of accepted requests inside any interval of ``window`` seconds."""
-        window = self.window if window is None else window
         with self._lock:
-            stamps = sorted(self.accepted.get(key, []))
-        best, start = 0, 0
-        for end, stamp in enumerate(stamps):
-            while stamp - stamps[start] >= window:
-                start += 1
-            best = max(best, end - start + 1)
-        return best
+            stamps = list(self.accepted.get(key, []))
+        return max_in_window(stamps, self.window if window is None else window)
 
     def stats(self, tenant_id: int) -> dict[str, Any]:
         """Per-client counters for one company."""

@@ -21,6 +21,7 @@ from jetfort.fortnox.hook import FortnoxHook
 from jetfort.ledger import Ledger
 from jetfort.ledger.tokens import TokenStore
 from sandbox.fortnox import create_app
+from sandbox.fortnox.ratelimit import max_in_window
 from sandbox.server import serve_in_thread
 from tests.jetfort.fortnox._workers import call_fortnox
 
@@ -37,16 +38,6 @@ def busy_sandbox() -> Iterator[tuple[str, Any]]:
     app.sandbox.set_faults(expire_token=0.02, seed=11)
     with serve_in_thread(app) as base:
         yield base, app.sandbox
-
-
-def max_in_any_window(stamps: list[float], window: float) -> int:
-    stamps = sorted(stamps)
-    best, start = 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamp - stamps[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def run_workers(base: str, sandbox: Any, ledger_url: str, budget: str) -> None:
@@ -85,7 +76,7 @@ def run_workers(base: str, sandbox: Any, ledger_url: str, budget: str) -> None:
     counted = [e["t"] for e in log if e.get("status") != 401]
     assert len(counted) >= WORKERS * MIN_CALLS
     assert sandbox.stats(creds.tenant_id)["clients"][creds.client_id]["rejected_429"] == 0
-    assert max_in_any_window(counted, WINDOW) <= LIMIT
+    assert max_in_window(counted, WINDOW) <= LIMIT
 
     # the last stored refresh token is alive: a new worker, all access tokens expired, gets through
     sandbox.clear_faults()
