@@ -73,6 +73,7 @@ from jetfort.fortnox.models import (
     TermsOfPayment,
     WayOfDelivery,
 )
+from jetfort.httpsession import EnvCachedSession
 
 M = TypeVar("M", bound=FortnoxModel)
 
@@ -324,7 +325,7 @@ class FortnoxHook(HttpHook):
                 self._session.headers.update(headers)
             return self._session
         settings = self.settings
-        session = requests.Session()
+        session: requests.Session = EnvCachedSession()
         if self._conn_extra is not None:  # provider options (proxies, verify, ...) and extra headers
             extra = {k: v for k, v in self._conn_extra.items() if k not in JETFORT_EXTRA_KEYS}
             shim = SimpleNamespace(extra_dejson=extra, host=settings.base_url)

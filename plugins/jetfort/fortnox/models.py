@@ -117,15 +117,14 @@ class FortnoxModel(BaseModel):
 
     @classmethod
     def read_only_fields(cls) -> frozenset[str]:
-        names = {name for name, info in cls.model_fields.items()
-                 if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("read_only")}
-        return frozenset(names) | cls._exclude_on_write
+        return _read_only_fields(cls)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON object Fortnox expects inside the envelope: set, writable, non-null fields only."""
         ro = self.read_only_fields()
+        fields_set = self.model_fields_set
         names = [n for n in type(self).model_fields
-                 if n in self.model_fields_set and n not in ro and getattr(self, n) is not None]
+                 if n in fields_set and n not in ro and getattr(self, n) is not None]
         nested = {n for n in names if isinstance(getattr(self, n), FortnoxModel | list)}
         out: dict[str, Any] = self.model_dump(mode="json", by_alias=True, include=set(names) - nested)
         for name in names:
@@ -143,6 +142,15 @@ class FortnoxModel(BaseModel):
 def _is_text(annotation: Any) -> bool:
     args = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
     return all(a is str or (get_origin(a) is Annotated and get_args(a)[0] is str) for a in args)
+
+
+@functools.cache
+def _read_only_fields(model: type[FortnoxModel]) -> frozenset[str]:
+    """Fields never written back: marked ``read_only`` or in ``_exclude_on_write``. Fixed per class,
+    so computed once (``to_payload`` asks for every row of every document it serialises)."""
+    names = {name for name, info in model.model_fields.items()
+             if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("read_only")}
+    return frozenset(names) | model._exclude_on_write
 
 
 @functools.cache

@@ -30,6 +30,7 @@ from airflow.sdk.log import mask_secret
 from lxml import etree
 from zeep.transports import Transport
 
+from jetfort.httpsession import EnvCachedSession
 from jetfort.jetshop import WSDL_PATH
 from jetfort.jetshop import convert as cv
 from jetfort.jetshop.errors import (
@@ -168,7 +169,7 @@ class JetshopHook(BaseHook):
         """The zeep client, built once (WSDL loaded lazily, on first use)."""
         if self._client is None:
             s = self.settings
-            session = requests.Session()
+            session = EnvCachedSession()
             session.auth = (s.login, s.password)
             session.headers["User-Agent"] = "jetfort-jetshop/1"
             transport = _CheckedTransport(session=session, timeout=s.timeout, operation_timeout=s.timeout)

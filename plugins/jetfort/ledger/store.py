@@ -8,6 +8,7 @@ compare-and-set inside one transaction; upserts use each dialect's ``ON CONFLICT
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,27 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=dt.UTC)
+
+
+#: The audit row of one step; built once (a statement built per call costs more CPU than the SQL).
+_AUDIT_INSERT = sa.insert(record_audit)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_statement(names: frozenset[str], count_attempt: bool) -> sa.Update:
+    """The compare-and-set UPDATE of :meth:`Ledger._transition` for one shape of change, with bound
+    parameters: built once per shape (a handful exist) instead of once per record, because building
+    and cache-keying a Core statement with literal values cost more CPU than running it. ``v_<column>``
+    parameters are the values set, ``w_<column>`` the conditions, ``w_expect`` the expected states."""
+    values: dict[str, Any] = {name[2:]: sa.bindparam(name, type_=records.c[name[2:]].type)
+                              for name in sorted(names) if name.startswith("v_")}
+    if count_attempt:
+        values["attempts"] = records.c.attempts + 1
+    cond = [records.c.tenant == sa.bindparam("w_tenant"), records.c.kind == sa.bindparam("w_kind"),
+            records.c.source_key == sa.bindparam("w_source_key")]
+    if "w_expect" in names:
+        cond.append(records.c.state.in_(sa.bindparam("w_expect", expanding=True)))
+    return sa.update(records).where(*cond).values(**values).returning(records.c.id)
 
 
 @dataclass(frozen=True)
@@ -179,12 +201,15 @@ class Ledger:
         record). Each change holds ``source_key``, ``state``, ``step`` and any keyword of
         :meth:`transition`; returns the source keys that changed (compare-and-set losers are left out)."""
         changed: set[str] = set()
+        audit: list[dict[str, Any]] = []  # written in one executemany at the end, same transaction
         with self.transaction() as conn:
             for change in changes:
                 args = dict(change)
                 key, state = args.pop("source_key"), args.pop("state")
-                if self._transition(conn, tenant, kind, key, state, **args):
+                if self._transition(conn, tenant, kind, key, state, audit_rows=audit, **args):
                     changed.add(key)
+            if audit:
+                conn.execute(_AUDIT_INSERT, audit)
         return changed
 
     def ensure_records(self, tenant: str, kind: str, items: Iterable[tuple[str, Mapping[str, Any] | None]], *,
@@ -218,31 +243,32 @@ class Ledger:
                     step: str, expect: Iterable[str] | None = None, target_type: str | None = None,
                     target_key: str | None = None, payload_hash: str | None = None,
                     detail: Mapping[str, Any] | None = None, message: str | None = None, payload: Any = None,
-                    run_id: str | None = None, count_attempt: bool = False) -> bool:
+                    run_id: str | None = None, count_attempt: bool = False,
+                    audit_rows: list[dict[str, Any]] | None = None) -> bool:
+        """The compare-and-set of :meth:`transition` on ``conn``; the audit row is inserted at once, or
+        appended to ``audit_rows`` for the caller to insert before its transaction commits."""
         now = utcnow()
-        values: dict[str, Any] = {"state": state, "updated_at": now}
+        params: dict[str, Any] = {"w_tenant": tenant, "w_kind": kind, "w_source_key": source_key,
+                                  "v_state": state, "v_updated_at": now}
         if target_type is not None:
-            values["target_type"] = target_type
+            params["v_target_type"] = target_type
         if target_key is not None:
-            values["target_key"] = target_key
+            params["v_target_key"] = target_key
         if payload_hash is not None:
-            values["payload_hash"] = payload_hash
+            params["v_payload_hash"] = payload_hash
         if detail is not None:
-            values["detail"] = dict(detail)
-        if count_attempt:
-            values["attempts"] = records.c.attempts + 1
-        cond = [records.c.tenant == tenant, records.c.kind == kind, records.c.source_key == source_key]
+            params["v_detail"] = dict(detail)
         if expect is not None:
-            cond.append(records.c.state.in_(list(expect)))
-        record_id = conn.execute(
-            sa.update(records).where(*cond).values(**values).returning(records.c.id)
-        ).scalar()
+            params["w_expect"] = list(expect)
+        record_id = conn.execute(_update_statement(frozenset(params), count_attempt), params).scalar()
         if record_id is None:
             return False
-        conn.execute(sa.insert(record_audit).values(
-            record_id=record_id, at=now, step=step, state=state, message=message,
-            payload=payload, run_id=run_id,
-        ))
+        row = {"record_id": record_id, "at": now, "step": step, "state": state, "message": message,
+               "payload": payload, "run_id": run_id}
+        if audit_rows is None:
+            conn.execute(_AUDIT_INSERT, row)
+        else:
+            audit_rows.append(row)
         return True
 
     def records(self, tenant: str, kind: str, states: Iterable[str] | None = None) -> list[Record]:

@@ -1,0 +1,43 @@
+"""A ``requests.Session`` that reads proxy settings from the environment once per host.
+
+Plain ``requests`` calls ``get_environ_proxies`` on every request, which scans the whole process
+environment (twice: proxies, then ``NO_PROXY``) — under Airflow, with its many variables, that was
+about 0.7 ms of CPU per Fortnox call. The answer only depends on the URL's scheme and host and on the
+environment, which does not change during a hook's life, so it is remembered per (scheme, host).
+Everything else stays as in ``requests``: ``trust_env`` still governs netrc, proxies and CA bundles
+(``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` are read per request, which is cheap), and per-request or
+session ``proxies``/``verify``/``cert`` still win over the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.sessions import merge_setting
+from requests.utils import get_environ_proxies
+
+
+class EnvCachedSession(requests.Session):
+    def __init__(self) -> None:
+        super().__init__()
+        self._environ_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        """``requests.Session.merge_environment_settings`` with the environment's proxies cached."""
+        if self.trust_env:
+            no_proxy = proxies.get("no_proxy") if proxies is not None else None
+            parts = urlsplit(url)
+            key = (parts.scheme, parts.netloc, no_proxy)
+            env_proxies = self._environ_proxies.get(key)
+            if env_proxies is None:
+                env_proxies = self._environ_proxies[key] = get_environ_proxies(url, no_proxy=no_proxy)
+            if proxies is not None:
+                for k, v in env_proxies.items():
+                    proxies.setdefault(k, v)
+            if verify is True or verify is None:
+                verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+        return {"proxies": merge_setting(proxies, self.proxies), "stream": merge_setting(stream, self.stream),
+                "verify": merge_setting(verify, self.verify), "cert": merge_setting(cert, self.cert)}
