@@ -17,7 +17,7 @@ export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES := airflow.* jetfort.*
 export JETFORT_MAPPINGS_DIR := $(CURDIR)/include/mappings
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test lint up down bench clean constraints
+.PHONY: install demo test test-distributed lint up down bench clean constraints
 
 $(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS) pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Airflow's CeleryExecutor topology without containers (the docker-compose.yaml shape). Needs
+# PostgreSQL and Redis; .ci/run starts them and exports JETFORT_TEST_POSTGRES_URL / _REDIS_URL.
+test-distributed: install
+	JETFORT_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -s -p no:cacheprovider $(PYTEST_ARGS)
 
 up: install
 	$(BIN)/python -m sandbox.stack up

@@ -39,6 +39,8 @@ from typing import Any
 
 import httpx
 
+from sandbox.fortnox.ratelimit import max_in_window
+
 REPO = Path(__file__).resolve().parents[1]
 TOPOLOGY_FILE = REPO / "tests" / "distributed" / "topology.json"
 SOAP_PATH = "/Webservice20/v3.0/webservice.asmx"
@@ -690,16 +692,6 @@ def _audited_fortnox_app(rate_limit: int, rate_window: float, access_ttl: float)
                 "invalid_grant": out_bad}
 
     return app
-
-
-def max_in_window(stamps: list[float], window: float) -> int:
-    """Most timestamps inside any half-open interval of ``window`` seconds."""
-    best, start = 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamp - stamps[start] >= window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def _serve_fortnox(args: argparse.Namespace) -> None:
