@@ -40,6 +40,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"jetfort: AIRFLOW_HOME={_HOME}",
         f"jetfort: PostgreSQL tests {'ON' if os.environ.get(POSTGRES_ENV) else 'OFF (set ' + POSTGRES_ENV + ')'}; "
         f"Redis tests {'ON' if os.environ.get(REDIS_ENV) else 'OFF (set ' + REDIS_ENV + ')'}",
+        "jetfort: the CeleryExecutor topology test runs only in `make test-distributed` (JETFORT_DISTRIBUTED=1)",
     ]
 
 
