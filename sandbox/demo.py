@@ -96,9 +96,9 @@ def _print_summary(summary: Any) -> None:
         print(summary["table"])
     elif isinstance(summary, dict) and isinstance(summary.get("rows"), list):
         print(format_table(summary["rows"]))
-        rest = {k: v for k, v in summary.items() if k != "rows"}
-        if rest:
-            print(json.dumps(rest, indent=2, default=str))
+        window = summary.get("window")
+        if isinstance(window, dict):
+            print(f"window {window.get('start')} → {window.get('end')} ({window.get('source')})")
     elif isinstance(summary, list) and summary and isinstance(summary[0], dict):
         print(format_table(summary))
     elif summary is not None:
