@@ -934,9 +934,9 @@ def _task(fn: Callable[..., Any], task_id: str, pool: str | None = None, **kwarg
 
 def build_catalog(rules: TenantRules) -> None:
     """``jetfort__<tenant>__catalog``: the flow's steps (products first), then the summary table."""
-    from jetfort.factory import fortnox_pool
+    from jetfort.factory import fortnox_pool, tenant_of
 
-    tenant = str(rules.tenant_id)
+    tenant = tenant_of(rules)
     pool = fortnox_pool(tenant)
     outputs = []
     first = None
@@ -976,9 +976,9 @@ def default_direction(rules: TenantRules) -> str:
 
 def build_initial(rules: TenantRules) -> None:
     """``jetfort__<tenant>__catalog_initial``: manual, the whole assortment across."""
-    from jetfort.factory import fortnox_pool
+    from jetfort.factory import fortnox_pool, tenant_of
 
-    tenant = str(rules.tenant_id)
+    tenant = tenant_of(rules)
     fallback = default_direction(rules)
 
     def initial_sync() -> list[dict[str, Any]]:
@@ -993,9 +993,9 @@ def build_initial(rules: TenantRules) -> None:
 
 def build_drift(rules: TenantRules) -> None:
     """``jetfort__<tenant>__drift``: full comparison, report (CSV + PNG), corrections per rule."""
-    from jetfort.factory import fortnox_pool
+    from jetfort.factory import fortnox_pool, tenant_of
 
-    tenant = str(rules.tenant_id)
+    tenant = tenant_of(rules)
 
     def drift_report() -> list[dict[str, Any]]:
         return run_drift(tenant, _context())

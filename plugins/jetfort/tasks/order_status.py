@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from jetfort.fortnox.models import FortnoxInvoice, FortnoxOrder
     from jetfort.jetshop.hook import JetshopHook
     from jetfort.jetshop.models import OrderStatus, ShopOrder
-    from jetfort.rules import StatusAction
+    from jetfort.rules import StatusAction, TenantRules
 
 log = logging.getLogger(__name__)
 
@@ -621,3 +621,34 @@ def status_params() -> dict[str, Any]:
                          description="Derive the states and show what would be pushed and captured; "
                                      "send nothing to the shop and leave the cursor where it is."),
     }
+
+
+def build_order_status(rules: TenantRules) -> None:
+    """Add the status tasks to the DAG being built (called by :func:`jetfort.factory.tenant_dags`):
+    read_changes → push_status[<shop>] → summary."""
+    from airflow.sdk import task
+
+    from jetfort.factory import fortnox_pool, tenant_of
+
+    tenant = tenant_of(rules)
+    shops = [shop.key for shop in rules.shops]
+
+    @task(task_id="read_changes", pool=fortnox_pool(tenant))
+    def read(**context: Any) -> dict[str, Any]:
+        return read_changes(tenant, context)
+
+    @task(task_id="push_status", map_index_template="{{ shop_key }}")
+    def push(shop_key: str, **context: Any) -> dict[str, Any]:
+        context["shop_key"] = shop_key
+        return push_status(tenant, shop_key, context)
+
+    @task(task_id="summary", trigger_rule="all_done")
+    def summary(read_result: Any, pushes: Any, **context: Any) -> dict[str, Any]:
+        result = summarize(tenant, read_result, pushes, shops=shops)
+        context["ti"].xcom_push(key="summary", value=result)
+        return result
+
+    changes = read()
+    pushed = push.expand(shop_key=shops)
+    changes >> pushed
+    summary(changes, pushed)

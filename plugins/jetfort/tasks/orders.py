@@ -911,10 +911,10 @@ def build_orders(rules: TenantRules) -> None:
     from airflow.sdk import get_current_context, task, task_group
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from jetfort.factory import fortnox_pool
+    from jetfort.factory import fortnox_pool, tenant_of
     from jetfort.tasks.preflight import preflight_tenant
 
-    tenant = str(rules.tenant_id)
+    tenant = tenant_of(rules)
     pool = fortnox_pool(tenant)
     shops = [shop.key for shop in rules.shops]
 
