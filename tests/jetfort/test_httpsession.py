@@ -61,3 +61,66 @@ def test_a_request_goes_through_the_proxy(proxy_env: None, monkeypatch: pytest.M
     session.get("https://internal.example/ws")
     assert seen[0]["https"] == "http://proxy.example:3128"
     assert "https" not in seen[1]
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[requests.PreparedRequest, dict[str, object]]]:
+    """Requests as they reach the transport adapter, with the adapter's keyword arguments."""
+    seen: list[tuple[requests.PreparedRequest, dict[str, object]]] = []
+
+    def send(self: object, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
+        seen.append((request, kwargs))
+        response = requests.Response()
+        response.status_code, response._content, response.url = 200, b"{}", request.url or ""
+        response.request = request
+        return response
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    return seen
+
+
+def test_send_lean_builds_the_request_requests_builds(
+        proxy_env: None, captured: list[tuple[requests.PreparedRequest, dict[str, object]]]) -> None:
+    session = EnvCachedSession()
+    session.headers.update({"Accept": "application/json", "X-Extra": "from-connection"})
+    args = {"params": {"filter": "unbooked", "lastmodified": "2026-11-29 10:00:00", "q": "å ä/ö"},
+            "json": {"Invoice": {"CustomerNumber": "1", "Rows": [{"Price": 1.5}]}},
+            "headers": {"Authorization": "Bearer t", "Content-Type": "application/json"}, "timeout": (10, 60)}
+    session.request("POST", "https://api.fortnox.se/3/invoices", **args)  # type: ignore[arg-type]
+    session.send_lean("POST", "https://api.fortnox.se/3/invoices", **args)  # type: ignore[arg-type]
+    (full, full_kwargs), (lean, lean_kwargs) = captured
+    assert lean.method == full.method == "POST"
+    assert lean.url == full.url and "q=%C3%A5+%C3%A4%2F%C3%B6" in (lean.url or "")
+    assert lean.body == full.body
+    assert dict(lean.headers) == dict(full.headers)
+    assert lean_kwargs == full_kwargs  # proxies from the environment, verify, cert, stream, timeout
+
+
+def test_send_lean_keeps_the_bearer_token_where_netrc_would_replace_it(
+        tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+        captured: list[tuple[requests.PreparedRequest, dict[str, object]]]) -> None:
+    netrc = tmp_path / ".netrc"  # type: ignore[operator]
+    netrc.write_text("machine api.fortnox.se login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    session = EnvCachedSession()
+    headers = {"Authorization": "Bearer token-1"}
+    session.request("GET", "https://api.fortnox.se/3/invoices", headers=headers)
+    session.send_lean("GET", "https://api.fortnox.se/3/invoices", headers=headers)
+    (full, _), (lean, _) = captured
+    assert str(full.headers["Authorization"]).startswith("Basic ")  # what plain requests does
+    assert lean.headers["Authorization"] == "Bearer token-1"
+
+
+def test_send_lean_honours_session_proxies_and_hooks(
+        proxy_env: None, captured: list[tuple[requests.PreparedRequest, dict[str, object]]]) -> None:
+    session = EnvCachedSession()
+    session.proxies = {"https": "http://from-connection:8080"}
+    session.verify = False
+    called: list[int] = []
+    session.hooks["response"].append(lambda r, **_: called.append(r.status_code))
+    response = session.send_lean("GET", "https://api.fortnox.se/3/invoices", timeout=5)
+    (_, kwargs), = captured
+    assert kwargs["proxies"]["https"] == "http://from-connection:8080"  # type: ignore[index]
+    assert kwargs["verify"] is False and kwargs["timeout"] == 5
+    assert called == [200] and response.json() == {}

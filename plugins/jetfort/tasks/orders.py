@@ -640,7 +640,6 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
         FortnoxTransientError,
         FortnoxValidationError,
     )
-    from jetfort.fortnox.models import FortnoxInvoice, FortnoxOrder
     from jetfort.mapping import MappingProblem, plan_customer
 
     ledger, tenant, rules = runtime.ledger, runtime.tenant, runtime.rules
@@ -704,13 +703,17 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
     quarantined = {q.source_key for q in ledger.open_quarantine(tenant, KIND)}
     pending: list[dict[str, Any]] = []
 
+    linked: list[str] = []  # "order → document" of the pending links, logged as one line per flush
+
     def flush() -> None:
         if pending:
             ledger.transition_many(tenant, KIND, pending)
             for change in pending:
                 if change["source_key"] in quarantined:
                     ledger.resolve_quarantine(tenant, KIND, change["source_key"])
+            log.info("shop %s: %d order(s) → Fortnox: %s", shop_key, len(linked), ", ".join(linked))
             pending.clear()
+            linked.clear()
 
     failures: list[str] = []
     try:
@@ -734,7 +737,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                                 "message": f"{'adopted existing' if adopted else 'created'} Fortnox {_kind} {number}"})
                 counts["adopted" if adopted else "posted"] += 1
                 out_keys.append(_key)
-                log.info("order %s → Fortnox %s %s%s", _number, _kind, number, " (adopted)" if adopted else "")
+                linked.append(f"{_number} → {_kind} {number}{' (adopted)' if adopted else ''}")
 
             plan = None
             try:
@@ -757,16 +760,13 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                     customer_number = resolve_customer(runtime, plan, key, detail, run_id)
                 if detail.get("articles_to_create"):
                     _create_articles(runtime, detail["articles_to_create"])
-                model = FortnoxInvoice if doc_kind == "invoice" else FortnoxOrder
+                # the document was validated by its model when it was mapped; sent as it was stored
                 payload = {**detail["document"], "CustomerNumber": customer_number}
-                document = model.model_validate(payload)
-                create: Callable[[Any], Any] = runtime.fortnox.create_invoice if doc_kind == "invoice" \
-                    else runtime.fortnox.create_order
                 number: str | None = None
                 adopted = False
                 for _attempt in range(CREATE_ATTEMPTS):
                     try:
-                        number = str(create(document).document_number)
+                        number = runtime.fortnox.create_document(doc_kind, payload)
                         break
                     except FortnoxAmbiguousWrite:
                         log.warning("order %s: the create's answer was lost; looking it up", order_number)

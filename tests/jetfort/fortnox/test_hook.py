@@ -238,6 +238,30 @@ def test_create_whose_answer_is_lost_is_not_repeated(make_hook: HookFactory, ser
     assert len(hook.find_orders_by_reference("lost-1")) == 1
 
 
+def test_create_document_posts_a_stored_payload_once_and_returns_its_number(
+        make_hook: HookFactory, server: Server, company: Credentials, contract: ContractChecker) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    checked = contract.checked
+    for kind, collection in (("order", "orders"), ("invoice", "invoices")):
+        model = FortnoxInvoice if kind == "invoice" else FortnoxOrder
+        payload = _order(customer, article, f"stored-{kind}").to_payload()
+        if kind == "invoice":
+            payload["InvoiceRows"] = payload.pop("OrderRows")
+        stored = json.loads(json.dumps(model.model_validate(payload).to_payload()))  # as kept in the ledger
+        number = hook.create_document(kind, stored)
+        documents = server.sandbox.company(company.tenant_id).snapshot(collection)
+        assert [str(d["DocumentNumber"]) for d in documents if d.get("ExternalInvoiceReference1")
+                == f"stored-{kind}"] == [number]
+    assert contract.checked == checked + 2  # both writes checked against the official spec
+    server.sandbox.set_faults(forced={"drop_after_commit": 1}, drop_methods=["POST"])
+    with pytest.raises(FortnoxAmbiguousWrite):
+        hook.create_document("order", _order(customer, article, "stored-lost").to_payload())
+    assert len(hook.find_orders_by_reference("stored-lost")) == 1  # committed once, not re-sent
+    with pytest.raises(KeyError):
+        hook.create_document("offer", {})
+
+
 def test_reset_before_commit_is_ambiguous_too_and_lookup_shows_nothing(make_hook: HookFactory,
                                                                        server: Server) -> None:
     hook = make_hook()
