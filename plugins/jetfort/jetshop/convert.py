@@ -63,13 +63,17 @@ def plain(value: Any) -> Any:
 
 
 def items(value: Any, item_name: str) -> list[dict[str, Any]]:
-    """The list inside an ``ArrayOfX`` result (zeep gives the wrapper, a list, or None)."""
-    data = plain(value)
+    """The list inside an ``ArrayOfX`` result: the wrapper, a list, or None.
+
+    Plain data (what ``JetshopHook._call`` returns) is used as it is, not copied again; a zeep object
+    (the wrapper, or the items of a list) is made plain first.
+    """
+    data = value if value is None or isinstance(value, list | dict) else plain(value)
     if data is None:
         return []
     if isinstance(data, Mapping):
         data = data.get(item_name) or []
-    return [d for d in data if d is not None]
+    return [plain(d) if isinstance(d, CompoundValue) else d for d in data if d is not None]
 
 
 def _s(data: Mapping[str, Any], key: str) -> str:
