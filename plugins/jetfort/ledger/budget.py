@@ -2,40 +2,75 @@
 
 Fortnox allows 25 requests in any 5 s per company. Each request first takes a slot here: under
 an exclusive lock (advisory lock per company on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) the
-slots of the last window are counted; a free slot is recorded, otherwise the caller learns how
-long until the oldest one leaves the window.
+stamps of the company's slots since one window ago are read, at most ``limit`` of them, newest
+first, and a slot is recorded only where it keeps every window at ``limit`` or fewer.
 
-This runs before every Fortnox call, so it is kept cheap: counting and recording are one
-``INSERT ... SELECT ... WHERE count < limit`` built once, and rows older than the window are purged
-only every :data:`PURGE_EVERY` calls or when the window is full. Old rows never count (the count
-only looks at the window), so purging less often changes nothing but the table's size.
+* :meth:`SqlRequestBudget.try_acquire` takes a slot *now* if fewer than ``limit`` stamps are that
+  recent, else takes nothing and says how long until one leaves the window;
+* :meth:`SqlRequestBudget.acquire` (what the Fortnox hook calls) takes the slot now, or *reserves*
+  the earliest one that keeps every window within the limit - stamped at that future moment - and
+  sleeps until then: one trip to the database per request, and waiting callers are served in turn
+  instead of all waking for the same freed slot.
+
+Why a reservation is safe: let ``s`` be the stamps later than ``now - window`` (future reservations
+included) and ``t`` the new stamp. If fewer than ``limit`` exist, ``t = now``: every window holding
+``now`` lies within ``(now - window, now + window)``, so it holds fewer than ``limit`` others. Else
+``t = max(newest, limit-th newest + window)``: no stamp is later than ``t``, so a window holding
+``t`` holds only stamps of ``(t - window, t]``, and fewer than ``limit`` of ``s`` are that recent.
+
+This runs before every Fortnox call, so it is kept cheap: the SQL text is compiled once per dialect
+and run straight on a pooled DBAPI connection (no SQLAlchemy statement execution per call), and rows
+older than the window are purged only every :data:`PURGE_EVERY` calls. Old rows never count (only
+stamps later than ``now - window`` are read), so purging less often changes nothing but the table's
+size.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from jetfort.ledger.schema import request_log
 from jetfort.ledger.store import Ledger
 
-#: Purge rows that left the window every this many calls of one budget object (and when full).
+#: Purge rows that left the window every this many calls of one budget object.
 PURGE_EVERY = 64
+#: Added to the wait :meth:`SqlRequestBudget.try_acquire` returns, so that a caller sleeping that
+#: long finds the slot free even if its clock and the stamps' differ by a little (e.g. time.sleep runs
+#: on the monotonic clock, stamps come from the wall clock, which NTP may slew).
+WAIT_MARGIN = 0.0005
 
-_COMPANY = sa.bindparam("company", type_=request_log.c.company.type)
-_NOW = sa.bindparam("now", type_=request_log.c.at.type)
-_START = sa.bindparam("start", type_=request_log.c.at.type)
-_IN_WINDOW = (request_log.c.company == _COMPANY, request_log.c.at > _START)
-#: Record a slot at ``now`` unless ``limit`` slots are in the window already (rowcount 1 or 0).
-_TAKE = sa.insert(request_log).from_select(
-    ["company", "at"],
-    sa.select(_COMPANY, _NOW).where(
-        sa.select(sa.func.count()).select_from(request_log).where(*_IN_WINDOW).scalar_subquery()
-        < sa.bindparam("limit", type_=sa.Integer)))
-_OLDEST = sa.select(sa.func.min(request_log.c.at)).where(*_IN_WINDOW)
-_PURGE = sa.delete(request_log).where(request_log.c.company == _COMPANY, request_log.c.at <= _START)
-_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))")
+_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
+#: The newest ``limit`` stamps later than ``now - window``. On PostgreSQL ``now`` is the server's clock
+#: (one clock for all hosts), read after the lock by the same statement that reads the stamps.
+_RECENT = {
+    "sqlite": "SELECT at FROM request_log WHERE company = :company AND at > :start ORDER BY at DESC LIMIT :limit",
+    "postgresql": "SELECT n.now, r.at FROM (SELECT CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
+                  " AS now) AS n LEFT JOIN LATERAL (SELECT at FROM request_log WHERE company = :company"
+                  " AND at > n.now - :window ORDER BY at DESC LIMIT :limit) AS r ON true",
+}
+_INSERT = "INSERT INTO request_log (company, at) VALUES (:company, :at)"
+_PURGE = "DELETE FROM request_log WHERE company = :company AND at <= :start"
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """SQL text compiled for one dialect: the driver's paramstyle and parameter order."""
+
+    text: str
+    order: tuple[str, ...] | None  # positional paramstyles: the order of the named values
+
+    @classmethod
+    def compile(cls, text: str, dialect: sa.Dialect) -> _Sql:
+        compiled = sa.text(text).compile(dialect=dialect)
+        return cls(compiled.string, tuple(compiled.positiontup or ()) if compiled.positional else None)
+
+    def run(self, cursor: Any, values: Mapping[str, Any]) -> Any:
+        cursor.execute(self.text, tuple(values[n] for n in self.order) if self.order is not None else values)
+        return cursor
 
 
 class SqlRequestBudget:
@@ -45,37 +80,74 @@ class SqlRequestBudget:
         self.window = window
         self._purge = purge  # tests keep the log to audit every window afterwards
         self._calls = 0
-
-    def _now(self, conn: sa.Connection) -> float:
-        if self._ledger.dialect == "postgresql":  # one clock for all hosts
-            return float(conn.execute(sa.text("SELECT extract(epoch FROM clock_timestamp())")).scalar_one())
-        return time.time()
+        self._synchronous: int | None = None  # SQLite: the connections' setting, restored after each call
+        dialect = ledger.engine.dialect
+        self._postgresql = dialect.name == "postgresql"
+        name = "postgresql" if self._postgresql else "sqlite"
+        self._lock = _Sql.compile(_LOCK, dialect) if self._postgresql else None
+        self._recent = _Sql.compile(_RECENT[name], dialect)
+        self._insert = _Sql.compile(_INSERT, dialect)
+        self._purge_sql = _Sql.compile(_PURGE, dialect)
 
     def try_acquire(self, company: str) -> float:
         """Take a slot and return 0.0, or take nothing and return the seconds to wait."""
-        with self._ledger.engine.begin() as conn:
-            if self._ledger.dialect == "postgresql":
-                conn.execute(_LOCK, {"k": f"jetfort-budget:{company}"})
-            now = self._now(conn)
-            params = {"company": company, "now": now, "start": now - self.window, "limit": self.limit}
-            self._calls += 1
-            if self._purge and self._calls % PURGE_EVERY == 0:
-                conn.execute(_PURGE, params)
-            if conn.execute(_TAKE, params).rowcount == 1:
-                return 0.0
-            if self._purge:  # full: we wait anyway, a good moment to tidy up
-                conn.execute(_PURGE, params)
-            oldest = conn.execute(_OLDEST, params).scalar_one()
-            return max(0.001, float(oldest) + self.window - now)
+        return self._take(company, reserve=False)
 
     def acquire(self, company: str, *, timeout: float | None = None) -> float:
-        """Block until a slot is taken; returns the seconds spent waiting."""
-        waited = 0.0
-        while True:
-            wait = self.try_acquire(company)
-            if wait == 0.0:
-                return waited
-            if timeout is not None and waited + wait > timeout:
-                raise TimeoutError(f"no Fortnox request slot for {company!r} within {timeout}s")
+        """Take a slot now or reserve the earliest free one and sleep until then; returns the seconds
+        waited. ``TimeoutError`` (and nothing taken) when that is more than ``timeout`` seconds away."""
+        wait = self._take(company, reserve=True, timeout=timeout)
+        if wait > 0:
             time.sleep(wait)
-            waited += wait
+        return wait
+
+    def _take(self, company: str, *, reserve: bool, timeout: float | None = None) -> float:
+        """Record a slot and return the seconds until it (0.0: now). Without ``reserve`` only a slot now
+        is taken: when none is free, nothing is recorded and the seconds until one is are returned."""
+        raw = self._ledger.engine.raw_connection()  # from the pool, without Core's execution machinery
+        relaxed = False
+        try:
+            cursor = raw.cursor()
+            values: dict[str, Any] = {"company": company, "window": self.window, "limit": self.limit}
+            if self._lock is not None:  # PostgreSQL: the driver opens the transaction
+                self._lock.run(cursor, {"key": f"jetfort-budget:{company}"})
+                rows = self._recent.run(cursor, values).fetchall()
+                now = float(rows[0][0])
+                stamps = [float(r[1]) for r in rows if r[1] is not None]
+            else:
+                if self._synchronous is None:
+                    self._synchronous = int(cursor.execute("PRAGMA synchronous").fetchone()[0])
+                # a stamp lost to a power cut is long out of the window when the machine is back: no
+                # need for the fsync of each commit (WAL + NORMAL still never corrupts the database)
+                cursor.execute("PRAGMA synchronous = NORMAL")
+                relaxed = True
+                cursor.execute("BEGIN IMMEDIATE")  # isolation_level None: we begin ourselves (engine.py)
+                now = time.time()
+                stamps = [r[0] for r in self._recent.run(cursor, {**values, "start": now - self.window})]
+            at = now
+            if len(stamps) >= self.limit:
+                stamps.sort()
+                free_at = stamps[-self.limit] + self.window  # the limit-th newest leaves the window
+                if not reserve:
+                    raw.rollback()
+                    return max(0.001, free_at - now + WAIT_MARGIN)
+                at = max(now, stamps[-1], free_at)
+                if timeout is not None and at - now > timeout:
+                    raw.rollback()
+                    raise TimeoutError(f"no Fortnox request slot for {company!r} within {timeout}s")
+            self._insert.run(cursor, {"company": company, "at": at})
+            self._calls += 1
+            if self._purge and self._calls % PURGE_EVERY == 0:
+                self._purge_sql.run(cursor, {"company": company, "start": now - self.window})
+            raw.commit()
+            return at - now
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            if relaxed:  # the pooled connection goes back to the ledger as it was, or not at all
+                try:
+                    raw.cursor().execute(f"PRAGMA synchronous = {self._synchronous:d}")
+                except Exception:
+                    raw.invalidate()
+            raw.close()  # back to the pool

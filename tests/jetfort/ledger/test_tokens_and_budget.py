@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing as mp
+import time
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from jetfort.ledger import Ledger
@@ -71,26 +73,94 @@ def test_failed_refresh_leaves_the_previous_token_in_place(sqlite_url: str) -> N
     assert token is not None and token.refresh_token == "r1"
 
 
-def _spend(url: str, count: int) -> None:
+def _spend(url: str, count: int, polling: bool) -> None:
     budget = SqlRequestBudget(Ledger.from_url(url, migrate_schema=False), limit=10, window=0.5, purge=False)
     for _ in range(count):
-        budget.acquire("company-1")
+        if polling:  # take a slot only now, sleep as told otherwise (as the other budgets' callers do)
+            while (wait := budget.try_acquire("company-1")) > 0:
+                time.sleep(wait)
+        else:  # take a slot now or reserve the next free one and sleep until then
+            budget.acquire("company-1")
+
+
+def _stamps(ledger: Ledger) -> list[float]:
+    with ledger.engine.connect() as conn:
+        return sorted(conn.execute(sa.select(request_log.c.at)).scalars())
+
+
+def _most_in_any_window(stamps: list[float], window: float) -> int:
+    return max(sum(1 for t in stamps[i:] if t < start + window) for i, start in enumerate(stamps))
 
 
 def test_processes_sharing_a_budget_never_exceed_it_in_any_window(ledger_url: str) -> None:
+    """Eight processes, half reserving slots (acquire), half polling (try_acquire): both kinds of
+    stamps together never put more than the limit in any window."""
     ledger = Ledger.from_url(ledger_url)
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_spend, args=(ledger_url, 15)) for _ in range(4)]
+    procs = [ctx.Process(target=_spend, args=(ledger_url, 10, n % 2 == 1)) for n in range(8)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
-    assert [p.exitcode for p in procs] == [0] * 4
+    assert [p.exitcode for p in procs] == [0] * 8
+    stamps = _stamps(ledger)
+    assert len(stamps) == 80
+    assert _most_in_any_window(stamps, 0.5) <= 10
+
+
+def test_acquire_takes_one_trip_per_slot_and_returns_at_its_slot(ledger_url: str) -> None:
+    ledger = Ledger.from_url(ledger_url)
+    budget = SqlRequestBudget(ledger, limit=3, window=0.3, purge=False)
+    trips = []
+    sa.event.listen(ledger.engine, "checkout", lambda *_: trips.append(1))
+    returned = []
+    for _ in range(10):
+        budget.acquire("c")
+        returned.append(time.time())
+    assert len(trips) == 10  # a slot reserved ahead is slept for, not asked for again
+    stamps = _stamps(ledger)
+    assert len(stamps) == 10 and _most_in_any_window(stamps, 0.3) <= 3
+    assert all(later >= earlier + 0.3 for earlier, later in zip(stamps, stamps[3:], strict=False))
+    # the caller went on no sooner than its slot (same clock as the stamps here, to a millisecond)
+    assert all(back >= stamp - 0.001 for back, stamp in zip(returned, stamps, strict=True))
+    assert returned[-1] - returned[0] >= 0.6 - 0.001  # 10 slots of 3 per 0.3 s: three windows on
+
+
+def test_acquire_gives_up_past_its_timeout_without_taking_a_slot(ledger_url: str) -> None:
+    ledger = Ledger.from_url(ledger_url)
+    budget = SqlRequestBudget(ledger, limit=1, window=60.0)
+    assert budget.acquire("c") == 0.0
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        budget.acquire("c", timeout=5.0)
+    assert time.monotonic() - started < 5.0  # known at once: no sleeping towards a slot it cannot have
+    assert len(_stamps(ledger)) == 1
+
+
+def test_sleeping_the_wait_try_acquire_returns_finds_the_slot_free(ledger_url: str) -> None:
+    budget = SqlRequestBudget(Ledger.from_url(ledger_url), limit=2, window=0.15)
+    full = 0
+    for _ in range(12):
+        wait = budget.try_acquire("c")
+        if wait > 0:
+            full += 1
+            assert wait <= 0.15 + 0.01
+            time.sleep(wait)
+            assert budget.try_acquire("c") == 0.0  # one caller: nobody else could take it meanwhile
+    assert full >= 4
+
+
+def test_the_budget_leaves_sqlite_connections_as_durable_as_it_found_them(sqlite_url: str) -> None:
+    ledger = Ledger.from_url(sqlite_url)
     with ledger.engine.connect() as conn:
-        stamps = sorted(conn.execute(sa.select(request_log.c.at)).scalars())
-    assert len(stamps) == 60
-    worst = max(sum(1 for t in stamps[i:] if t < start + 0.5) for i, start in enumerate(stamps))
-    assert worst <= 10
+        setting = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    budget = SqlRequestBudget(ledger, limit=1, window=60.0)
+    budget.try_acquire("c")
+    budget.try_acquire("c")  # full: rolled back
+    with pytest.raises(TimeoutError):
+        budget.acquire("c", timeout=0)
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == setting
 
 
 def test_other_companies_have_their_own_budget(sqlite_url: str) -> None:
