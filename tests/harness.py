@@ -117,3 +117,28 @@ def task_states(dag_run: Any) -> dict[str, str]:
         key = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
         out[key] = str(ti.state)
     return out
+
+
+def crash_ledger_writes(monkeypatch: pytest.MonkeyPatch, crash: Any) -> None:
+    """Make the ledger raise inside a write transaction (so it rolls back) whenever
+    ``crash(key, state, step)`` says so: "the worker died after the external effect (a Fortnox
+    document, a shop status) and before jetfort recorded it". Covers both write paths, single
+    :meth:`Ledger.transition` and batched :meth:`Ledger.transition_many`, which share no code path."""
+    from jetfort.ledger.store import Ledger
+
+    single, batch = Ledger._transition, Ledger.transition_many
+
+    def one(ledger: Any, conn: Any, tenant: str, kind: str, key: str, state: str, **kwargs: Any) -> bool:
+        if crash(key, state, kwargs.get("step")):
+            raise RuntimeError(f"worker killed before recording {state} for {key}")
+        return single(ledger, conn, tenant, kind, key, state, **kwargs)
+
+    def many(ledger: Any, tenant: str, kind: str, changes: Any) -> set[str]:
+        changes = list(changes)
+        for change in changes:
+            if crash(change["source_key"], change["state"], change.get("step")):
+                raise RuntimeError(f"worker killed before recording {change['state']} for {change['source_key']}")
+        return batch(ledger, tenant, kind, changes)
+
+    monkeypatch.setattr(Ledger, "_transition", one)
+    monkeypatch.setattr(Ledger, "transition_many", many)

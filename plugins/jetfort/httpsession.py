@@ -34,6 +34,7 @@ class EnvCachedSession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         self._environ_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
+        self._urls: dict[str, str] = {}
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         """``requests.Session.merge_environment_settings`` with the environment's proxies cached."""
@@ -58,8 +59,17 @@ class EnvCachedSession(requests.Session):
         """``self.request(method, url, ...)`` minus session cookies and netrc auth (see the module doc)."""
         req = requests.PreparedRequest()
         req.prepare_method(method)
-        req.prepare_url(url, params)
-        req.prepare_headers(merge_setting(headers, self.headers, dict_class=CaseInsensitiveDict))
+        if params:
+            req.prepare_url(url, params)
+        else:  # the same few URLs again and again (e.g. POST 3/invoices): quoted once
+            prepared = self._urls.get(url)
+            if prepared is None:
+                req.prepare_url(url, None)
+                prepared = self._urls[url] = str(req.url)
+            req.url = prepared
+        merged = CaseInsensitiveDict(self.headers)
+        merged.update(headers or {})
+        req.prepare_headers({k: v for k, v in merged.items() if v is not None})  # None removes, as in requests
         req.prepare_body(None, None, json)
         req.prepare_hooks(self.hooks)
         # as the http provider's HttpHook.run_and_check: the session's (connection's) proxies, stream,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import run_orders, summary_of
-from tests.harness import task_states
+from tests.harness import crash_ledger_writes, task_states
 
 ORDERS = 1000
 FORTNOX_FAULTS = {"rate_limit": 0.015, "server_error": 0.015, "reset": 0.01, "drop_after_commit": 0.02,
@@ -41,18 +41,14 @@ class Crasher:
         self.rng = random.Random(seed)
         self.fired: Counter[str] = Counter()
 
-    def __call__(self, original: Any) -> Any:
-        crasher = self
-
-        def transition(ledger: Any, conn: Any, tenant: str, kind: str, key: str, state: str, **kwargs: Any) -> bool:
-            point = (state, kwargs.get("step"))
-            if crasher.left.get(point, 0) > 0 and crasher.rng.random() < 0.02:  # type: ignore[arg-type]
-                crasher.left[point] -= 1  # type: ignore[index]
-                crasher.fired[f"{state}/{point[1]}"] += 1
-                raise RuntimeError(f"chaos: worker killed before recording {state} for {key}")
-            return original(ledger, conn, tenant, kind, key, state, **kwargs)
-
-        return transition
+    def __call__(self, key: str, state: str, step: str | None) -> bool:
+        """Whether to crash now (for :func:`tests.harness.crash_ledger_writes`)."""
+        point = (state, step)
+        if self.left.get(point, 0) > 0 and self.rng.random() < 0.02:  # type: ignore[arg-type]
+            self.left[point] -= 1  # type: ignore[index]
+            self.fired[f"{state}/{step}"] += 1
+            return True
+        return False
 
 
 @pytest.mark.slow
@@ -77,10 +73,8 @@ def test_a_thousand_orders_under_faults_end_once_each(orders_env: Any, monkeypat
             shop.orders[oid]["OrderDate"] = now_local - dt.timedelta(seconds=i)
             shop.orders[oid]["ModifiedDate"] = now_local
 
-    from jetfort.ledger.store import Ledger
-
     crasher = Crasher(CRASHES)
-    monkeypatch.setattr(Ledger, "_transition", crasher(Ledger._transition))
+    crash_ledger_writes(monkeypatch, crasher)
     env.fortnox.set_faults(**FORTNOX_FAULTS)
     env.jetshop.faults.update(**JETSHOP_FAULTS)
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.e2e.conftest import run_orders, summary_of
-from tests.harness import task_states
+from tests.harness import crash_ledger_writes, task_states
 
 #: awkward kinds that must not reach Fortnox, with the quarantine reason (ecom rules, all channels)
 QUARANTINED = {
@@ -202,18 +202,15 @@ def test_dropped_answers_and_a_crash_after_post_end_with_one_document(orders_env
     # Fortnox commits the next three POSTs and drops their answers
     env.fortnox.set_faults(forced={"drop_after_commit": 3}, drop_methods=["POST"])
     # and the worker "dies" after the first successful create, before the ledger learns of it
-    from jetfort.ledger.store import Ledger
-
-    original = Ledger._transition
     crashed: list[str] = []
 
-    def crash_once(self: Any, conn: Any, tenant: str, kind: str, key: str, state: str, **kwargs: Any) -> bool:
-        if state == "posted" and kwargs.get("step") == "post" and not crashed:
+    def crash_once(key: str, state: str, step: str | None) -> bool:
+        if state == "posted" and step == "post" and not crashed:
             crashed.append(key)
-            raise RuntimeError("worker killed between POST and ledger commit")
-        return original(self, conn, tenant, kind, key, state, **kwargs)
+            return True
+        return False
 
-    monkeypatch.setattr(Ledger, "_transition", crash_once)
+    crash_ledger_writes(monkeypatch, crash_once)
     run = run_orders("demo_ecom")
     assert_success(run)
     post_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "shop.post")

@@ -94,6 +94,15 @@ def test_send_lean_builds_the_request_requests_builds(
     assert lean.body == full.body
     assert dict(lean.headers) == dict(full.headers)
     assert lean_kwargs == full_kwargs  # proxies from the environment, verify, cert, stream, timeout
+    # without params (the URL is quoted once and remembered), and a header removed by None
+    for _ in range(2):
+        for send in (session.request, session.send_lean):
+            send("PUT", "https://api.fortnox.se/3/invoices/7 1/bookkeep",  # type: ignore[operator]
+                 headers={"Authorization": "Bearer t", "X-Extra": None})
+    again = captured[2:]
+    assert len({r.url for r, _ in again}) == 1 and again[0][0].url.endswith("/7%201/bookkeep")  # type: ignore[union-attr]
+    assert all(dict(r.headers) == dict(again[0][0].headers) for r, _ in again)
+    assert "X-Extra" not in again[1][0].headers
 
 
 def test_send_lean_keeps_the_bearer_token_where_netrc_would_replace_it(

@@ -27,6 +27,8 @@ size.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -80,7 +82,7 @@ class SqlRequestBudget:
         self.window = window
         self._purge = purge  # tests keep the log to audit every window afterwards
         self._calls = 0
-        self._synchronous: int | None = None  # SQLite: the connections' setting, restored after each call
+        self._local = threading.local()  # SQLite: each thread's own connection (see _connection)
         dialect = ledger.engine.dialect
         self._postgresql = dialect.name == "postgresql"
         name = "postgresql" if self._postgresql else "sqlite"
@@ -104,8 +106,7 @@ class SqlRequestBudget:
     def _take(self, company: str, *, reserve: bool, timeout: float | None = None) -> float:
         """Record a slot and return the seconds until it (0.0: now). Without ``reserve`` only a slot now
         is taken: when none is free, nothing is recorded and the seconds until one is are returned."""
-        raw = self._ledger.engine.raw_connection()  # from the pool, without Core's execution machinery
-        relaxed = False
+        raw = self._connection()
         try:
             cursor = raw.cursor()
             values: dict[str, Any] = {"company": company, "window": self.window, "limit": self.limit}
@@ -115,12 +116,6 @@ class SqlRequestBudget:
                 now = float(rows[0][0])
                 stamps = [float(r[1]) for r in rows if r[1] is not None]
             else:
-                if self._synchronous is None:
-                    self._synchronous = int(cursor.execute("PRAGMA synchronous").fetchone()[0])
-                # a stamp lost to a power cut is long out of the window when the machine is back: no
-                # need for the fsync of each commit (WAL + NORMAL still never corrupts the database)
-                cursor.execute("PRAGMA synchronous = NORMAL")
-                relaxed = True
                 cursor.execute("BEGIN IMMEDIATE")  # isolation_level None: we begin ourselves (engine.py)
                 now = time.time()
                 stamps = [r[0] for r in self._recent.run(cursor, {**values, "start": now - self.window})]
@@ -145,9 +140,28 @@ class SqlRequestBudget:
             raw.rollback()
             raise
         finally:
-            if relaxed:  # the pooled connection goes back to the ledger as it was, or not at all
-                try:
-                    raw.cursor().execute(f"PRAGMA synchronous = {self._synchronous:d}")
-                except Exception:
-                    raw.invalidate()
-            raw.close()  # back to the pool
+            if self._postgresql:
+                raw.close()  # back to the pool
+
+    def _connection(self) -> Any:
+        """PostgreSQL: a pooled DBAPI connection (without Core's execution machinery). SQLite: this
+        thread's own connection, taken out of the pool once and set to ``synchronous = NORMAL`` — a
+        stamp lost to a power cut is long out of the window when the machine is back, so its commits
+        need no fsync (WAL + NORMAL still never corrupts the database), while the ledger's pooled
+        connections keep full durability."""
+        if self._postgresql:
+            return self._ledger.engine.raw_connection()
+        raw = getattr(self._local, "raw", None)
+        if raw is None or self._local.pid != os.getpid():  # never a connection inherited through fork
+            raw = self._ledger.engine.raw_connection()
+            raw.detach()  # never returned to the pool: its settings stay ours
+            raw.cursor().execute("PRAGMA synchronous = NORMAL")
+            self._local.raw, self._local.pid = raw, os.getpid()
+        return raw
+
+    def close(self) -> None:
+        """Close this thread's own SQLite connection, if any (it is closed with the process anyway)."""
+        raw = getattr(self._local, "raw", None)
+        if raw is not None:
+            self._local.raw = None
+            raw.close()

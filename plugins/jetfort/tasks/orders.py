@@ -518,15 +518,12 @@ class _Lookup:
         self.known: dict[str, str] | None = None
 
     def prime(self, since: dt.datetime) -> None:
-        attr = "external_invoice_reference1" if self.field.endswith("1") else "external_invoice_reference2"
-        lister = self.hook.list_invoices if self.kind == "invoice" else self.hook.list_orders
         known: dict[str, str] = {}
-        for item in lister(since=since - LIST_LOOKUP_MARGIN):
-            value = getattr(item, attr, None)
-            if value and item.document_number:  # a cancelled one counts too: never a second
-                current = known.get(value)
-                if current is None or int(item.document_number) < int(current):
-                    known[value] = str(item.document_number)
+        # a cancelled one counts too: never a second
+        for value, number in self.hook.document_references(self.kind, self.field, since=since - LIST_LOOKUP_MARGIN):
+            current = known.get(value)
+            if current is None or int(number) < int(current):
+                known[value] = number
         self.known = known
 
     def listed(self, key: str) -> str | None:

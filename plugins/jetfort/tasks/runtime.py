@@ -7,6 +7,7 @@ lazily and reused for the whole task, so one HTTP session and one token serve ma
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -83,10 +84,25 @@ class TenantRuntime:
             hook.close()
 
     def __enter__(self) -> TenantRuntime:
+        settle_heap()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def settle_heap() -> None:
+    """Take what is alive now out of the cyclic garbage collector's full passes (``gc.freeze``).
+
+    A task process holds a few hundred thousand long-lived objects before it syncs anything
+    (Airflow, the DAG, pydantic/SQLAlchemy/zeep and jetfort's modules). CPython re-scans all of them in
+    every full collection, which a batch's allocations trigger: in the orders benchmark one such
+    pass took ~0.13 s of CPU, about 0.26 ms per order of a 500-order batch. Frozen objects are still
+    freed by reference counting as usual; only garbage *cycles* among them wait for the process to
+    end, which a task process does soon. Cheap (the generations are spliced), so calling it at every
+    runtime start is fine.
+    """
+    gc.freeze()
 
 
 @dataclass(frozen=True)

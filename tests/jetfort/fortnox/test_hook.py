@@ -262,6 +262,22 @@ def test_create_document_posts_a_stored_payload_once_and_returns_its_number(
         hook.create_document("offer", {})
 
 
+def test_document_references_lists_reference_and_number_of_changed_documents(make_hook: HookFactory) -> None:
+    hook = make_hook()
+    customer, article = _first_customer_and_article(hook)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    first = hook.create_order(_order(customer, article, "jetfort:se:1"))
+    second = hook.create_order(_order(customer, article, "jetfort:se:10"))
+    unreferenced = hook.create_order(_order(customer, article, ""))
+    pairs = list(hook.document_references("order", "ExternalInvoiceReference1", since=before))
+    assert ("jetfort:se:1", str(first.document_number)) in pairs
+    assert ("jetfort:se:10", str(second.document_number)) in pairs
+    assert str(unreferenced.document_number) not in {number for _, number in pairs}
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+    assert list(hook.document_references("order", "ExternalInvoiceReference1", since=later)) == []
+    assert list(hook.document_references("invoice", "ExternalInvoiceReference1", since=before)) == []
+
+
 def test_reset_before_commit_is_ambiguous_too_and_lookup_shows_nothing(make_hook: HookFactory,
                                                                        server: Server) -> None:
     hook = make_hook()

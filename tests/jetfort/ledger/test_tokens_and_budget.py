@@ -108,11 +108,13 @@ def test_processes_sharing_a_budget_never_exceed_it_in_any_window(ledger_url: st
     assert _most_in_any_window(stamps, 0.5) <= 10
 
 
-def test_acquire_takes_one_trip_per_slot_and_returns_at_its_slot(ledger_url: str) -> None:
+def test_acquire_takes_one_trip_per_slot_and_returns_at_its_slot(ledger_url: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     ledger = Ledger.from_url(ledger_url)
     budget = SqlRequestBudget(ledger, limit=3, window=0.3, purge=False)
-    trips = []
-    sa.event.listen(ledger.engine, "checkout", lambda *_: trips.append(1))
+    trips = []  # database transactions of the budget
+    take = budget._take
+    monkeypatch.setattr(budget, "_take", lambda *a, **k: trips.append(1) or take(*a, **k))
     returned = []
     for _ in range(10):
         budget.acquire("c")
@@ -161,6 +163,9 @@ def test_the_budget_leaves_sqlite_connections_as_durable_as_it_found_them(sqlite
         budget.acquire("c", timeout=0)
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == setting
+    # the budget's stamps go through its own connection, without the fsync of each commit
+    assert budget._connection().cursor().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    budget.close()
 
 
 def test_other_companies_have_their_own_budget(sqlite_url: str) -> None:

@@ -47,9 +47,10 @@ class FakeHook:
         self.listed: list[Any] = []
         self.searched: list[str] = []
 
-    def list_invoices(self, *, since: dt.datetime) -> list[Any]:
+    def document_references(self, kind: str, field: str, *, since: dt.datetime) -> list[tuple[str, str]]:
+        assert (kind, field) == ("invoice", "ExternalInvoiceReference1")
         self.listed.append(since)
-        return self.items
+        return [(i.external_invoice_reference1, i.document_number) for i in self.items]
 
     def find_invoices_by_reference(self, value: str, *, field: str) -> list[Any]:
         self.searched.append(value)
