@@ -5,15 +5,16 @@ triggerer and two ``airflow celery worker`` processes from .venv, a fresh Postgr
 and ledger DB, Redis as broker and shared Fortnox budget, the Fortnox sandbox and one Jetshop
 sandbox per tenant. Two tenants with two shops each (rules derived from ``demo_combo.json``), each
 with its own Fortnox company, connection and budget. Everything is driven through Airflow's REST
-API (JWT from ``POST /auth/token``): unpause, trigger, backfill, clear.
+API (JWT from ``POST /auth/token``) — unpause, trigger, clear — and the backfill through the CLI.
 
 Phases, each checked against the sandboxes' own state and counters:
 
 A. both tenants' orders runs at once; one worker is SIGKILLed (its whole process tree) while it
    posts → the run finishes on the other worker (retries; failed tasks cleared through the API if
    a run fails) with every order in Fortnox exactly once and acknowledged in the shop.
-B. a backfill over two past days through ``POST /api/v2/backfills``: one day brings new orders, the
-   other repeats phase A's window and creates nothing twice.
+B. a backfill over two past days with ``airflow backfill create`` (as a data engineer types it; the
+   scheduler runs it on the workers): one day brings new orders, the other repeats phase A's window
+   and creates nothing twice.
 D. order status back: some documents are delivered in Fortnox, both tenants' status runs push the
    capturing shop status and capture each payment once; the runs are then cleared through the API
    and repeated, and nothing is pushed or captured again.
@@ -251,11 +252,11 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
     figures["phase A (s)"] = round(time.monotonic() - started)
     stack.start_worker(1)  # the lost worker comes back (a container's restart policy would do this)
 
-    # --- B: backfill two past days through the REST API -----------------------------------------
+    # --- B: backfill two past days with `airflow backfill create` -------------------------------
     day_b = midnight(3)
     ids_b = sandboxes.add_orders(t1, BACKFILL_PER_SHOP, day_b + dt.timedelta(hours=12), seed=22)
     expect(t1, ids_b)
-    backfill = stack.backfill(orders_dag(t1), start=iso(day_b), end=iso(day_a), max_active_runs=2)
+    stack.backfill_cli(orders_dag(t1), start=iso(day_b), end=iso(day_a), max_active_runs=2)
     deadline = time.monotonic() + 240
     backfill_runs: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
@@ -265,7 +266,7 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
         time.sleep(2)
     assert len(backfill_runs) == 2 and all(r["state"] == "success" for r in backfill_runs), backfill_runs
     assert sandboxes.transferred(t1, ids_b) == 2 * BACKFILL_PER_SHOP
-    figures["backfill"] = f"id {backfill['id']}: {len(backfill_runs)} daily runs, both success"
+    figures["backfill (airflow backfill create)"] = f"{len(backfill_runs)} daily runs, both success"
 
     # every order of A and B exactly once in its tenant's Fortnox company
     for spec in stack.tenants:
