@@ -489,7 +489,6 @@ class FortnoxHook(HttpHook):
             if self.auth.still_fresh(token):
                 break
         self.request_count += 1
-        path = urlparse(url).path
         try:
             # JSON content type even on body-less action PUTs (bookkeep/credit reject others, 1000031)
             return token, session.send_lean(method, url, params=params, json=json, timeout=self.timeout,
@@ -497,7 +496,7 @@ class FortnoxHook(HttpHook):
                                             headers={"Authorization": f"Bearer {token}",
                                                      "Content-Type": "application/json"})
         except requests.RequestException as exc:
-            kind = type(exc).__name__
+            kind, path = type(exc).__name__, urlparse(url).path
             if not idempotent and _request_was_sent(exc):
                 raise FortnoxAmbiguousWrite(
                     f"connection lost after sending ({kind}); the write may have been committed",

@@ -120,23 +120,42 @@ class FortnoxModel(BaseModel):
         return _read_only_fields(cls)
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON object Fortnox expects inside the envelope: set, writable, non-null fields only."""
-        ro = self.read_only_fields()
-        fields_set = self.model_fields_set
-        names = [n for n in type(self).model_fields
-                 if n in fields_set and n not in ro and getattr(self, n) is not None]
-        nested = {n for n in names if isinstance(getattr(self, n), FortnoxModel | list)}
-        out: dict[str, Any] = self.model_dump(mode="json", by_alias=True, include=set(names) - nested)
-        for name in names:
-            if name not in nested:
-                continue
-            value = getattr(self, name)
-            key = type(self).model_fields[name].alias or name
-            if isinstance(value, FortnoxModel):
-                out[key] = value.to_payload()
-            else:
-                out[key] = [v.to_payload() if isinstance(v, FortnoxModel) else v for v in value]
-        return out
+        """The JSON object Fortnox expects inside the envelope: set, writable, non-null fields only,
+        nested models likewise. One pydantic dump with a per-class exclude of the read-only fields
+        (:func:`_write_exclude`), not one dump per nested model."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True,
+                               exclude=_write_exclude(type(self)))
+
+
+def _nested_model(annotation: Any) -> tuple[type[FortnoxModel] | None, bool]:
+    """The FortnoxModel inside a field's annotation (``X``, ``X | None``, ``list[X]``) and whether it is
+    a list of them."""
+    if isinstance(annotation, type) and issubclass(annotation, FortnoxModel):
+        return annotation, False
+    origin = get_origin(annotation)
+    for arg in get_args(annotation):
+        if arg is type(None):
+            continue
+        found, is_list = _nested_model(arg)
+        if found is not None:
+            return found, is_list or origin is list
+    return None, False
+
+
+@functools.cache
+def _write_exclude(model: type[FortnoxModel]) -> dict[str, Any]:
+    """pydantic ``exclude`` of what is never written: ``model``'s read-only fields and, recursively,
+    those of the FortnoxModels it holds (``{"rows": {"__all__": {...}}}`` for lists). Fixed per class."""
+    exclude: dict[str, Any] = {name: True for name in _read_only_fields(model)}
+    for name, info in model.model_fields.items():
+        if name in exclude:
+            continue
+        nested, is_list = _nested_model(info.annotation)
+        if nested is not None and nested is not model:
+            inner = _write_exclude(nested)
+            if inner:
+                exclude[name] = {"__all__": inner} if is_list else inner
+    return exclude
 
 
 def _is_text(annotation: Any) -> bool:
