@@ -89,6 +89,7 @@ class TenantRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+        gc.unfreeze()  # what was set aside is collectable again (in-process runners: dag.test, tests)
 
 
 def settle_heap() -> None:
@@ -98,9 +99,9 @@ def settle_heap() -> None:
     (Airflow, the DAG, pydantic/SQLAlchemy/zeep and jetfort's modules). CPython re-scans all of them in
     every full collection, which a batch's allocations trigger: in the orders benchmark one such
     pass took ~0.13 s of CPU, about 0.26 ms per order of a 500-order batch. Frozen objects are still
-    freed by reference counting as usual; only garbage *cycles* among them wait for the process to
-    end, which a task process does soon. Cheap (the generations are spliced), so calling it at every
-    runtime start is fine.
+    freed by reference counting as usual; garbage *cycles* among them wait until the runtime closes,
+    which calls ``gc.unfreeze()`` (so a process that runs many tasks, like ``dag.test()``, keeps
+    nothing for good). Cheap (the generations are spliced).
     """
     gc.freeze()
 
