@@ -19,7 +19,8 @@ call per order), so jetfort sleeps between calls as it does in production.
 The sandboxes stand in for remote services. On a machine with two or more CPUs they are pinned to
 the last one and this process to the others, so the emulators' own work (the Fortnox sandbox checks
 every request against the OpenAPI file) does not share jetfort's core and caches; ``--no-pin``
-measures without that (on a 2-core machine about 10 % more per order).
+measures without that. On the 2-core development machine the two gave the same figures within the
+run-to-run spread (about ±15 %: run the bench several times before comparing two changes).
 
     .venv/bin/python bench/orders_flow.py [--orders 500] [--buyers 50] [--repeat 3] [--no-pin]
 """
