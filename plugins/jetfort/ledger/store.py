@@ -92,17 +92,19 @@ def _change(source_key: str, state: str, *, step: str, expect: Iterable[str] | N
             detail: Mapping[str, Any] | None = None, message: str | None = None, payload: Any = None,
             run_id: str | None = None, count_attempt: bool = False) -> _Change:
     """The keywords of :meth:`Ledger.transition` (a wrong or missing one raises ``TypeError`` as there)."""
-    values: dict[str, Any] = {}
-    if target_type is not None:
-        values["target_type"] = target_type
-    if target_key is not None:
-        values["target_key"] = target_key
-    if payload_hash is not None:
-        values["payload_hash"] = payload_hash
-    if detail is not None:
-        values["detail"] = dict(detail)
+    values = _given_fields(target_type, target_key, payload_hash, detail)
     return _Change(source_key, state, step, None if expect is None else frozenset(expect), values,
                    bool(count_attempt), message, payload, run_id)
+
+
+def _given_fields(target_type: str | None, target_key: str | None, payload_hash: str | None,
+                  detail: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The record fields a step sets: only those given, so a link once made is never lost."""
+    given = (("target_type", target_type), ("target_key", target_key), ("payload_hash", payload_hash))
+    values: dict[str, Any] = {name: value for name, value in given if value is not None}
+    if detail is not None:
+        values["detail"] = dict(detail)
+    return values
 
 
 @dataclass(slots=True)
@@ -460,14 +462,8 @@ class Ledger:
         now = utcnow()
         params: dict[str, Any] = {"w_tenant": tenant, "w_kind": kind, "w_source_key": source_key,
                                   "v_state": state, "v_updated_at": now}
-        if target_type is not None:
-            params["v_target_type"] = target_type
-        if target_key is not None:
-            params["v_target_key"] = target_key
-        if payload_hash is not None:
-            params["v_payload_hash"] = payload_hash
-        if detail is not None:
-            params["v_detail"] = dict(detail)
+        params.update({f"v_{name}": value for name, value in
+                       _given_fields(target_type, target_key, payload_hash, detail).items()})
         if expect is not None:
             params["w_expect"] = list(expect)
         record_id = conn.execute(_update_statement(frozenset(params), count_attempt), params).scalar()
