@@ -68,6 +68,8 @@ _TARGET_FIELDS = ("target_type", "target_key", "payload_hash", "detail")
 #: per call, which cost more CPU than reading the rows).
 _GET_MANY = sa.select(records).where(records.c.tenant == sa.bindparam("tenant"), records.c.kind == sa.bindparam("kind"),
                                      records.c.source_key.in_(sa.bindparam("keys", expanding=True)))
+_GET_CURSORS = sa.select(cursors.c.name, cursors.c.value).where(
+    cursors.c.tenant == sa.bindparam("tenant"), cursors.c.name.in_(sa.bindparam("names", expanding=True)))
 #: Source keys per query when a batch reads its records (SQLite allows 32766 parameters).
 _BATCH_CHUNK = 500
 
@@ -569,6 +571,16 @@ class Ledger:
             return conn.execute(
                 sa.select(cursors.c.value).where(cursors.c.tenant == tenant, cursors.c.name == name)
             ).scalar()
+
+    def get_cursors(self, tenant: str, names: Iterable[str], *, chunk: int = _BATCH_CHUNK) -> dict[str, str]:
+        """name → value for those of ``names`` that exist (one query per ``chunk`` names)."""
+        wanted = list(dict.fromkeys(names))
+        found: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), chunk):
+                rows = conn.execute(_GET_CURSORS, {"tenant": tenant, "names": wanted[start:start + chunk]})
+                found.update((name, value) for name, value in rows)
+        return found
 
     def set_cursor(self, tenant: str, name: str, value: str) -> None:
         now = utcnow()

@@ -356,11 +356,33 @@ def _customer_memo(runtime: TenantRuntime) -> dict[str, str]:
     return memo
 
 
+def _customer_keys(plan: Any) -> list[str]:
+    vat_type = _vat_type(plan)
+    return [customer_cache_key(match, value, vat_type) for match, value in _match_values(plan)]
+
+
+def _prime_customers(runtime: TenantRuntime, plans: Iterable[Any]) -> None:
+    """Read what the ledger remembers for a whole batch's buyers in one query, not one per buyer.
+
+    Names the ledger does not know are noted for this task, so the batch does not ask for them
+    again; a customer found or created meanwhile is remembered in the memo, which is read first."""
+    memo = _customer_memo(runtime)
+    absent: set[str] = runtime.__dict__.setdefault("_customer_absent", set())
+    wanted = {k for plan in plans for k in _customer_keys(plan) if k not in memo}
+    if not wanted:
+        return
+    found = runtime.ledger.get_cursors(runtime.tenant, wanted)
+    memo.update({k: v for k, v in found.items() if v})
+    absent.update(k for k in wanted if not found.get(k))
+
+
 def _cached_customer(runtime: TenantRuntime, plan: Any) -> str | None:
     memo = _customer_memo(runtime)
-    for match, value in _match_values(plan):
-        cache_key = customer_cache_key(match, value, _vat_type(plan))
-        number = memo.get(cache_key) or runtime.ledger.get_cursor(runtime.tenant, cache_key)
+    absent: set[str] = runtime.__dict__.get("_customer_absent", set())
+    for cache_key in _customer_keys(plan):
+        number = memo.get(cache_key)
+        if number is None and cache_key not in absent:
+            number = runtime.ledger.get_cursor(runtime.tenant, cache_key)
         if number:
             memo[cache_key] = number
             return number
@@ -379,12 +401,15 @@ def _article_payloads(mapped: Any) -> list[dict[str, Any]]:
 
 
 def map_one(runtime: TenantRuntime, shop_key: str, order: ShopOrder, facts: Any,
-            customer_number: str | None = None) -> tuple[Any, Any]:
-    """(customer plan, mapped document) for one order; raises MappingProblem. Pure apart from caches."""
+            customer_number: str | None = None, plan: Any = None) -> tuple[Any, Any]:
+    """(customer plan, mapped document) for one order; raises MappingProblem. Pure apart from caches.
+
+    ``plan``: the order's customer plan when the caller has already made it."""
     from jetfort.mapping import map_document, plan_customer
 
     rules = runtime.rules
-    plan = plan_customer(order, rules, shop_key)
+    if plan is None:
+        plan = plan_customer(order, rules, shop_key)
     if customer_number is None:
         customer_number = _cached_customer(runtime, plan) or plan.use_collective or CUSTOMER_PLACEHOLDER
     mapped = map_document(order, rules, shop_key, customer_number=customer_number, facts=facts)
@@ -412,7 +437,7 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
     """Build each order's customer plan and Fortnox document, check totals; quarantine what cannot go.
 
     ``fresh_facts`` re-reads Fortnox facts now (an on-demand re-sync after a fix in Fortnox)."""
-    from jetfort.mapping import MappingProblem
+    from jetfort.mapping import MappingProblem, plan_customer
 
     ledger, tenant, rules = runtime.ledger, runtime.tenant, runtime.rules
     counts = {**new_counts(shop_key), **{k: batch.get(k, 0) for k in COUNT_FIELDS if k != "shop"}}
@@ -439,10 +464,17 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
         log.info("plan cap %s orders/month: %s used, room for %s", cap, used, room)
 
     problems: dict[str, Any] = {}
-    results: dict[str, tuple[Any, Any]] = {}
+    plans: dict[str, Any] = {}
     for key in todo:
         try:
-            results[key] = map_one(runtime, shop_key, orders[key], facts)
+            plans[key] = plan_customer(orders[key], rules, shop_key)
+        except MappingProblem as problem:
+            problems[key] = problem
+    _prime_customers(runtime, plans.values())
+    results: dict[str, tuple[Any, Any]] = {}
+    for key, plan in plans.items():
+        try:
+            results[key] = map_one(runtime, shop_key, orders[key], facts, plan=plan)
         except MappingProblem as problem:
             problems[key] = problem
     # a fact may have been fixed in Fortnox since the cache was filled: look again once
@@ -609,6 +641,14 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
     return remember(created)
 
 
+def _stored_plan(detail: Mapping[str, Any]) -> Any:
+    """The match keys map stored for an order's buyer, shaped as a customer plan's (or None)."""
+    keys = detail.get("customer_keys")
+    if not keys:
+        return None
+    return SimpleNamespace(match_values=tuple(tuple(m) for m in keys["matches"]), vat_type=keys["vat_type"])
+
+
 def _create_articles(runtime: TenantRuntime, payloads: Sequence[Mapping[str, Any]]) -> None:
     from jetfort.fortnox.errors import FortnoxAmbiguousWrite, FortnoxValidationError
     from jetfort.fortnox.models import FortnoxArticle
@@ -712,6 +752,10 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
             pending.clear()
             linked.clear()
 
+    # the buyers' remembered customers, from what map stored (no second planning of the buyer)
+    stored_plans = {k: _stored_plan(details[k]) for k in mine_now if not details[k].get("customer_number")}
+    stored_plans = {k: p for k, p in stored_plans.items() if p is not None}
+    _prime_customers(runtime, stored_plans.values())
     failures: list[str] = []
     try:
         for key in mine_now:
@@ -747,10 +791,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                 if existing is not None:
                     link(existing, adopted=True)
                     continue
-                keys_ = detail.get("customer_keys")
-                if keys_ and not detail.get("customer_number"):
-                    plan = SimpleNamespace(match_values=tuple(tuple(m) for m in keys_["matches"]),
-                                           vat_type=keys_["vat_type"])
+                plan = stored_plans.get(key)
                 customer_number = (detail.get("customer_number") or (_cached_customer(runtime, plan) if plan else None))
                 if not customer_number:
                     plan = plan_customer(_order_from(record), rules, shop_key)

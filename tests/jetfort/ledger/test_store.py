@@ -32,6 +32,19 @@ def test_cursor_keeps_a_long_json_value(ledger_url: str) -> None:
     assert ledger.get_cursor("acme", name) == value
 
 
+def test_cursors_are_read_many_at_once(ledger_url: str) -> None:
+    ledger = Ledger.from_url(ledger_url)
+    for i in range(7):
+        ledger.set_cursor("acme", f"customer:email:b{i}@example.se:SEVAT", str(100 + i))
+    ledger.set_cursor("other", "customer:email:b1@example.se:SEVAT", "999")  # another tenant's
+    ledger.set_cursor("acme", "customer:email:gone@example.se:SEVAT", "")  # forgotten: empty value
+    names = [f"customer:email:b{i}@example.se:SEVAT" for i in (1, 3, 5, 9)] + ["customer:email:gone@example.se:SEVAT"]
+    found = ledger.get_cursors("acme", names + names[:2], chunk=2)  # duplicates and several chunks
+    assert found == {"customer:email:b1@example.se:SEVAT": "101", "customer:email:b3@example.se:SEVAT": "103",
+                     "customer:email:b5@example.se:SEVAT": "105", "customer:email:gone@example.se:SEVAT": ""}
+    assert ledger.get_cursors("acme", []) == {}
+
+
 def test_migrate_twice_is_harmless(ledger_url: str) -> None:
     ledger = Ledger.from_url(ledger_url)
     ledger.ensure_record("acme", "order", "se:1")

@@ -72,3 +72,46 @@ def test_batch_lookup_is_exact_and_prefers_the_first_document_even_cancelled() -
     assert lookup.listed("jetfort:se:10") is None  # no substring match
     assert lookup.listed("jetfort:se:200") == "4"  # cancelled by a person: still never a second one
     assert lookup.find("jetfort:se:1000") == "9"
+
+
+class CountingLedger:
+    """The two cursor reads of the ledger, counted."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.single: list[str] = []
+        self.many: list[set[str]] = []
+
+    def get_cursor(self, tenant: str, name: str) -> str | None:
+        self.single.append(name)
+        return self.values.get(name)
+
+    def get_cursors(self, tenant: str, names: Any) -> dict[str, str]:
+        self.many.append(set(names))
+        return {n: self.values[n] for n in names if n in self.values}
+
+
+def test_a_batch_reads_its_buyers_remembered_customers_in_one_query() -> None:
+    ledger = CountingLedger({flow.customer_cache_key("email", f"b{i}@example.se", "SEVAT"): str(10 + i)
+                             for i in range(3)} | {flow.customer_cache_key("email", "forgot@example.se", "SEVAT"): ""})
+    runtime = SimpleNamespace(ledger=ledger, tenant="acme")
+    plans = [SimpleNamespace(match_values=(("email", f"B{i % 5}@example.se "),), vat_type="SEVAT") for i in range(40)]
+    plans.append(SimpleNamespace(match_values=(("email", "forgot@example.se"),), vat_type="SEVAT"))
+    flow._prime_customers(runtime, plans)  # type: ignore[arg-type]
+    assert len(ledger.many) == 1 and len(ledger.many[0]) == 6  # five buyers and the forgotten one, once each
+    numbers = [flow._cached_customer(runtime, plan) for plan in plans]  # type: ignore[arg-type]
+    assert numbers[:5] == ["10", "11", "12", None, None] and numbers[-1] is None
+    assert ledger.single == []  # nothing asked again, found or not
+
+    # a customer created meanwhile (remembered in the memo) wins over what the prime found missing
+    flow._customer_memo(runtime)[flow.customer_cache_key("email", "b3@example.se", "SEVAT")] = "77"  # type: ignore[arg-type]
+    assert flow._cached_customer(runtime, plans[3]) == "77"  # type: ignore[arg-type]
+    # a buyer the prime did not cover is still read from the ledger, once, then remembered
+    late = SimpleNamespace(match_values=(("email", "b2@example.se"),), vat_type="EUVAT")
+    ledger.values[flow.customer_cache_key("email", "b2@example.se", "EUVAT")] = "55"
+    assert [flow._cached_customer(runtime, late) for _ in range(3)] == ["55"] * 3  # type: ignore[arg-type]
+    assert ledger.single == [flow.customer_cache_key("email", "b2@example.se", "EUVAT")]
+    # primed again (the next stage): only what is not known yet is asked for
+    flow._prime_customers(runtime, plans)  # type: ignore[arg-type]
+    assert ledger.many[-1] == {flow.customer_cache_key("email", "b4@example.se", "SEVAT"),
+                               flow.customer_cache_key("email", "forgot@example.se", "SEVAT")}
