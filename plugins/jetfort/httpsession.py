@@ -12,7 +12,8 @@ session ``proxies``/``verify``/``cert`` still win over the environment.
 ``Session.request`` an API client with its own ``Authorization`` header does not use: the session's
 cookie jar (merged into every request's headers) and the ``~/.netrc`` lookup (three
 ``stat`` calls per request, and a matching entry would replace the bearer token with basic auth).
-Everything else is requests' own code: URL/params quoting, JSON body, the mounted adapter, proxies,
+A ``json`` body is encoded by :mod:`jetfort.jsoncodec` (compact UTF-8: the same JSON value as
+requests sends). Everything else is requests' own code: URL/params quoting, JSON body, the mounted adapter, proxies,
 TLS verification, timeouts, session hooks and its exception types. Against the local Fortnox sandbox
 this took the client side of one call from about 0.47 to 0.33 ms of CPU.
 """
@@ -28,6 +29,8 @@ import requests
 from requests.sessions import merge_setting
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_environ_proxies
+
+from jetfort import jsoncodec
 
 
 class EnvCachedSession(requests.Session):
@@ -69,8 +72,10 @@ class EnvCachedSession(requests.Session):
             req.url = prepared
         merged = CaseInsensitiveDict(self.headers)
         merged.update(headers or {})
+        if json is not None and "Content-Type" not in merged:
+            merged["Content-Type"] = "application/json"  # as requests does for a json= body
         req.prepare_headers({k: v for k, v in merged.items() if v is not None})  # None removes, as in requests
-        req.prepare_body(None, None, json)
+        req.prepare_body(None if json is None else jsoncodec.dumps_bytes(json), None)
         req.prepare_hooks(self.hooks)
         # as the http provider's HttpHook.run_and_check: the session's (connection's) proxies, stream,
         # verify and cert win over the environment's (plain Session.request lets the environment win)

@@ -31,6 +31,7 @@ import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 
+from jetfort import jsoncodec
 from jetfort.fortnox.auth import (
     DEFAULT_AUTH_URL,
     DEFAULT_REFRESH_MARGIN,
@@ -441,7 +442,7 @@ class FortnoxHook(HttpHook):
                 if resp.status_code == 204 or not resp.content:
                     return None
                 try:
-                    return resp.json()
+                    return jsoncodec.loads(resp.content)
                 except ValueError:
                     raise FortnoxServerError("answer is not JSON", status=resp.status_code,
                                              method=method, path=path) from None

@@ -14,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from jetfort import jsoncodec
+
 DEFAULT_CONN_ID = "jetfort_ledger"
 URL_ENV = "JETFORT_LEDGER_URL"
 
@@ -24,7 +26,11 @@ def default_sqlite_path() -> Path:
 
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
-    """Create an engine with the locking behaviour the ledger needs for ``url``."""
+    """Create an engine with the locking behaviour the ledger needs for ``url``; JSON columns are
+    encoded and decoded by :mod:`jetfort.jsoncodec` unless ``json_serializer``/``json_deserializer``
+    are given."""
+    kwargs.setdefault("json_serializer", jsoncodec.dumps)
+    kwargs.setdefault("json_deserializer", jsoncodec.loads)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 60}, **kwargs)
         _sqlite_immediate_transactions(engine)
