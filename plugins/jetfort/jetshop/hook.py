@@ -8,7 +8,9 @@ with the endpoint overridden), ``timezone`` (default Europe/Stockholm), ``cultur
 
 Replies are read by :mod:`jetfort.jetshop.fastreply` (a reader compiled from zeep's schema objects,
 several times cheaper than zeep's generic deserialization); zeep still reads faults, errors and any
-reply that reader is not sure about. ``fast_replies=False`` leaves every reply to zeep.
+reply that reader is not sure about. ``fast_replies=False`` leaves every reply to zeep. A reply
+zeep cannot read (not XML, or an element the WSDL does not describe) raises :class:`JetshopError`
+naming the operation and the element.
 
 Retries (tenacity): HTTP 5xx/408/429 without a SOAP fault, ``soap:Receiver`` faults, timeouts and
 dropped connections. Never retried: ``soap:Sender`` faults (the input is wrong and stays wrong).
@@ -241,6 +243,11 @@ class JetshopHook(BaseHook):
             return self._replies.call(operation, send)
         except zeep.exceptions.Fault as fault:
             raise _typed_fault(operation, fault) from None
+        except (zeep.exceptions.XMLParseError, zeep.exceptions.XMLSyntaxError) as exc:
+            # e.g. an element the WSDL does not describe: zeep in non-strict mode would drop it *and*
+            # every element after it (rows, totals), so the reply is refused, not half read
+            raise JetshopError(f"unreadable reply: {exc}. If Jetshop has added fields, point the connection's "
+                               "wsdl_url at the service's current WSDL", operation=operation) from None
         except requests.Timeout as exc:
             raise JetshopConnectionError(f"timed out: {type(exc).__name__}", operation=operation) from None
         except requests.ConnectionError as exc:
@@ -249,6 +256,9 @@ class JetshopHook(BaseHook):
             if exc.status_code >= 500 or exc.status_code in (408, 429):
                 raise JetshopServerError(f"HTTP {exc.status_code}", status_code=exc.status_code,
                                          operation=operation) from None
+            if exc.status_code == 200:  # zeep's word for a 200 whose body is not XML (e.g. cut off)
+                raise JetshopError("unreadable reply: HTTP 200 with a body that is not valid XML",
+                                   operation=operation) from None
             raise JetshopError(f"HTTP {exc.status_code}", operation=operation) from None
         except JetshopError as exc:
             if exc.operation is None:

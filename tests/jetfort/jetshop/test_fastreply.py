@@ -22,7 +22,7 @@ import zeep.exceptions
 from lxml import etree
 
 from jetfort.jetshop import convert as cv
-from jetfort.jetshop.errors import JetshopReceiverFault, JetshopSenderFault, JetshopServerError
+from jetfort.jetshop.errors import JetshopError, JetshopReceiverFault, JetshopSenderFault, JetshopServerError
 from jetfort.jetshop.fastreply import FastReplies
 from jetfort.jetshop.hook import BINDING, JetshopHook
 from jetfort.jetshop.models import DynamicFieldValue, PriceListPrice, ProductUpsert, StatusUpdate
@@ -458,3 +458,41 @@ def test_a_hook_keeps_one_reader_per_operation(hook: JetshopHook) -> None:
     reader = replies.reader("Order_Get")
     hook.get_order(10001)
     assert replies.reader("Order_Get") is reader and replies.fast_reads == 2
+
+
+# ------------------------------------------------------------------------ replies the WSDL does not describe
+def _served_with(hook: JetshopHook, monkeypatch: pytest.MonkeyPatch, change: Callable[[bytes], bytes]) -> list[int]:
+    """Every reply of the live exchange passes through ``change`` on its way back; returns the posts."""
+    transport = hook.get_conn().transport
+    real = transport.post_xml
+    posts: list[int] = []
+
+    def post_xml(*args: Any, **kwargs: Any) -> requests.Response:
+        response = real(*args, **kwargs)
+        posts.append(1)
+        response._content = change(response.content)
+        return response
+
+    monkeypatch.setattr(transport, "post_xml", post_xml)
+    return posts
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_field_the_wsdl_does_not_know_stops_the_call_with_a_jetshop_error_naming_it(
+        fast: bool, make_hook: Callable[..., JetshopHook], sb: JetshopSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jetshop adds a field to a reply: a typed error that says what and where, never a half-read order
+    (zeep's non-strict mode would drop the new element and every one after it: rows, totals)."""
+    hook = make_hook(fast_replies=fast)
+    posts = _served_with(hook, monkeypatch, lambda content: _edit(
+        content, _insert_after("Email", _element(q("LoyaltyTier"), "gold"))))
+    with pytest.raises(JetshopError, match=r"^Order_Get: unreadable reply: .*LoyaltyTier.*wsdl_url") as info:
+        hook.get_order(sb.awkward_orders()["separate_billing_delivery"])
+    assert not info.value.retryable and len(posts) == 1  # not retried: the same reply would come back
+
+
+def test_a_reply_that_cannot_be_read_raises_a_jetshop_error_naming_the_operation(
+        hook: JetshopHook, sb: JetshopSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    posts = _served_with(hook, monkeypatch, lambda content: content[: len(content) // 2])  # cut off mid-reply
+    with pytest.raises(JetshopError, match=r"^Order_Get: unreadable reply") as info:
+        hook.get_order(sb.awkward_orders()["separate_billing_delivery"])
+    assert not info.value.retryable and len(posts) == 1
