@@ -2,9 +2,8 @@
 msgspec, which Airflow itself depends on.
 
 An order's ledger record is read and written several times on its way (about 4 KB of JSON each
-time) and its Fortnox document is sent and answered once: with the standard library that was
-about a tenth of jetfort's CPU per order; msgspec does the same work in a third to a fifth of the
-time.
+time) and its Fortnox document is sent and answered once. For such a record the standard library
+took about 20 µs to read and 27 µs to write; msgspec takes about 10 and 4 µs.
 
 The JSON values are those of the standard library for what jetfort stores and sends (dicts, lists,
 strings, numbers, booleans, None). What differs:

@@ -753,8 +753,8 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
             linked.clear()
 
     # the buyers' remembered customers, from what map stored (no second planning of the buyer)
-    stored_plans = {k: _stored_plan(details[k]) for k in mine_now if not details[k].get("customer_number")}
-    stored_plans = {k: p for k, p in stored_plans.items() if p is not None}
+    stored_plans = {k: stored for k in mine_now if not details[k].get("customer_number")
+                    and (stored := _stored_plan(details[k])) is not None}
     _prime_customers(runtime, stored_plans.values())
     failures: list[str] = []
     try:
