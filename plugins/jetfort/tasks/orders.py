@@ -587,8 +587,7 @@ def resolve_customer(runtime: TenantRuntime, plan: Any, key: str, record_detail:
     vat_type = _vat_type(plan)
 
     def remember(number: str) -> str:
-        for match, value in matches:
-            cache_key = customer_cache_key(match, value, vat_type)
+        for cache_key in _customer_keys(plan):
             ledger.set_cursor(tenant, cache_key, number)
             _customer_memo(runtime)[cache_key] = number
         return number
@@ -821,8 +820,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
             except FortnoxValidationError as exc:
                 order = _order_from(record)
                 if plan is not None:  # the remembered customer may be what Fortnox refused: look again next time
-                    for match, value in _match_values(plan):
-                        cache_key = customer_cache_key(match, value, _vat_type(plan))
+                    for cache_key in _customer_keys(plan):
                         _customer_memo(runtime).pop(cache_key, None)
                         ledger.set_cursor(tenant, cache_key, "")
                 ledger.quarantine(tenant, KIND, key, reason="fortnox_rejected", field=_field_from(exc),
