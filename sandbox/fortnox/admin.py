@@ -12,6 +12,7 @@
 - ``GET|PUT /_sandbox/ratelimit`` {limit?, window?}
 - ``GET /_sandbox/companies/{tenant}/counts`` · ``/stats`` · ``/state/{collection}`` ·
   ``PUT /_sandbox/companies/{tenant}/stock`` {itemId, stockPointCode?, inStock, reserved?}
+- ``GET /_sandbox/secrets`` → every client secret, code and token ever issued (leak searches)
 - ``GET /_sandbox/requests?limit=`` → the request log; ``POST /_sandbox/reset``; ``POST /_sandbox/clock`` {advance}
 """
 
@@ -202,6 +203,13 @@ async def set_stock(request: Request, tenant_id: int) -> dict[str, Any]:
         refresh_article_stock(company, only=item)
         company.put("articles", item, article)
     return {"ok": True}
+
+
+@router.get("/secrets")
+async def issued_secrets(request: Request) -> dict[str, Any]:
+    """Every client secret, code and token the sandbox ever issued (a leak search looks for them)."""
+    issued = _sb(request).oauth.issued()
+    return {"kinds": [kind for kind, _ in issued], "secrets": [value for _, value in issued]}
 
 
 @router.get("/requests")

@@ -143,6 +143,16 @@ class OAuthServer:
                 token.expires_at = min(token.expires_at, self.clock.time() - 1)
             return len(hit)
 
+    def issued(self) -> list[tuple[str, str]]:
+        """Every secret this server ever handed out, as (kind, value): client secrets, authorization
+        codes, refresh tokens (used ones too) and access tokens (expired ones too), for tests that
+        search a system for leaked secrets."""
+        with self._lock:
+            return ([("client_secret", c.client_secret) for c in self.clients.values()]
+                    + [("authorization_code", code) for code in self.codes]
+                    + [("refresh_token", token) for token in self.refresh_tokens]
+                    + [("access_token", token) for token in self.access_tokens])
+
     # --- resource server side ----------------------------------------------------------------------
     def authenticate(self, token: str) -> AccessToken | None:
         """The live access token, or None if unknown or expired (→ 401 unauthorized)."""

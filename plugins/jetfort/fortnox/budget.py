@@ -163,7 +163,8 @@ def make_budget(backend: str | None = None, *, ledger: Ledger | None = None, lim
         return SqlRequestBudget(ledger, limit=limit, window=effective)
     if choice == "local":
         return LocalRequestBudget(limit=limit, window=effective)
-    raise ValueError(f"unknown Fortnox budget backend {choice!r}: use redis://..., 'ledger' or 'local'")
+    shown = choice.split(":", 1)[0] + (":…" if ":" in choice else "")  # a mistyped URL may hold a password
+    raise ValueError(f"unknown Fortnox budget backend {shown!r}: use redis://..., 'ledger' or 'local'")
 
 
 __all__ = [

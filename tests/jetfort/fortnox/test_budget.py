@@ -79,8 +79,11 @@ def test_factory_pads_the_window_and_picks_the_backend(sqlite_url: str, monkeypa
     assert isinstance(make_budget(), LocalRequestBudget)  # default without one
     monkeypatch.setenv("JETFORT_FORTNOX_BUDGET", "redis://127.0.0.1:1/0")
     assert isinstance(make_budget(ledger=ledger), RedisRequestBudget)  # configured, not connected yet
-    with pytest.raises(ValueError, match="unknown Fortnox budget backend"):
+    with pytest.raises(ValueError, match="unknown Fortnox budget backend 'memcached'"):
         make_budget("memcached")
+    with pytest.raises(ValueError, match="unknown Fortnox budget backend") as mistyped:
+        make_budget("redis:/jetfort:s3cr3t-pw@cache:6379/0")  # one slash short
+    assert "s3cr3t-pw" not in str(mistyped.value)
 
 
 def test_backoff_honours_retry_after_and_stays_bounded() -> None:

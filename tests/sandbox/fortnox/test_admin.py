@@ -114,3 +114,18 @@ def test_admin_client_drives_a_sandbox_in_another_process(server: Server) -> Non
         assert admin.expire_tokens(tenant) >= 1
         assert requests.get(f"{server.base}/3/units", headers={"Authorization": f"Bearer {token}"}).status_code == 401
         assert admin.token_url == f"{server.base}/oauth-v1/token"
+
+
+def test_secrets_lists_every_credential_the_sandbox_issued_used_ones_too(server: Server) -> None:
+    session = requests.Session()
+    creds = session.post(f"{server.base}/_sandbox/companies", json={"name": "Leak AB"}).json()
+    first = session.post(f"{server.base}/oauth-v1/token", auth=(creds["client_id"], creds["client_secret"]),
+                         data={"grant_type": "refresh_token", "refresh_token": creds["refresh_token"]}).json()
+    second = session.post(f"{server.base}/oauth-v1/token", auth=(creds["client_id"], creds["client_secret"]),
+                          data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}).json()
+    issued = session.get(f"{server.base}/_sandbox/secrets").json()
+    pairs = set(zip(issued["kinds"], issued["secrets"], strict=True))
+    assert {("client_secret", creds["client_secret"]), ("authorization_code", creds["authorization_code"]),
+            ("refresh_token", creds["refresh_token"]), ("refresh_token", first["refresh_token"]),
+            ("refresh_token", second["refresh_token"]), ("access_token", first["access_token"]),
+            ("access_token", second["access_token"])} <= pairs
