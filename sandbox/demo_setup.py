@@ -2,14 +2,22 @@
 
 Used three ways: tests put the connections in ``AIRFLOW_CONN_*`` environment variables,
 ``make demo`` and ``make up`` write them (and the example tenants' Variables) into the Airflow
-metastore with the ``airflow`` CLI, exactly as a data engineer would for real accounts.
+metastore with the ``airflow`` CLI, the way a data engineer should for real accounts: from a file
+only its owner can read (``airflow connections import``), so no secret reaches Airflow's audit log
+(the ``log`` table, the UI's Audit Log, ``GET /api/v2/eventLogs``), a process listing or a log.
+``airflow connections add --conn-json`` would put the ``extra`` (the Fortnox refresh token) there in
+plain text: Airflow's CLI action logging masks only top-level keys with a sensitive name.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,19 +120,86 @@ def _airflow(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True, text=True)
 
 
-def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | None = None) -> SandboxEnvironment:
-    """Write the connections and tenant Variables into the Airflow metastore (idempotent)."""
+def secret_values(connections: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Every value in the connections that must never be shown: passwords and every ``extra``
+    value whose name is a secret's (tokens, keys, secrets, passwords)."""
+    words = ("password", "secret", "token", "key")
+    found: set[str] = set()
+    for conn in connections.values():
+        if conn.get("password"):
+            found.add(str(conn["password"]))
+        extra = conn.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra)
+        for name, value in extra.items():
+            if value and any(word in name.lower() for word in words):
+                found.add(str(value))
+    return found
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+@contextmanager
+def _private_json(payload: Any) -> Iterator[Path]:
+    """``payload`` as a JSON file only this user can read, in a private directory, deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="jetfort-setup-") as tmp:  # mkdtemp: mode 0700
+        path = Path(tmp) / "payload.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle)
+        yield path
+
+
+def store_connections(connections: Mapping[str, Mapping[str, Any]]) -> None:
+    """Create or replace the connections in the Airflow metastore with ``airflow connections import
+    --overwrite`` of a 0600 file: the audit log records the command with the file's name only, and
+    the command prints only the ids."""
+    if not connections:
+        return
+    payload = {conn_id: {**conn, "extra": conn["extra"] if isinstance(conn.get("extra"), str | None)
+                         else json.dumps(conn["extra"])}
+               for conn_id, conn in connections.items()}
+    with _private_json(payload) as path:
+        done = _airflow("connections", "import", str(path), "--overwrite")
+    imported = {line.removeprefix("Imported connection ").strip()
+                for line in done.stdout.splitlines() if line.startswith("Imported connection ")}
+    missing = sorted(set(connections) - imported)
+    if done.returncode != 0 or missing:
+        detail = _scrub(f"{done.stdout.strip()}\n{done.stderr.strip()}"[-800:], secret_values(connections))
+        raise SystemExit(f"airflow connections import failed for {', '.join(missing) or 'some connections'}: "
+                         f"{detail}")
+
+
+def store_tenant_variables(tenants: Mapping[str, str]) -> None:
+    """Create or replace ``jetfort_tenant_<id>`` for each tenant (one ``airflow variables import``)."""
+    if not tenants:
+        return
+    payload = {f"jetfort_tenant_{tenant_id}": {"value": rules, "description": f"jetfort tenant rules ({tenant_id})"}
+               for tenant_id, rules in tenants.items()}
+    with _private_json(payload) as path:
+        done = _airflow("variables", "import", str(path), "--action-on-existing-key", "overwrite")
+    if done.returncode != 0 or f"{len(payload)} of {len(payload)} variables successfully updated" not in done.stdout:
+        raise SystemExit(f"airflow variables import failed: {(done.stdout + done.stderr).strip()[-800:]}")
+
+
+def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | None = None,
+              extra_connections: dict[str, dict[str, Any]] | None = None) -> SandboxEnvironment:
+    """Write the connections and tenant Variables into the Airflow metastore (idempotent: a second
+    call replaces them, pointing the Fortnox connection at a newly provisioned sandbox company).
+
+    ``extra_connections``: more connections (conn id → the same shape as :func:`provision`'s, e.g.
+    the ledger's), stored the same way and returned in the environment's ``connections``.
+    No secret is passed on a command line, printed or logged.
+    """
     env = provision(fortnox_url, jetshop_url)
-    for conn_id, conn in env.connections.items():
-        _airflow("connections", "delete", conn_id)
-        done = _airflow("connections", "add", conn_id, "--conn-json", json.dumps(conn))
-        if done.returncode != 0:
-            raise SystemExit(f"airflow connections add {conn_id} failed: {done.stderr.strip()[-500:]}")
-    for tenant_id, rules in (tenants or example_tenants()).items():
-        done = _airflow("variables", "set", f"jetfort_tenant_{tenant_id}", rules,
-                        "--description", f"jetfort tenant rules ({tenant_id})")
-        if done.returncode != 0:
-            raise SystemExit(f"airflow variables set jetfort_tenant_{tenant_id} failed: {done.stderr.strip()[-500:]}")
+    env.connections.update(extra_connections or {})
+    store_connections(env.connections)
+    chosen = example_tenants() if tenants is None else tenants
+    store_tenant_variables(chosen)
     print(f"configured: connections {', '.join(env.connections)}; "
-          f"tenants {', '.join(tenants or example_tenants())} (Fortnox sandbox company {env.fortnox_tenant_id})")
+          f"tenants {', '.join(chosen)} (Fortnox sandbox company {env.fortnox_tenant_id})")
     return env

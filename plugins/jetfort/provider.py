@@ -12,6 +12,14 @@ import jetfort
 
 
 def _secret(label: str, description: str) -> dict[str, Any]:
+    """A field that holds a secret.
+
+    Airflow 3.3 takes ``format: password`` as the field's sensitivity: the UI's connection form
+    renders it as a password input (``ConnectionFormWidgetInfo.is_sensitive``). Airflow's secrets
+    masker (task logs, ``GET /api/v2/connections``, the rendered ``extra``) hides extras by *name*
+    (``[core] sensitive_var_conn_names`` plus words such as ``token``, ``secret``, ``password``), so
+    every secret field's name must contain one of them (tests/jetfort/test_provider.py checks it).
+    """
     return {"label": label, "description": description,
             "schema": {"type": ["string", "null"], "format": "password"}}
 
@@ -68,7 +76,9 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "jetfort.ledger.hook.LedgerHook",
                 "hook-name": "jetfort ledger",
                 "conn-fields": {
-                    "url": _text("SQLAlchemy URL", "Overrides host/login fields, e.g. sqlite:////path/ledger.db"),
+                    "url": _text("SQLAlchemy URL",
+                                 "Overrides host/login fields, e.g. sqlite:////path/ledger.db; never with a "
+                                 "password (this field is shown in clear): use Host/Login/Password instead"),
                     "secret_key": _secret("Token encryption key", "Fernet key for OAuth tokens at rest"),
                 },
                 "ui-field-behaviour": {

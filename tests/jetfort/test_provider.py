@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from airflow.api_fastapi.core_api.datamodels.connections import ConnectionResponse
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
 from airflow.providers_manager import ProvidersManager
 
 
@@ -45,3 +47,29 @@ def test_airflow_connections_add_accepts_both_types(airflow_db: Path) -> None:
     (conn,) = json.loads(shown.stdout)
     extra = conn.get("extra_dejson") or json.loads(conn.get("extra") or "{}")
     assert conn["conn_type"] == "jetshop" and extra["shop_id"] == "demoshop", conn
+
+
+#: every connection field that holds a secret: client secret / shop password (standard password
+#: field), the initial OAuth refresh token, the ledger's token-encryption key
+SECRET_EXTRAS = {"fortnox": {"refresh_token"}, "jetshop": set(), "jetfort_ledger": {"secret_key"}}
+
+
+def test_the_ui_form_masks_every_secret_field_and_only_those() -> None:
+    """What the UI's connection form renders: ``format: password`` is a masked input."""
+    forms = {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}
+    for conn_type, secret in SECRET_EXTRAS.items():
+        fields = forms[conn_type].extra_fields or {}
+        masked = {name for name, spec in fields.items() if spec["schema"].get("format") == "password"}
+        assert masked == secret, conn_type
+        assert "password" not in ProvidersManager().field_behaviours[conn_type]["hidden_fields"], conn_type
+
+
+def test_the_api_redacts_the_secret_extras_by_their_names() -> None:
+    """``GET /api/v2/connections/<id>`` (and Airflow's masker) hide extras by field name."""
+    for conn_type, secret in SECRET_EXTRAS.items():
+        extra = {name: f"value-of-{name}-0123456789" for name in secret} | {"shop_id": "demoshop"}
+        shown = ConnectionResponse(conn_id=f"{conn_type}_x", conn_type=conn_type, description=None, host="h",
+                                   login="l", schema=None, port=None, password="pw-0123456789",
+                                   extra=json.dumps(extra), team_name=None)
+        assert shown.password == "***"
+        assert json.loads(shown.extra or "{}") == {name: "***" for name in secret} | {"shop_id": "demoshop"}

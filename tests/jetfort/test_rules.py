@@ -887,28 +887,45 @@ def test_load_tenants_from_dir_env_wins(tmp_path: Path) -> None:
     assert "tenant 'bad': fortnox_conn_id: Field required" in str(errors["bad"])
 
 
-def test_metastore_variables_read_inside_airflow(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Under a supervisor (task runner, DAG processor) the metastore counts: above files, below env."""
-    stored = {
-        "jetfort_tenant_meta": json.dumps(minimal("ecom", display_name="metastore")),
-        "jetfort_tenant_both": json.dumps(minimal("ecom", display_name="metastore")),
-    }
+class _FakeSdkVariable:
+    """Stands in for ``airflow.sdk.Variable`` behind a supervisor: what the API server would answer."""
 
-    class FakeVariable:
-        @staticmethod
-        def keys(prefix: str | None = None) -> list[str]:
-            return [k for k in stored if k.startswith(prefix or "")]
+    stored: dict[str, str] = {}
+    keys_error: Exception | None = None
+    broken: set[str] = set()
 
-        @staticmethod
-        def get(key: str) -> str:
-            return stored[key]
+    @classmethod
+    def keys(cls, prefix: str | None = None) -> list[str]:
+        if cls.keys_error is not None:
+            raise cls.keys_error
+        return [k for k in cls.stored if k.startswith(prefix or "")]
 
+    @classmethod
+    def get(cls, key: str) -> str:
+        if key in cls.broken:
+            raise RuntimeError("API server answered 500")
+        return cls.stored[key]
+
+
+@pytest.fixture
+def supervised(monkeypatch: pytest.MonkeyPatch) -> type[_FakeSdkVariable]:
+    """This process looks like one an Airflow supervisor runs (DAG processor, task runner)."""
     runner = types.ModuleType("airflow.sdk.execution_time.task_runner")
     runner.SUPERVISOR_COMMS = object()  # type: ignore[attr-defined]
     sdk = types.ModuleType("airflow.sdk")
-    sdk.Variable = FakeVariable  # type: ignore[attr-defined]
+    fake = type("Variable", (_FakeSdkVariable,), {"stored": {}, "keys_error": None, "broken": set()})
+    sdk.Variable = fake  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "airflow.sdk.execution_time.task_runner", runner)
     monkeypatch.setitem(sys.modules, "airflow.sdk", sdk)
+    return fake
+
+
+def test_metastore_variables_read_inside_airflow(supervised: type[_FakeSdkVariable], tmp_path: Path) -> None:
+    """Under a supervisor (task runner, DAG processor) the metastore counts: above files, below env."""
+    supervised.stored = {
+        "jetfort_tenant_meta": json.dumps(minimal("ecom", display_name="metastore")),
+        "jetfort_tenant_both": json.dumps(minimal("ecom", display_name="metastore")),
+    }
     (tmp_path / "meta.json").write_text(json.dumps(minimal("ecom", display_name="file")))
     environ = {
         "JETFORT_TENANTS_DIR": str(tmp_path),
@@ -920,11 +937,38 @@ def test_metastore_variables_read_inside_airflow(monkeypatch: pytest.MonkeyPatch
     assert tenants["both"].display_name == "env"
 
 
+def test_metastore_that_cannot_list_fails_the_load(supervised: type[_FakeSdkVariable], tmp_path: Path) -> None:
+    """No parse goes on as if the metastore's tenants did not exist (their DAGs would vanish)."""
+    supervised.keys_error = ConnectionError("API server unreachable")
+    (tmp_path / "filed.json").write_text(json.dumps(minimal("ecom")))
+    with pytest.raises(rules_mod.MetastoreUnavailable, match=r"cannot list the tenant Variables.*API server unreachable"):
+        load_tenants_from_airflow({"JETFORT_TENANTS_DIR": str(tmp_path)})
+
+
+def test_one_unreadable_variable_is_that_tenants_error(supervised: type[_FakeSdkVariable], tmp_path: Path) -> None:
+    supervised.stored = {
+        "jetfort_tenant_fine": json.dumps(minimal("ecom")),
+        "jetfort_tenant_flaky": json.dumps(minimal("ecom", display_name="metastore")),
+    }
+    supervised.broken = {"jetfort_tenant_flaky"}
+    # an older file of the same tenant must not stand in for the Variable that outranks it
+    (tmp_path / "flaky.json").write_text(json.dumps(minimal("ecom", display_name="stale file")))
+    tenants, errors = load_tenants_from_airflow({"JETFORT_TENANTS_DIR": str(tmp_path)})
+    assert sorted(tenants) == ["fine"]
+    assert str(errors["flaky"]) == ("tenant 'flaky': (variable): cannot read Variable jetfort_tenant_flaky from "
+                                    "the metastore: RuntimeError: API server answered 500")
+
+
 def test_importing_rules_does_not_import_airflow() -> None:
-    code = "import sys, jetfort.rules; print('airflow' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "plugins")}
+    """A plain process (no Airflow) loads tenants from env and files without touching Airflow."""
+    code = ("import sys, jetfort.rules; "
+            "tenants, errors = jetfort.rules.load_tenants_from_airflow(); "
+            "print(sorted(tenants), 'airflow' in sys.modules)")
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(rules_mod.ENV_PREFIX) and name != "JETFORT_TENANTS_DIR"}
+    env.update(PYTHONPATH=str(REPO / "plugins"), AIRFLOW_VAR_JETFORT_TENANT_SOLO=json.dumps(minimal("ecom")))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "['solo'] False"
 
 
 # --------------------------------------------------------------------------------------------
