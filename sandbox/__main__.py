@@ -1,4 +1,9 @@
-"""``python -m sandbox {fortnox|jetshop} [--host H] [--port P] [--seed N]`` starts one emulator."""
+"""``python -m sandbox {fortnox|jetshop} [--host H] [--port P] [--seed N] [--live ...]`` starts one emulator.
+
+``--live`` makes the sandbox move on by itself: new shop orders keep arriving in the Jetshop sandbox
+(``--orders-per-minute``), documents in the Fortnox sandbox get delivered, invoiced, booked, paid or
+cancelled a while after they were created (``--live-delay-seconds``). ``GET /_sandbox/live`` reports it.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +16,47 @@ APPS = {
     "fortnox": ("sandbox.fortnox.app", 8801),
     "jetshop": ("sandbox.jetshop.app", 8802),
 }
+DEFAULT_ORDERS_PER_MINUTE = 3.0
+DEFAULT_LIVE_DELAY_SECONDS = 120.0
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("service", choices=sorted(APPS))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--seed", type=int, default=1, help="seed for the deterministic demo data")
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--live", action="store_true",
+                        help="live mode: new orders arrive (jetshop) / documents move on (fortnox)")
+    parser.add_argument("--orders-per-minute", type=float, default=None,
+                        help=f"jetshop --live: new orders per minute (default {DEFAULT_ORDERS_PER_MINUTE:g})")
+    parser.add_argument("--live-delay-seconds", type=float, default=None,
+                        help="fortnox --live: seconds from a document's creation to its first move "
+                             f"(default {DEFAULT_LIVE_DELAY_SECONDS:g})")
     args = parser.parse_args(argv)
+    if args.orders_per_minute is not None and (args.service != "jetshop" or not args.live):
+        parser.error("--orders-per-minute goes with: jetshop --live")
+    if args.live_delay_seconds is not None and (args.service != "fortnox" or not args.live):
+        parser.error("--live-delay-seconds goes with: fortnox --live")
+    if args.orders_per_minute is not None and args.orders_per_minute <= 0:
+        parser.error("--orders-per-minute must be above 0")
+    if args.live_delay_seconds is not None and args.live_delay_seconds < 0:
+        parser.error("--live-delay-seconds must be 0 or more")
     module_name, default_port = APPS[args.service]
     module = importlib.import_module(module_name)
-    app = module.create_app(seed=args.seed)
+    kwargs: dict[str, object] = {"live": True} if args.live else {}
+    if args.orders_per_minute is not None:
+        kwargs["orders_per_minute"] = args.orders_per_minute
+    if args.live_delay_seconds is not None:
+        kwargs["live_delay_seconds"] = args.live_delay_seconds
+    app = module.create_app(seed=args.seed, **kwargs)
     port = args.port or default_port
-    print(f"{args.service} sandbox on http://{args.host}:{port} (seed {args.seed})", flush=True)
+    mode = app.state.live
+    live = ("" if mode is None else f", live: {mode.orders_per_minute:g} orders/min" if args.service == "jetshop"
+            else f", live: documents move from {mode.delay:g} s after creation")
+    print(f"{args.service} sandbox on http://{args.host}:{port} (seed {args.seed}{live})", flush=True)
     uvicorn.run(app, host=args.host, port=port, log_level=args.log_level)
 
 

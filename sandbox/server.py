@@ -19,10 +19,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` until the block exits; yields the base URL (``http://host:port``)."""
+def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None, *,
+                    lifespan: str = "off") -> Iterator[str]:
+    """Serve ``app`` until the block exits; yields the base URL (``http://host:port``).
+
+    ``lifespan="on"`` runs the app's startup/shutdown (e.g. a sandbox's live loop); off by default.
+    """
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan=lifespan,
                             timeout_keep_alive=30)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"sandbox-{port}", daemon=True)

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import errors, gateway
+from . import live as live_mode
 from .admin import router as admin_router
 from .emulator import FortnoxSandbox
 from .errors import FortnoxError, WarehouseError
@@ -39,8 +40,12 @@ def _json(body: Any, status: int) -> Response:
 
 
 def create_app(seed: int = 1, *, rate_limit: int = 25, rate_window: float = 5.0,
-               access_ttl: float = 3600.0) -> FortnoxApp:
-    """A fresh sandbox: one default company (seeded), the default client, all knobs off."""
+               access_ttl: float = 3600.0, live: bool = False,
+               live_delay_seconds: float = live_mode.DEFAULT_DELAY_SECONDS) -> FortnoxApp:
+    """A fresh sandbox: one default company (seeded), the default client, all knobs off.
+
+    ``live``: documents move on by themselves after ``live_delay_seconds`` (:mod:`.live`).
+    """
     app = FortnoxApp(title="Fortnox sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json",
                      redoc_url=None)
     app.sandbox = FortnoxSandbox(seed, rate_limit=rate_limit, rate_window=rate_window, access_ttl=access_ttl)
@@ -78,4 +83,5 @@ def create_app(seed: int = 1, *, rate_limit: int = 25, rate_window: float = 5.0,
     for router in (registers.router, documents.order_router, documents.invoice_router, payments.router,
                    prices.router, company.router, warehouse.router):
         app.include_router(router)
+    live_mode.install(app, app.sandbox, live=live, seed=seed, delay_seconds=live_delay_seconds)
     return app

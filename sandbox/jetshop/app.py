@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
 from sandbox.faults import Fault, FaultPlan
+from sandbox.jetshop import live as live_mode
 from sandbox.jetshop import seed as seeding
 from sandbox.jetshop.modelled import MODELLED_OPERATIONS
 from sandbox.jetshop.state import JetshopSandbox
@@ -24,8 +25,12 @@ from sandbox.jetshop.state import JetshopSandbox
 ENDPOINT = "/Webservice20/v3.0/webservice.asmx"
 
 
-def create_app(seed: int = 1, base_time: datetime | None = None) -> FastAPI:
-    """Build the sandbox; same seed, same shops, catalog and orders."""
+def create_app(seed: int = 1, base_time: datetime | None = None, *, live: bool = False,
+               orders_per_minute: float = live_mode.DEFAULT_ORDERS_PER_MINUTE) -> FastAPI:
+    """Build the sandbox; same seed, same shops, catalog and orders.
+
+    ``live``: new orders keep arriving (``orders_per_minute``), see :mod:`sandbox.jetshop.live`.
+    """
     sandbox = JetshopSandbox(seed=seed, base_time=base_time)
     app = FastAPI(title="Jetshop sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
     app.state.jetshop = sandbox
@@ -68,6 +73,7 @@ def create_app(seed: int = 1, base_time: datetime | None = None) -> FastAPI:
         return Response(body, status_code=status, headers=headers, media_type=media_type)
 
     _admin_routes(app, sandbox)
+    live_mode.install(app, sandbox, live=live, seed=seed, orders_per_minute=orders_per_minute)
     return app
 
 

@@ -177,7 +177,7 @@ class JetshopSandbox:
         """kind -> order id of the seeded awkward orders."""
         with self.lock:
             return {o["_kind"]: oid for oid, o in sorted(self.shops[shop_id].orders.items())
-                    if o["_kind"] != "ordinary" and not o["_kind"].startswith("added")}
+                    if o["_kind"] != "ordinary" and not o["_kind"].startswith(("added", "live:"))}
 
     @staticmethod
     def awkward_kinds() -> tuple[str, ...]:

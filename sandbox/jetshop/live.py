@@ -1,0 +1,344 @@
+"""Live mode of the Jetshop sandbox: new orders keep arriving in the demo shops.
+
+``python -m sandbox jetshop --live [--orders-per-minute N]`` (or ``create_app(live=True)``) starts a
+:class:`LiveJetshop`: every ``60 / N`` seconds one new order arrives, dated "now", in the shop's
+first status (the release status the demo tenants trigger on: 1 in ``demoshop``, 10 in
+``nordicshop``). The sequence (which shop, which buyer, which rows, which awkward kind) comes from one
+RNG seeded with ``--seed``, so the same seed gives the same orders in the same order; only the
+dates come from the clock. About a third of the orders are awkward, made by the seed's own
+awkward-order factories (:func:`sandbox.jetshop.seed._awkward`); about one in 17 is one jetfort has
+to stop (``MEANT_FOR_QUARANTINE``: two live-only kinds, ``total_mismatch`` and ``unknown_article``,
+and the seed's ``negative_quantity`` and ``missing_article_number``). Orders are tagged
+``_kind = "live:<kind>"``; returning buyers come back with the same account, e-mail and address.
+
+``GET /_sandbox/live`` reports what happened; ``POST /_sandbox/live/orders {"count": n}`` makes the
+next ``n`` orders of the sequence arrive now.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from sandbox.jetshop import seed as seeding
+from sandbox.live import OFF, LiveLoop, bump
+
+if TYPE_CHECKING:
+    from sandbox.jetshop.state import JetshopSandbox, ShopState
+
+D = Decimal
+DEFAULT_ORDERS_PER_MINUTE = 3.0
+SHOPS = ("demoshop", "nordicshop")
+#: seeded awkward kinds that make sense as live orders: not those outside the release status
+LIVE_AWKWARD = tuple(k for k in seeding.AWKWARD_KINDS if k not in ("unknown_status_id", "cancelled_order"))
+#: live-only kinds: a shop total that does not add up, an article that is not in Fortnox
+LIVE_ONLY = ("total_mismatch", "unknown_article")
+#: kinds built so that jetfort has to stop them → the quarantine reason it should give (and when)
+MEANT_FOR_QUARANTINE = {
+    "total_mismatch": "total_mismatch (always: the shop total is over the sum of its parts)",
+    "negative_quantity": "negative_quantity (always)",
+    "unknown_article": "unknown_article (orders.missing_article 'quarantine'; 'create' makes article 1099)",
+    "missing_article_number": "missing_article_number (orders.missing_article 'quarantine')",
+}
+#: demoshop channel of an awkward factory → nordicshop channel (SEK → 1, EUR → 2; NOK has none)
+NORDIC_CHANNEL = {1: 1, 3: 1, 4: 2}
+NORDIC_AWKWARD = tuple(k for k in LIVE_AWKWARD if k != "currency_nok_non_eu")
+UNKNOWN_ARTICLE = ("1099", "Vandringsstav kolfiber (utgången)", D("349.00"))
+MISMATCH = {"SEK": D("10.00"), "EUR": D("1.00")}  # added to the shop total, well over any tolerance
+
+FI_FIRST = ["Aino", "Eero", "Juha", "Laura", "Mikko", "Sanna", "Timo", "Veera", "Ilkka", "Kaisa"]
+FI_LAST = ["Virtanen", "Korhonen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen", "Laine", "Heikkinen"]
+FI_STREETS = ["Mannerheimintie", "Hämeenkatu", "Aleksanterinkatu", "Kauppakatu", "Rautatienkatu"]
+FI_CITIES = [("00100", "Helsinki"), ("33100", "Tampere"), ("20100", "Turku"), ("90100", "Oulu"),
+             ("40100", "Jyväskylä")]
+TRADES = ["Bygg", "Handel", "Design", "Konsult", "Café", "Måleri", "Friskvård"]
+ARTICLES = ("1001", "1003", "1004", "1005", "1006", "1007", "1011", "1012", "1016", "1017")
+
+
+@dataclass
+class Buyer:
+    """A shop customer; returning buyers order again with the same account, e-mail and address."""
+
+    kind: str  # "private" | "company"
+    bill: dict[str, str]
+    email: str
+    customer_id: int | None
+    channel_id: int
+    company_name: str = ""
+    org_number: str = ""
+    vat_number: str = ""
+    orders: int = 0
+
+
+@dataclass
+class ShopLog:
+    orders: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    buyers: dict[str, int] = field(default_factory=dict)
+    by_currency: dict[str, int] = field(default_factory=dict)
+    first_order_id: int | None = None
+    last_order_id: int | None = None
+
+
+def _ascii(text: str) -> str:
+    table = str.maketrans({"å": "a", "ä": "a", "ö": "o", "ü": "u", "é": "e"})
+    return text.lower().translate(table).replace(" ", "")
+
+
+def _luhn(digits: str) -> int:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return (10 - total % 10) % 10
+
+
+class LiveJetshop:
+    """Deterministic stream of new orders for the demo shops (one RNG, seeded)."""
+
+    def __init__(self, sandbox: JetshopSandbox, *, seed: int = 1,
+                 orders_per_minute: float = DEFAULT_ORDERS_PER_MINUTE,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        if orders_per_minute <= 0:
+            raise ValueError("orders_per_minute must be above 0")
+        self.sb = sandbox
+        self.seed = seed
+        self.orders_per_minute = float(orders_per_minute)
+        self.clock = clock
+        self.rng = random.Random(f"jetshop-live:{seed}")
+        self.buyers: dict[str, list[Buyer]] = {s: [] for s in SHOPS}
+        self.started: datetime | None = None
+        self.created = 0
+        self.shops = {s: ShopLog() for s in SHOPS}
+        self.recent: deque[dict[str, Any]] = deque(maxlen=50)
+        self._next_customer_id = 50000
+
+    @property
+    def interval(self) -> float:
+        return 60.0 / self.orders_per_minute
+
+    def now(self) -> datetime:
+        if self.clock is not None:
+            return self.clock()
+        if self.sb.clock is not None:
+            return self.sb.clock()
+        return datetime.now(UTC)
+
+    # ------------------------------------------------------------------ driving
+    def start(self, now: datetime | None = None) -> None:
+        self.started = now or self.now()
+
+    def due(self, now: datetime | None = None) -> int:
+        """How many orders should exist by ``now`` (the first one arrives at the start)."""
+        now = now or self.now()
+        if self.started is None:
+            self.start(now)
+        assert self.started is not None
+        elapsed = max(0.0, (now - self.started).total_seconds())
+        return 1 + int(elapsed // self.interval)
+
+    def tick(self, now: datetime | None = None, *, limit: int = 50) -> list[tuple[str, int]]:
+        """Create the orders due by ``now`` (at most ``limit`` at once; the rest follow next tick)."""
+        now = now or self.now()
+        missing = min(limit, self.due(now) - self.created)
+        return self.create(missing, now) if missing > 0 else []
+
+    def create(self, count: int, now: datetime | None = None) -> list[tuple[str, int]]:
+        """The next ``count`` orders of the sequence, dated ``now``; returns ``(shop_id, order_id)``."""
+        now = now or self.now()
+        with self.sb.lock:
+            return [self._one(now) for _ in range(count)]
+
+    # ------------------------------------------------------------------ one order
+    def _one(self, now: datetime) -> tuple[str, int]:
+        rng = self.rng
+        shop_id = "demoshop" if rng.random() < 0.65 else "nordicshop"
+        shop = self.sb.shops[shop_id]
+        roll = rng.random()
+        buyer: Buyer | None = None
+        returning = False
+        if roll < 0.06:  # about one order in 17 is one jetfort has to stop
+            kind = rng.choice(tuple(MEANT_FOR_QUARANTINE))
+        elif roll < 0.32:
+            kind = rng.choice([k for k in (LIVE_AWKWARD if shop_id == "demoshop" else NORDIC_AWKWARD)
+                               if k not in MEANT_FOR_QUARANTINE])
+        else:
+            kind = "company" if roll < 0.47 else "ordinary"
+            buyer, returning = self._buyer(shop, "company" if kind == "company" else "private")
+        if kind in LIVE_AWKWARD:
+            spec = seeding._awkward(rng)[kind]()
+            channel = spec.channel_id if shop_id == "demoshop" else NORDIC_CHANNEL[spec.channel_id]
+            spec = replace(spec, status_id=shop.first_status_id, channel_id=channel)
+            who = "company" if spec.company_name or spec.vat_number else "private"
+        else:
+            if buyer is None:  # a live-only kind: an ordinary private buyer, new or returning
+                buyer, returning = self._buyer(shop, "private")
+            spec = self._spec(shop, buyer, kind)
+            who = buyer.kind
+        local = now.astimezone(shop.timezone).replace(tzinfo=None, microsecond=now.microsecond // 10000 * 10000)
+        order_id = self.sb._insert(shop, spec, f"live:{kind}", local)
+        order = shop.orders[order_id]
+        if kind == "total_mismatch":
+            extra = MISMATCH.get(order["CurrencyCode"], D("10.00"))
+            order["OrderTotalIncVat"] += extra
+            order["OrderTotalExVat"] += extra
+            order["AuthorizedAmount"] = order["OrderTotalIncVat"]
+        self._log(shop_id, order_id, kind, who, returning, order, local)
+        return shop_id, order_id
+
+    def _buyer(self, shop: ShopState, kind: str) -> tuple[Buyer, bool]:
+        rng = self.rng
+        pool = [b for b in self.buyers[shop.shop_id] if b.kind == kind]
+        if pool and rng.random() < (0.5 if kind == "company" else 0.35):
+            buyer = rng.choice(pool)
+            buyer.orders += 1
+            return buyer, True
+        buyer = self._new_company(shop) if kind == "company" else self._new_private(shop)
+        buyer.orders = 1
+        self.buyers[shop.shop_id].append(buyer)
+        return buyer, False
+
+    def _customer_id(self, registered: bool) -> int | None:
+        if not registered:
+            return None  # a guest checkout
+        self._next_customer_id += 1
+        return self._next_customer_id
+
+    def _new_private(self, shop: ShopState) -> Buyer:
+        rng = self.rng
+        finnish = shop.shop_id == "nordicshop" and rng.random() < 0.65
+        if finnish:
+            zip_code, city = rng.choice(FI_CITIES)
+            first, last = rng.choice(FI_FIRST), rng.choice(FI_LAST)
+            bill = {"FirstName": first, "LastName": last, "Address": f"{rng.choice(FI_STREETS)} {rng.randint(1, 60)}",
+                    "Co": "", "ZipCode": zip_code, "City": city, "CountryCode": "FI", "Phone": "",
+                    "MobilePhone": f"+358 40 {rng.randint(100, 999)} {rng.randint(1000, 9999)}", "Company": ""}
+            channel, domain = 2, "example.fi"
+        else:
+            bill = seeding.person(rng)
+            channel, domain = 1, "example.se"
+        email = f"{_ascii(bill['FirstName'])}.{_ascii(bill['LastName'])}{rng.randint(1, 9999)}@{domain}"
+        return Buyer("private", bill, email, self._customer_id(rng.random() < 0.6), channel)
+
+    def _new_company(self, shop: ShopState) -> Buyer:
+        rng = self.rng
+        contact = seeding.person(rng)
+        name = f"{contact['LastName']} {rng.choice(TRADES)} AB"
+        body = f"55{rng.randint(1000000, 9999999)}"
+        org = body + str(_luhn(body))
+        bill = {**contact, "Company": name, "Address": f"Industrivägen {rng.randint(1, 80)}"}
+        email = f"inkop@{_ascii(contact['LastName'])}{_ascii(name.split()[1])}.example.se"
+        channel = 3 if shop.shop_id == "demoshop" else 1
+        return Buyer("company", bill, email, self._customer_id(True), channel, company_name=name,
+                     org_number=f"{org[:6]}-{org[6:]}", vat_number=f"SE{org}01")
+
+    def _spec(self, shop: ShopState, buyer: Buyer, kind: str) -> seeding.OrderSpec:
+        rng = self.rng
+        currency = next(c["CurrencyCode"] for c in shop.channels if c["ChannelId"] == buyer.channel_id)
+        eur = currency == "EUR"
+        company = buyer.kind == "company"
+        articles = rng.sample(ARTICLES, k=rng.randint(1, 3 if company else 4))
+        rows = []
+        for number in articles:
+            qty = rng.randint(5, 40) if company else rng.choice([1, 1, 1, 2, 3])
+            _vat, price = seeding.article_price(number)
+            unit = seeding.q2(price / seeding.EUR_RATE) if eur else price
+            rows.append(seeding.row(number, qty, unit, att=seeding._variant_text(number)))
+        if kind == "unknown_article":
+            number, name, price = UNKNOWN_ARTICLE
+            rows.append(seeding.row(number, 1, seeding.q2(price / seeding.EUR_RATE) if eur else price,
+                                    vat="0.25", name=name))
+        if company:
+            provider, method = rng.choice([("Invoice", "Faktura 30 dagar")] * 3 + [("Card", "Kort")])
+            freight, delivery = rng.choice([("0", "Hämtas i butik"), ("149.00", "DB Schenker")])
+        else:
+            provider, method = rng.choice([("Klarna", "Klarna Checkout")] * 3 + [
+                ("Card", "Kort"), ("DIBS", "DIBS/Nets Easy"), ("Swish", "Swish")])
+            freight, delivery = rng.choice(
+                [("0", "Posti Pakettiautomaatti"), ("4.90", "Posti"), ("6.90", "Matkahuolto")] if eur else
+                [("0", "PostNord Ombud"), ("49.00", "PostNord Ombud"), ("79.00", "Budbee Hemleverans"),
+                 ("59.00", "Instabox")])
+        return seeding.OrderSpec(
+            rows, dict(buyer.bill), email=buyer.email, customer_id=buyer.customer_id,
+            company_name=buyer.company_name, org_number=buyer.org_number, vat_number=buyer.vat_number,
+            channel_id=buyer.channel_id, status_id=shop.first_status_id, freight=freight,
+            delivery_method=delivery, payment_method=method, payment_provider=provider,
+            payment_status="Paid" if provider == "Swish" else "Authorized")
+
+    # ------------------------------------------------------------------ report
+    def _log(self, shop_id: str, order_id: int, kind: str, who: str, returning: bool, order: dict[str, Any],
+             local: datetime) -> None:
+        self.created += 1
+        log = self.shops[shop_id]
+        log.orders += 1
+        bump(log.by_kind, kind)
+        bump(log.buyers, who)
+        bump(log.buyers, "returning" if returning else "new")
+        bump(log.by_currency, order["CurrencyCode"])
+        log.first_order_id = log.first_order_id or order_id
+        log.last_order_id = order_id
+        self.recent.append({"shop_id": shop_id, "order_id": order_id, "kind": kind, "buyer": who,
+                            "returning": returning, "channel_id": order["ChannelId"],
+                            "currency": order["CurrencyCode"], "total": str(order["OrderTotalIncVat"]),
+                            "status_id": order["OrderStatusId"], "order_date": local.isoformat(),
+                            **({"quarantine_expected": MEANT_FOR_QUARANTINE[kind]}
+                               if kind in MEANT_FOR_QUARANTINE else {})})
+
+    def report(self) -> dict[str, Any]:
+        with self.sb.lock:
+            return {
+                "enabled": True, "service": "jetshop", "seed": self.seed,
+                "orders_per_minute": self.orders_per_minute, "interval_seconds": round(self.interval, 3),
+                "started_at": self.started.isoformat() if self.started else None,
+                "orders_created": self.created,
+                "by_shop": {s: {"orders": g.orders, "by_kind": dict(sorted(g.by_kind.items())),
+                                "buyers": dict(sorted(g.buyers.items())), "by_currency": dict(g.by_currency),
+                                "first_order_id": g.first_order_id, "last_order_id": g.last_order_id}
+                            for s, g in self.shops.items()},
+                "awkward_kinds": list(LIVE_AWKWARD + LIVE_ONLY),
+                "meant_for_quarantine": MEANT_FOR_QUARANTINE,
+                "recent": list(self.recent)[-20:],
+            }
+
+
+def install(app: FastAPI, sandbox: JetshopSandbox, *, live: bool, seed: int,
+            orders_per_minute: float = DEFAULT_ORDERS_PER_MINUTE) -> LiveJetshop | None:
+    """``/_sandbox/live`` routes always; with ``live`` the generator and its loop in the lifespan."""
+    generator = LiveJetshop(sandbox, seed=seed, orders_per_minute=orders_per_minute) if live else None
+    loop: LiveLoop | None = None
+    if generator is not None:
+        async def tick() -> None:
+            generator.tick()
+
+        loop = LiveLoop("jetshop", tick, period=min(1.0, generator.interval))
+        app.router.lifespan_context = loop.lifespan
+    app.state.live = generator
+    app.state.live_loop = loop
+
+    @app.get("/_sandbox/live")
+    def live_report() -> JSONResponse:
+        if generator is None or loop is None:
+            return JSONResponse(OFF)
+        return JSONResponse({**generator.report(), "loop": loop.status()})
+
+    @app.post("/_sandbox/live/orders")
+    async def live_orders(request: Request) -> JSONResponse:
+        """The next ``count`` orders of the live sequence, now (default 1)."""
+        if generator is None:
+            raise HTTPException(409, "live mode is off: start the sandbox with --live")
+        body = await request.json() if await request.body() else {}
+        count = int(body.get("count", 1))
+        if not 1 <= count <= 1000:
+            raise HTTPException(400, "count must be 1..1000")
+        made = generator.create(count)
+        return JSONResponse({"orders": [{"shop_id": s, "order_id": o} for s, o in made]})
+
+    return generator
