@@ -4,13 +4,15 @@ enable ``status_map``. Wiring only; the tasks live in :mod:`jetfort.tasks.order_
 read_changes (Fortnox documents changed in the window, linked shop orders only, states recorded in
 the ledger) → push_status[<shop>] (status, tracking, e-mail flag, capture; each exactly once) →
 summary (per state: pushed, captured, e-mails, skipped, quarantined).
-Params for manual runs: ``orders`` (re-check given shop orders) and ``dry_run``.
+Params for manual runs: ``orders`` (re-check given shop orders), ``since``/``until`` (re-read documents
+changed since a moment, in one run) and ``dry_run`` (writes nothing anywhere).
 """
 
 from __future__ import annotations
 
 from jetfort.factory import tenant_dags
-from jetfort.tasks.order_status import build_order_status, status_params
+from jetfort.tasks.order_status import build_order_status
+from jetfort.tasks.params import status_params
 
 DESCRIPTION = ("Order status back: Fortnox delivered/invoiced/paid/cancelled → Jetshop status, "
                "tracking, e-mail and payment capture")

@@ -97,3 +97,48 @@ def summary_of(dag_run: Any) -> list[dict[str, Any]]:
 
 def within(a: Any, b: Any, tolerance: str = "1.00") -> bool:
     return abs(Decimal(str(a)) - Decimal(str(b))) <= Decimal(tolerance)
+
+
+def ledger_state(env: Any, tenant: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything the ledger holds for a tenant's sync state: records, their audit, cursors, quarantine.
+
+    (Not the OAuth tokens or the request budget: reading Fortnox rotates and spends those.)"""
+    import sqlalchemy as sa
+
+    from jetfort.ledger.schema import cursors, quarantine, record_audit, records
+
+    with env.ledger().engine.connect() as conn:
+        return {
+            "records": [tuple(r) for r in conn.execute(
+                sa.select(records).where(records.c.tenant == tenant).order_by(records.c.id))],
+            "audit": [tuple(r) for r in conn.execute(
+                sa.select(record_audit).join(records, records.c.id == record_audit.c.record_id)
+                .where(records.c.tenant == tenant).order_by(record_audit.c.id))],
+            "cursors": [tuple(r) for r in conn.execute(
+                sa.select(cursors).where(cursors.c.tenant == tenant).order_by(cursors.c.name))],
+            "quarantine": [tuple(r) for r in conn.execute(
+                sa.select(quarantine).where(quarantine.c.tenant == tenant).order_by(quarantine.c.id))],
+        }
+
+
+def fortnox_view(env: Any) -> dict[str, Any]:
+    """What the Fortnox sandbox holds that a sync creates: documents (with their rows) and customers."""
+    company = env.fortnox.company(env.env.fortnox_tenant_id)
+    with company.lock:
+        out: dict[str, Any] = {}
+        for kind, rows in (("invoices", "InvoiceRows"), ("orders", "OrderRows")):
+            out[kind] = sorted(
+                (d["DocumentNumber"], d.get("ExternalInvoiceReference1"), d.get("CustomerNumber"), str(d.get("Total")),
+                 d.get("Currency"), tuple((r.get("ArticleNumber"), str(r.get("DeliveredQuantity")), str(r.get("Price")))
+                                          for r in d.get(rows) or ()))
+                for d in company.snapshot(kind))
+        out["customers"] = sorted((c["CustomerNumber"], c.get("Name"), c.get("OrganisationNumber"), c.get("Email"))
+                                  for c in company.snapshot("customers"))
+    return out
+
+
+def shop_view(env: Any, shop_id: str = "demoshop") -> dict[int, tuple[Any, ...]]:
+    """Each shop order's status, status history and captures, as the Jetshop sandbox holds them."""
+    return {o["OrderId"]: (o["OrderStatusId"], len(env.jetshop.status_changes(shop_id, o["OrderId"])),
+                           len(env.jetshop.captures(shop_id, o["OrderId"])))
+            for o in env.jetshop.orders(shop_id)}

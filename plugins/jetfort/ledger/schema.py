@@ -52,6 +52,7 @@ record_audit = sa.Table(
     sa.Column("payload", sa.JSON),
     sa.Column("run_id", sa.String(250)),
     sa.Index(None, "record_id"),
+    sa.Index(None, "run_id"),  # what one Airflow run did (the orders summary)
 )
 
 #: Incremental positions (e.g. "fortnox orders changed since").

@@ -550,6 +550,25 @@ class Ledger:
             )
             return bool(result.rowcount)
 
+    def audit_of_run(self, tenant: str, kind: str, run_id: str) -> dict[str, dict[str, Any]]:
+        """What the Airflow run ``run_id`` did to each record of a kind, whichever try did it:
+        ``{source_key: {state, target_type, target_key, detail, steps: [(step, state, message)]}}``
+        with the steps in the order they were written."""
+        query = (sa.select(records.c.source_key, records.c.state, records.c.target_type, records.c.target_key,
+                           records.c.detail, record_audit.c.step, record_audit.c.state.label("step_state"),
+                           record_audit.c.message)
+                 .join(records, record_audit.c.record_id == records.c.id)
+                 .where(record_audit.c.run_id == run_id, records.c.tenant == tenant, records.c.kind == kind)
+                 .order_by(record_audit.c.id))
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                entry = out.setdefault(row.source_key, {
+                    "state": row.state, "target_type": row.target_type, "target_key": row.target_key,
+                    "detail": row.detail or {}, "steps": []})
+                entry["steps"].append((row.step, row.step_state, row.message or ""))
+        return out
+
     def open_quarantine(self, tenant: str, kind: str | None = None) -> list[QuarantineEntry]:
         query = sa.select(quarantine).where(quarantine.c.tenant == tenant, quarantine.c.resolved_at.is_(None))
         if kind is not None:

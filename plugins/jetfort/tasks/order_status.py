@@ -31,6 +31,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from jetfort.errors import PermanentError, TransientError
 from jetfort.ledger.store import Record
 from jetfort.mapping import status as mapping
 from jetfort.mapping.orders import KEY_PREFIX
+from jetfort.tasks.params import check_status_params, range_window
 from jetfort.tasks.runtime import TenantRuntime, format_table, run_window
 
 if TYPE_CHECKING:
@@ -101,12 +103,16 @@ def read_changes(tenant: str, context: Mapping[str, Any], *, runtime: TenantRunt
 
 def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.datetime | None) -> dict[str, Any]:
     rules, ledger, tenant = rt.rules, rt.ledger, rt.tenant
-    window = run_window(context, ledger=ledger, tenant=tenant, cursor=CURSOR,
-                        overlap_minutes=rules.schedules.window_overlap_minutes, now=now)
+    params = context.get("params") or {}
+    check_status_params(params, timezone=rules.schedules.timezone)
+    # since/until: Fortnox lists documents by "changed since" only, so a range reads from its start on
+    window = range_window(params, timezone=rules.schedules.timezone) or run_window(
+        context, ledger=ledger, tenant=tenant, cursor=CURSOR,
+        overlap_minutes=rules.schedules.window_overlap_minutes, now=now)
     log.info("order status window %s → %s (%s)", window.start.isoformat(), window.end.isoformat(), window.source)
     shops = {shop.key for shop in rules.shops}
-    params = context.get("params") or {}
     dry_run = bool(params.get("dry_run"))
+    planned: dict[str, dict[str, Any]] = defaultdict(dict)  # dry run: what would be recorded, per shop
     finder = _LinkFinder(ledger, tenant)
     affected: dict[str, Record] = {}
     unknown_keys: list[str] = []
@@ -145,15 +151,25 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
         try:
             derived = _derive(rt, link)
         except PermanentError as exc:  # e.g. the linked document is gone: this order waits, the rest go on
+            quarantined += 1
+            if dry_run:
+                log.warning("[dry run] %s would be quarantined: %s", key, exc)
+                continue
             ledger.quarantine(tenant, KIND_FACTS, key, reason="fortnox_read_failed", message=(
                 f"{exc} — check Fortnox {link.target_type} {link.target_key} linked to shop order {key}, "
                 "then resolve this entry"), run_id=run_id)
-            quarantined += 1
             continue
         detail = {**derived.to_detail(), "shop": shop_key, "order_id": order_id,
                   "order_number": (link.detail or {}).get("order_number"),
                   "link": {"type": link.target_type, "number": link.target_key}}
         top = derived.states[-1] if derived.states else "open"
+        if dry_run:
+            planned[shop_key][key] = {"facts": detail, "states": _would_record(rt, key, shop_key, derived.states,
+                                                                                open_quarantine)}
+            for state, record_state in planned[shop_key][key]["states"].items():
+                states[state] += 1
+                pending[shop_key] += record_state in (PENDING, PUSHING)
+            continue
         previous = ledger.get(tenant, KIND_FACTS, key)
         if previous is not None and previous.state == QUARANTINED:
             ledger.resolve_quarantine(tenant, KIND_FACTS, key)  # readable again
@@ -182,17 +198,34 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
                 pending[shop_key] += 1
 
     cursor = ledger.get_cursor(tenant, CURSOR)
-    if not dry_run and (cursor is None or dt.datetime.fromisoformat(cursor) < window.end):
+    if not dry_run and window.source != "params" and (
+            cursor is None or dt.datetime.fromisoformat(cursor) < window.end):
         ledger.set_cursor(tenant, CURSOR, window.end.isoformat())
     result = {
         "window": window.as_dict(), "changed_orders": changed_orders,
         "changed_invoices": changed_invoices, "affected": len(affected), "states": dict(states),
         "quarantined": quarantined,
         "pending": {shop: pending.get(shop, 0) for shop in sorted(shops)},
-        **({"not_linked": unknown_keys} if unknown_keys else {}), **({"dry_run": True} if dry_run else {}),
+        **({"not_linked": unknown_keys} if unknown_keys else {}),
+        **({"dry_run": True, "planned": dict(planned)} if dry_run else {}),
     }
-    log.info("read_changes: %s", result)
+    log.info("read_changes: %s", {k: v for k, v in result.items() if k != "planned"})
     return result
+
+
+def _would_record(rt: TenantRuntime, key: str, shop_key: str, derived: Iterable[str],
+                  open_quarantine: set[tuple[str, str]]) -> dict[str, str]:
+    """Dry run: the state each derived status record would have after a real read (nothing written)."""
+    out: dict[str, str] = {}
+    for state in derived:
+        record = rt.ledger.get(rt.tenant, KIND_STATUS, f"{key}:{state}")
+        current = record.state if record is not None else PENDING
+        mapped_now = getattr(rt.rules.status_map.states_for(shop_key), state) is not None
+        if (current == UNMAPPED and mapped_now) or (
+                current == QUARANTINED and (KIND_STATUS, f"{key}:{state}") not in open_quarantine):
+            current = PENDING
+        out[state] = current
+    return out
 
 
 _IDEMPOTENCY_ATTR = {"ExternalInvoiceReference1": "external_invoice_reference1",
@@ -282,7 +315,8 @@ def _derive(rt: TenantRuntime, link: Record) -> mapping.Derived:
 class _ShopPush:
     """Pushes one shop's pending states; counts per state for the summary."""
 
-    def __init__(self, rt: TenantRuntime, shop_key: str, run_id: str, *, dry_run: bool = False) -> None:
+    def __init__(self, rt: TenantRuntime, shop_key: str, run_id: str, *, dry_run: bool = False,
+                 planned: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.rt = rt
         self.ledger = rt.ledger
         self.tenant = rt.tenant
@@ -295,6 +329,7 @@ class _ShopPush:
         self._statuses: dict[int, OrderStatus] | None = None
         self._warned: set[int] = set()
         self.dry_run = dry_run
+        self.planned = planned or {}  # dry run: what read_changes would have recorded for this shop
         self.plan: list[str] = []
 
     @property
@@ -314,6 +349,8 @@ class _ShopPush:
             if record.source_key.startswith(prefix):
                 order_id = int(record.source_key.split(":")[1])
                 work[order_id].append(record)
+        for key in self.planned:
+            work.setdefault(int(key.split(":")[1]), [])
         transient: list[str] = []
         for order_id in sorted(work):
             try:
@@ -342,8 +379,14 @@ class _ShopPush:
         key = f"{self.shop_key}:{order_id}"
         facts_record = self.ledger.get(self.tenant, KIND_FACTS, key)
         facts = (facts_record.detail if facts_record else None) or {}
+        records: dict[str, Any] = {s: self.ledger.get(self.tenant, KIND_STATUS, f"{key}:{s}")
+                                   for s in mapping.STATE_ORDER}
+        if key in self.planned:  # dry run: as a real read would have left the ledger
+            facts = dict(self.planned[key]["facts"])
+            for state, record_state in self.planned[key]["states"].items():
+                if records.get(state) is None or records[state].state != record_state:
+                    records[state] = _Planned(record_state)
         derived_states = list(facts.get("states") or [])
-        records = {s: self.ledger.get(self.tenant, KIND_STATUS, f"{key}:{s}") for s in mapping.STATE_ORDER}
         done = [s for s, r in records.items() if r is not None and r.state == PUSHED]
         push, superseded = mapping.to_push(derived_states, done)
         # capture once when the capturing state is reached (even if its status is superseded), and
@@ -551,6 +594,14 @@ class _ShopPush:
         log.warning("quarantined %s %s (%s): %s — %s", kind, key, reason, message, hint)
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """Dry run: a status record as a real read would have written it."""
+
+    state: str
+    detail: dict[str, Any] | None = None
+
+
 def _decimal(value: Any) -> Decimal | None:
     try:
         return None if value is None else Decimal(str(value))
@@ -559,12 +610,15 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def push_status(tenant: str, shop_key: str, context: Mapping[str, Any], *,
-                runtime: TenantRuntime | None = None) -> dict[str, Any]:
-    """Push one shop's pending states (and captures); returns counts per state."""
+                runtime: TenantRuntime | None = None, read: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Push one shop's pending states (and captures); returns counts per state.
+
+    ``read``: read_changes' result (a dry run's plan comes from it, since a dry read writes nothing)."""
     rt = _runtime(tenant, runtime)
     try:
         dry_run = bool((context.get("params") or {}).get("dry_run"))
-        return _ShopPush(rt, shop_key, str(context.get("run_id") or ""), dry_run=dry_run).run()
+        planned = ((read or {}).get("planned") or {}).get(shop_key) if dry_run else None
+        return _ShopPush(rt, shop_key, str(context.get("run_id") or ""), dry_run=dry_run, planned=planned).run()
     finally:
         if runtime is None:
             rt.close()
@@ -600,27 +654,13 @@ def summarize(tenant: str, read: Mapping[str, Any] | None, pushes: Iterable[Mapp
     missing = sorted(set(shops) - reported)
     summary = {
         "tenant": tenant, **({"dry_run": True} if (read or {}).get("dry_run") else {}), "window": (read or {}).get("window"), "read": {k: v for k, v in (read or {}).items()
-                                                                          if k != "window"},
+                                                                          if k not in ("window", "planned")},
         "rows": rows, "states": totals, "open_quarantine": open_by_kind, "shops_not_finished": missing,
     }
     log.info("order status summary for tenant %s\n%s\nopen quarantine: %s%s", tenant,
              format_table(rows, ["state", *COUNTERS]),
              open_by_kind, f"\nshops not finished (see their task logs): {missing}" if missing else "")
     return summary
-
-
-def status_params() -> dict[str, Any]:
-    """Params of a manual run: re-check given shop orders, dry run."""
-    from airflow.sdk import Param
-
-    return {
-        "orders": Param([], type="array", items={"type": "string"},
-                        description='Shop orders to re-check whatever the window, as "<shop key>:<order id>" '
-                                    '(e.g. "se:10041").'),
-        "dry_run": Param(False, type="boolean",
-                         description="Derive the states and show what would be pushed and captured; "
-                                     "send nothing to the shop and leave the cursor where it is."),
-    }
 
 
 def build_order_status(rules: TenantRules) -> None:
@@ -640,11 +680,15 @@ def build_order_status(rules: TenantRules) -> None:
     @task(task_id="push_status", map_index_template="{{ shop_key }}")
     def push(shop_key: str, **context: Any) -> dict[str, Any]:
         context["shop_key"] = shop_key
-        return push_status(tenant, shop_key, context)
+        read_result = context["ti"].xcom_pull(task_ids="read_changes") if (
+            context.get("params") or {}).get("dry_run") else None
+        return push_status(tenant, shop_key, context, read=read_result)
 
     @task(task_id="summary", trigger_rule="all_done")
     def summary(read_result: Any, pushes: Any, **context: Any) -> dict[str, Any]:
-        result = summarize(tenant, read_result, pushes, shops=shops)
+        # one slice request for every shop's result: iterating the lazy sequence would ask for the
+        # item after the last one, which the API answers with a logged "XCom not found"
+        result = summarize(tenant, read_result, list(pushes[:]), shops=shops)
         context["ti"].xcom_push(key="summary", value=result)
         return result
 

@@ -7,7 +7,9 @@ One DAG per tenant (``jetfort__<tenant>__orders``)::
 ``shop`` is a task group mapped over the tenant's shops; ``map_index_template`` names each mapped
 task instance after its shop key, so a data engineer clears "post for shop se" by name. Tasks pass
 small JSON through XCom (counts and order ids); every payload lives in the ledger (record
-``detail`` and audit rows).
+``detail`` and audit rows). This module holds the stages; their Airflow wiring (params, skips, the
+summary) is :mod:`jetfort.tasks.orders_dag`. A dry run (``dry_run=True``) reads and builds
+everything and writes nothing: no record, cursor, quarantine, shop status or Fortnox document.
 
 Ledger contract (kind ``"order"``, source key ``"<shop key>:<order id>"``)::
 
@@ -53,14 +55,14 @@ import json
 import logging
 import os
 import re
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from jetfort.errors import JetfortError, PermanentError, TransientError
-from jetfort.tasks.runtime import TenantRuntime, format_table, run_window
+from jetfort.tasks.runtime import TenantRuntime, Window, run_window
+from jetfort.tasks.summary import push_partial
 
 if TYPE_CHECKING:
     from jetfort.fortnox.hook import FortnoxHook
@@ -186,8 +188,13 @@ def _order_from(record: Record) -> ShopOrder:
 
 # ========================================================================================== extract
 def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str, Any],
-                 order_numbers: Sequence[str] = (), run_id: str | None = None) -> dict[str, Any]:
-    """Find the shop's released orders (window + unfinished ledger records) and record them as seen."""
+                 order_numbers: Sequence[str] = (), run_id: str | None = None, dry_run: bool = False,
+                 window: Window | None = None) -> dict[str, Any]:
+    """Find the shop's released orders (window + unfinished ledger records) and record them as seen.
+
+    ``window``: a range given by the params (``since``/``until``) instead of the run's own; it
+    leaves the cursor alone. ``dry_run`` records nothing: the result lists under ``fresh`` the
+    orders a real run would (re)map, and the map stage reads them from the shop again."""
     from jetfort.jetshop.errors import JetshopNotFound
 
     rules, ledger, tenant = runtime.rules, runtime.ledger, runtime.tenant
@@ -195,8 +202,8 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
     hook = runtime.jetshop(shop_key)
     triggers = set(rules.orders.trigger_statuses_for(shop_key))
     found: dict[int, ShopOrder] = {}
-    window = None
     if order_numbers:
+        window = None
         for number in order_numbers:
             try:
                 order = hook.get_order(order_number=str(number))
@@ -205,8 +212,8 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
                 continue
             found[order.order_id] = order
     else:
-        window = run_window(context, ledger=ledger, tenant=tenant, cursor=f"orders:{shop_key}",
-                            overlap_minutes=rules.schedules.window_overlap_minutes)
+        window = window or run_window(context, ledger=ledger, tenant=tenant, cursor=f"orders:{shop_key}",
+                                      overlap_minutes=rules.schedules.window_overlap_minutes)
         log.info("shop %s: window %s → %s (%s), trigger statuses %s", shop_key, window.start.isoformat(),
                  window.end.isoformat(), window.source, sorted(triggers))
         for status_id in sorted(triggers):
@@ -269,11 +276,16 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
                             "message": f"{message} (was {record.state})", "run_id": run_id})
         counts["seen"] += 1
         keys.append(key)
-    ledger.ensure_records(tenant, KIND, fresh, state="seen")
-    ledger.transition_many(tenant, KIND, changes)
     for line in skipped:
         log.info("shop %s: skipped %s", shop_key, line)
-    if window is not None:
+    if dry_run:  # what a real run would map from scratch: new orders and the ones it would re-read
+        remap = {c["source_key"] for c in changes if c["state"] == "seen"}
+        log.info("[dry run] shop %s: %d order(s) found, nothing recorded", shop_key, len(keys))
+        return {**counts, "keys": keys, "fresh": [k for k in keys if k in remap], "dry_run": True,
+                "window": window.as_dict() if window else None}
+    ledger.ensure_records(tenant, KIND, fresh, state="seen")
+    ledger.transition_many(tenant, KIND, changes)
+    if window is not None and window.source != "params":  # a range run leaves the schedule's cursor
         previous = ledger.get_cursor(tenant, f"orders:{shop_key}")
         if previous is None or dt.datetime.fromisoformat(previous) < window.end:
             ledger.set_cursor(tenant, f"orders:{shop_key}", window.end.isoformat())
@@ -293,8 +305,8 @@ def _facts_payload(hook: FortnoxHook, rules: TenantRules) -> dict[str, Any]:
     return {"at": _now().isoformat(), "articles": articles, "currencies": currencies, "vat_rates": rates}
 
 
-def load_facts(runtime: TenantRuntime, *, max_age: dt.timedelta = FACTS_TTL,
-               need_articles: Iterable[str] = ()) -> tuple[Any, dt.datetime]:
+def load_facts(runtime: TenantRuntime, *, max_age: dt.timedelta = FACTS_TTL, need_articles: Iterable[str] = (),
+               store: bool = True) -> tuple[Any, dt.datetime]:
     """:class:`~jetfort.mapping.FortnoxFacts` from the ledger cache, refreshed when older than ``max_age``
     or when the batch sells an article the cache does not know (it may be new in Fortnox)."""
     from jetfort.mapping import FortnoxFacts
@@ -309,7 +321,8 @@ def load_facts(runtime: TenantRuntime, *, max_age: dt.timedelta = FACTS_TTL,
             fresh = False
     if not fresh or data is None:
         data = _facts_payload(runtime.fortnox, runtime.rules)
-        ledger.set_cursor(tenant, "orders:facts", json.dumps(data))
+        if store:  # a dry run reads them and keeps nothing
+            ledger.set_cursor(tenant, "orders:facts", json.dumps(data))
     facts = FortnoxFacts(
         articles={k: (Decimal(v) if v is not None else None) for k, v in data["articles"].items()},
         vat_rates=frozenset(Decimal(r) for r in data["vat_rates"]),
@@ -445,15 +458,29 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
     keys: list[str] = list(batch.get("keys") or [])
     found = ledger.get_many(tenant, KIND, keys)
     records = {key: found.get(key) for key in keys}
-    todo = [k for k, r in records.items() if r is not None and r.state == "seen"]
-    # "mapped" here was mapped by an earlier try of this task (extract resets it every run)
-    out_keys = [k for k, r in records.items() if r is not None and r.state in ("mapped", "posting", "posted")]
+    dry_lines: list[dict[str, Any]] = []  # dry run: per order, what a real run would do
+    dry_run = dry_run or bool(batch.get("dry_run"))
+    if dry_run:  # extract recorded nothing: the orders come from the shop again, exactly as it has them
+        todo = list(batch.get("fresh") or [])
+        hook = runtime.jetshop(shop_key)
+        orders = {key: hook.get_order(_order_id(key)) for key in todo}
+        for key, record in records.items():  # claimed or linked by an earlier run: post/acknowledge go on
+            if key not in orders and record is not None:
+                dry_lines.append(_plan_line(key, (record.detail or {}).get("order_number"),
+                                            "already_linked" if record.state in LINKED_STATES else "would_post",
+                                            note=f"state {record.state} from an earlier run"))
+        out_keys: list[str] = []
+    else:
+        todo = [k for k, r in records.items() if r is not None and r.state == "seen"]
+        # "mapped" here was mapped by an earlier try of this task (extract resets it every run)
+        out_keys = [k for k, r in records.items() if r is not None and r.state in ("mapped", "posting", "posted")]
+        orders = {key: _order_from(records[key]) for key in todo}  # type: ignore[arg-type]
     if not todo:
-        return {**counts, "keys": out_keys, "fortnox_calls": counts["fortnox_calls"] + _calls(runtime) - calls_before}
+        return {**counts, "keys": out_keys, "plan": dry_lines, "dry_run": dry_run,
+                "fortnox_calls": counts["fortnox_calls"] + _calls(runtime) - calls_before}
 
-    orders = {key: _order_from(records[key]) for key in todo}  # type: ignore[arg-type]
     wanted = {row.article_number for o in orders.values() for row in o.rows if row.article_number}
-    facts, facts_at = load_facts(runtime, need_articles=wanted,
+    facts, facts_at = load_facts(runtime, need_articles=wanted, store=not dry_run,
                                  **({"max_age": dt.timedelta(0)} if fresh_facts else {}))
 
     cap = rules.monthly_order_cap
@@ -480,7 +507,7 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
     # a fact may have been fixed in Fortnox since the cache was filled: look again once
     if any(getattr(p, "reason", "") in FACT_REASONS for p in problems.values()) and \
             _now() - facts_at > dt.timedelta(seconds=60):
-        facts, facts_at = load_facts(runtime, max_age=dt.timedelta(0))
+        facts, facts_at = load_facts(runtime, max_age=dt.timedelta(0), store=not dry_run)
         for key in [k for k, p in problems.items() if getattr(p, "reason", "") in FACT_REASONS]:
             try:
                 results[key] = map_one(runtime, shop_key, orders[key], facts)
@@ -495,24 +522,33 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
             counts["quarantined"] += 1
             if dry_run:
                 log.warning("[dry run] order %s would be quarantined: %s", order.order_number, problems[key])
+                dry_lines.append(_plan_line(key, order.order_number, "would_quarantine",
+                                       reason=str(getattr(problems[key], "reason", "mapping_failed"))))
             else:
                 _quarantine_problem(runtime, key, order, problems[key], run_id,
                                     payload={"order_number": order.order_number, **problems[key].as_dict()}
                                     if hasattr(problems[key], "as_dict") else None)
             continue
-        plan, mapped = results[key]
+        buyer, mapped = results[key]
         document = _document_payload(mapped)
         totals = {"shop_total": str(mapped.shop_total), "fortnox_total": str(mapped.fortnox_total)}
-        if dry_run:
+        if dry_run and (room is None or room > 0):
             log.info("[dry run] order %s → Fortnox %s (customer %s; shop total %s, Fortnox total %s):\n%s",
                      order.order_number, mapped.kind,
-                     plan.org_number or plan.email or plan.use_collective or "new",
+                     buyer.org_number or buyer.email or buyer.use_collective or "new",
                      mapped.shop_total, mapped.fortnox_total,
                      json.dumps({"Invoice" if mapped.kind == "invoice" else "Order": document},
                                 ensure_ascii=False, indent=1, default=str))
+            dry_lines.append(_plan_line(key, order.order_number, "would_post", note=f"{mapped.kind}, total "
+                                   f"{mapped.fortnox_total} {order.currency}"))
+            room = None if room is None else room - 1
             continue
         if room is not None:
             if room <= 0:
+                if dry_run:
+                    dry_lines.append(_plan_line(key, order.order_number, "would_hold", reason=f"monthly order cap {cap}"))
+                    counts["held"] += 1
+                    continue
                 changes.append({"source_key": key, "state": "held", "step": "map", "expect": ["seen"],
                                 "run_id": run_id, "message": f"monthly order cap {cap} reached; held until "
                                                              "next month or a raised cap"})
@@ -524,7 +560,7 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
                   "articles_to_create": _article_payloads(mapped), "totals": totals,
                   "notes": [str(n) for n in (mapped.notes or ())],
                   # what post needs to find a remembered customer without planning the buyer again
-                  "customer_keys": {"matches": [list(m) for m in _match_values(plan)], "vat_type": _vat_type(plan)}}
+                  "customer_keys": {"matches": [list(m) for m in _match_values(buyer)], "vat_type": _vat_type(buyer)}}
         changes.append({"source_key": key, "state": "mapped", "step": "map", "expect": ["seen"], "detail": detail,
                         "payload": {"document": document, "totals": totals}, "run_id": run_id,
                         "message": f"{mapped.kind}: shop total {mapped.shop_total}, Fortnox total "
@@ -536,7 +572,12 @@ def map_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *,
         log.info("[dry run] shop %s: %d order(s) mapped, %d would be quarantined; nothing written",
                  shop_key, len(results), len(problems))
     counts["fortnox_calls"] += _calls(runtime) - calls_before
-    return {**counts, "keys": out_keys, "dry_run": dry_run}
+    return {**counts, "keys": out_keys, "dry_run": dry_run, "plan": dry_lines}
+
+
+def _plan_line(key: str, order_number: Any, outcome: str, **more: Any) -> dict[str, Any]:
+    """A dry run's line for one order (the summary lists them as they are)."""
+    return {"shop": key.split(":", 1)[0], "key": key, "order": order_number, "outcome": outcome, **more}
 
 
 # ========================================================================================== post
@@ -740,6 +781,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
     pending: list[dict[str, Any]] = []
 
     linked: list[str] = []  # "order → document" of the pending links, logged as one line per flush
+    linked_now: list[str] = []  # what this try linked (the summary tells it from an earlier try's work)
 
     def flush() -> None:
         if pending:
@@ -777,6 +819,7 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
                                 "message": f"{'adopted existing' if adopted else 'created'} Fortnox {_kind} {number}"})
                 counts["adopted" if adopted else "posted"] += 1
                 out_keys.append(_key)
+                linked_now.append(_key)
                 linked.append(f"{_number} → {_kind} {number}{' (adopted)' if adopted else ''}")
 
             plan = None
@@ -839,9 +882,9 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
     finally:
         flush()
     counts["fortnox_calls"] += _calls(runtime) - calls_before
-    result = {**counts, "keys": out_keys}
+    result = {**counts, "keys": out_keys, "linked_now": linked_now}
     if failures:
-        _push_summary(result)
+        push_partial(result)
         raise PostingIncomplete(f"shop {shop_key}: {len(failures)} order(s) not posted yet (resumed on retry): "
                                 + "; ".join(failures[:10]))
     return result
@@ -897,180 +940,18 @@ def acknowledge_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, 
         counts["acknowledged"] += len(ledger.transition_many(tenant, KIND, done))
     result = {**counts, "keys": [r.source_key for r in records]}
     if failures:
-        _push_summary(result)
+        push_partial(result)
         raise AcknowledgeIncomplete(f"shop {shop_key}: {len(failures)} order(s) not set to status {status}: "
                                     + "; ".join(failures[:10]))
     return result
-
-
-# ========================================================================================== summary
-def summary_rows(results: Mapping[str, Mapping[str, Any] | None], failed: Mapping[str, str]) -> list[dict[str, Any]]:
-    rows = []
-    for shop_key, counts in results.items():
-        row = {"shop": shop_key, **{name: (counts or {}).get(name, 0) for name in COUNT_FIELDS}}
-        row["status"] = failed.get(shop_key, "ok")
-        rows.append(row)
-    if len(rows) > 1:
-        total = {"shop": "TOTAL", **{n: sum(int(r[n]) for r in rows) for n in COUNT_FIELDS}}
-        total["status"] = "failed" if failed else "ok"
-        rows.append(total)
-    return rows
-
-
-def _push_summary(counts: Mapping[str, Any]) -> None:
-    """Push the counts so far under key ``summary`` (the failure notifier reads it)."""
-    try:
-        from airflow.sdk import get_current_context
-
-        context = get_current_context()
-    except Exception:  # outside a task (unit tests)
-        return
-    context["ti"].xcom_push(key="summary", value={k: v for k, v in counts.items() if k != "keys"})
-
-
-# ========================================================================================== Airflow
-def _params(context: Mapping[str, Any]) -> dict[str, Any]:
-    params = context.get("params") or {}
-    numbers = params.get("order_numbers") or []
-    if isinstance(numbers, str):
-        numbers = [n for n in re.split(r"[,\s]+", numbers) if n]
-    return {"order_numbers": [str(n) for n in numbers], "dry_run": bool(params.get("dry_run")),
-            "preflight_only": bool(params.get("preflight_only"))}
-
-
-def _stage(context: Mapping[str, Any], shop_key: str) -> None:
-    context["shop_key"] = shop_key  # type: ignore[index]  # map_index_template "{{ shop_key }}"
-
-
-def build_orders(rules: TenantRules) -> None:
-    """Add the orders tasks to the DAG being built (called by :func:`jetfort.factory.tenant_dags`)."""
-    from airflow.sdk import get_current_context, task, task_group
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    from jetfort.factory import fortnox_pool, tenant_of
-    from jetfort.tasks.preflight import preflight_tenant
-
-    tenant = tenant_of(rules)
-    pool = fortnox_pool(tenant)
-    shops = [shop.key for shop in rules.shops]
-
-    @task(task_id="preflight", pool=pool)
-    def preflight() -> dict[str, Any]:
-        context = get_current_context()
-        params = _params(context)
-        with open_runtime(tenant) as runtime:
-            report = preflight_tenant(runtime, force=params["preflight_only"])
-        return report
-
-    def run_stage(name: str, shop_key: str, body: Callable[[TenantRuntime, dict[str, Any], Mapping[str, Any]],
-                                                           dict[str, Any]]) -> dict[str, Any]:
-        context = get_current_context()
-        _stage(context, shop_key)
-        params = _params(context)
-        if params["preflight_only"]:
-            raise AirflowSkipException("preflight_only: no orders are synced in this run")
-        started = time.process_time()
-        with open_runtime(tenant) as runtime:
-            result = body(runtime, params, context)
-        result["cpu_seconds"] = round(time.process_time() - started, 3)
-        log.info("%s for shop %s:\n%s", name, shop_key,
-                 format_table([{k: v for k, v in result.items() if k in ("shop", *COUNT_FIELDS)}]))
-        context["ti"].xcom_push(key="summary", value={k: v for k, v in result.items() if k != "keys"})
-        return result
-
-    @task(task_id="extract", map_index_template="{{ shop_key }}")
-    def extract(shop_key: str) -> dict[str, Any]:
-        return run_stage("extract", shop_key, lambda rt, params, ctx: extract_shop(
-            rt, shop_key, context=ctx, order_numbers=params["order_numbers"], run_id=ctx.get("run_id")))
-
-    @task(task_id="map", map_index_template="{{ shop_key }}", pool=pool)
-    def map_(batch: dict[str, Any]) -> dict[str, Any]:
-        return run_stage("map", batch["shop"], lambda rt, params, ctx: map_shop(
-            rt, batch["shop"], batch, dry_run=params["dry_run"], fresh_facts=bool(params["order_numbers"]),
-            run_id=ctx.get("run_id")))
-
-    @task(task_id="post", map_index_template="{{ shop_key }}", pool=pool)
-    def post(batch: dict[str, Any]) -> dict[str, Any]:
-        return run_stage("post", batch["shop"], lambda rt, params, ctx: post_shop(
-            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
-
-    @task(task_id="acknowledge", map_index_template="{{ shop_key }}")
-    def acknowledge(batch: dict[str, Any]) -> dict[str, Any]:
-        return run_stage("acknowledge", batch["shop"], lambda rt, params, ctx: acknowledge_shop(
-            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
-
-    checked = preflight()
-
-    @task_group(group_id="shop")
-    def shop_flow(shop_key: str) -> Any:
-        found = extract(shop_key)
-        checked >> found  # no shop syncs before the tenant passed pre-flight
-        return acknowledge(post(map_(found)))  # type: ignore[arg-type]
-
-    @task(task_id="summary", trigger_rule="all_done")
-    def summary() -> list[dict[str, Any]]:
-        context = get_current_context()
-        ti = context["ti"]
-        params = _params(context)
-        results: dict[str, Mapping[str, Any] | None] = {}
-        failed: dict[str, str] = {}
-        for index, shop_key in enumerate(shops):
-            latest: Mapping[str, Any] | None = None
-            reached = None
-            for stage in ("extract", "map", "post", "acknowledge"):
-                value = ti.xcom_pull(task_ids=f"shop.{stage}", map_indexes=index, key="return_value")
-                if value is None:
-                    partial = ti.xcom_pull(task_ids=f"shop.{stage}", map_indexes=index, key="summary")
-                    if partial:
-                        latest = partial
-                    reached = stage
-                    break
-                latest = value
-            results[shop_key] = latest
-            if reached is not None and not params["preflight_only"]:
-                failed[shop_key] = f"failed at {reached}"
-        if ti.xcom_pull(task_ids="preflight", key="return_value") is None:
-            log.error("tenant %s: pre-flight did not pass; no shop was synced (see the preflight task's log)",
-                      tenant)
-            raise OrdersRunFailed(f"tenant {tenant}: pre-flight did not pass; its log lists every gap")
-        rows = summary_rows(results, failed)
-        log.info("orders run for tenant %s%s:\n%s", tenant, " (dry run)" if params["dry_run"] else "",
-                 format_table(rows, ["shop", *COUNT_FIELDS, "status"]))
-        ti.xcom_push(key="summary", value=rows)
-        if failed:
-            raise OrdersRunFailed(f"tenant {tenant}: " + "; ".join(f"shop {s} {why}" for s, why in failed.items())
-                                  + " — see that task's log; cleared tasks resume where they stopped")
-        return rows
-
-    shop_flow.expand(shop_key=shops) >> summary()
-
-
-ORDER_PARAM_DOCS = {
-    "order_numbers": "Re-sync these shop order numbers now (also releases them from quarantine).",
-    "dry_run": "Build and log the exact Fortnox payloads and the total check; post nothing, link nothing.",
-    "preflight_only": "Only check both sides against the rules and report every gap.",
-}
-
-
-def order_params() -> dict[str, Any]:
-    from airflow.sdk import Param
-
-    return {
-        "order_numbers": Param([], type="array", items={"type": ["string", "integer"]},
-                               description=ORDER_PARAM_DOCS["order_numbers"]),
-        "dry_run": Param(False, type="boolean", description=ORDER_PARAM_DOCS["dry_run"]),
-        "preflight_only": Param(False, type="boolean", description=ORDER_PARAM_DOCS["preflight_only"]),
-    }
 
 
 __all__ = [
     "KIND",
     "JetfortError",
     "acknowledge_shop",
-    "build_orders",
     "extract_shop",
     "map_shop",
-    "order_params",
     "post_shop",
     "source_key",
 ]

@@ -16,7 +16,7 @@ from jetfort.ledger.schema import metadata
 
 def test_migrated_schema_matches_the_tables_the_code_uses(ledger_url: str) -> None:
     ledger = Ledger.from_url(ledger_url)
-    assert current_revision(ledger.engine) == "0002"
+    assert current_revision(ledger.engine) == "0003"
     with ledger.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": "jetfort_alembic_version"})
         diff = compare_metadata(ctx, metadata)
@@ -152,3 +152,23 @@ def test_sqlite_ledger_uses_wal_so_readers_do_not_block(sqlite_url: str) -> None
 def test_bad_url_fails_with_a_clear_error(bad: str) -> None:
     with pytest.raises(sa.exc.ArgumentError):
         Ledger.from_url(bad)
+
+
+def test_audit_of_run_lists_what_one_run_did_per_record_in_order(ledger_url: str) -> None:
+    ledger = Ledger.from_url(ledger_url)
+    for key in ("se:1", "se:2", "se:3"):
+        ledger.ensure_record("acme", "order", key)
+    ledger.ensure_record("other", "order", "se:1")
+    ledger.transition("acme", "order", "se:1", "mapped", step="map", run_id="run-a")
+    ledger.transition("acme", "order", "se:1", "posted", step="post", target_type="invoice", target_key="17",
+                      detail={"order_number": "1"}, run_id="run-b")  # a later run posts it
+    ledger.transition("acme", "order", "se:2", "mapped", step="map", run_id="run-b")
+    ledger.transition("acme", "order", "se:2", "quarantined", step="quarantine", message="vat: 7 %", run_id="run-b")
+    ledger.transition("acme", "order", "se:3", "mapped", step="map", run_id="run-a")
+    ledger.transition("other", "order", "se:1", "posted", step="post", run_id="run-b")  # another tenant
+    did = ledger.audit_of_run("acme", "order", "run-b")
+    assert set(did) == {"se:1", "se:2"}
+    assert did["se:1"]["steps"] == [("post", "posted", "")]
+    assert (did["se:1"]["target_type"], did["se:1"]["target_key"]) == ("invoice", "17")
+    assert did["se:2"]["steps"] == [("map", "mapped", ""), ("quarantine", "quarantined", "vat: 7 %")]
+    assert ledger.audit_of_run("acme", "order", "run-c") == {}

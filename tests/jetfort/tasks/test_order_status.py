@@ -394,3 +394,53 @@ def test_psp_refusal_is_quarantined_with_its_message_and_the_status_still_goes_o
     assert "PSP" in entry.message  # says what to do
     cycle(rt, "r2")  # open quarantine: no second attempt
     assert rt.ledger.open_quarantine(TENANT, "capture")[0].attempts == 1
+
+
+def _ledger_state(rt: TenantRuntime) -> dict[str, Any]:
+    from types import SimpleNamespace
+
+    from tests.e2e.conftest import ledger_state
+
+    return ledger_state(SimpleNamespace(ledger=lambda: rt.ledger), TENANT)
+
+
+def test_a_dry_run_writes_nothing_and_plans_what_the_real_run_then_does(env: Any) -> None:
+    rt, fortnox, shop = env
+    fortnox.order("1", InvoiceReference="10")
+    fortnox.invoice("10", OrderReference="1", ExternalInvoiceReference2="PN1")
+    link(rt, 100, "1")
+    shop.add(100)
+    before = _ledger_state(rt)
+    context = {"run_id": "dry", "params": {"dry_run": True}}
+    read = task.read_changes(TENANT, context, runtime=rt, now=NOW)
+    plan = task.push_status(TENANT, "se", context, runtime=rt, read=read)
+    assert _ledger_state(rt) == before  # no facts, status records, invoice index, cursor or quarantine
+    assert shop.changes == [] and shop.captures == []
+    assert plan["dry_run"] and plan["states"]["delivered"] == {**dict.fromkeys(task.COUNTERS, 0), "pushed": 1,
+                                                               "captured": 1, "emails": 1}
+    assert plan["states"]["invoiced"]["skipped"] == 1  # demo_erp maps no "invoiced"
+    real = cycle(rt, "real")
+    assert shop.changes == [(100, 3, "PN1", True)] and shop.captures == [(100, D("548"))]
+    assert real["push"]["states"] == plan["states"]
+
+
+def test_a_range_reads_from_since_and_leaves_the_cursor(env: Any) -> None:
+    from jetfort.tasks.params import InvalidParams
+
+    rt, fortnox, shop = env
+    seen: list[Any] = []
+    listed = fortnox.orders_changed_since
+    fortnox.orders_changed_since = lambda since: seen.append(since) or listed(since)  # type: ignore[method-assign]
+    fortnox.order("1", ExternalInvoiceReference2="PN1")
+    link(rt, 100, "1")
+    shop.add(100)
+    rt.ledger.set_cursor(TENANT, task.CURSOR, NOW.isoformat())
+    params = {"since": "2026-11-20T00:00:00+01:00", "until": "2026-11-23T00:00:00+01:00"}
+    read = task.read_changes(TENANT, {"run_id": "range", "params": params}, runtime=rt, now=NOW)
+    assert read["window"]["source"] == "params" and read["affected"] == 1
+    assert seen == [dt.datetime(2026, 11, 19, 23, tzinfo=dt.UTC)]  # exactly since, no overlap
+    assert rt.ledger.get_cursor(TENANT, task.CURSOR) == NOW.isoformat()
+    with pytest.raises(InvalidParams, match="either orders or since/until"):
+        task.read_changes(TENANT, {"params": {**params, "orders": ["se:100"]}}, runtime=rt, now=NOW)
+    with pytest.raises(InvalidParams, match="later than since"):
+        task.read_changes(TENANT, {"params": {"since": params["until"], "until": params["since"]}}, runtime=rt)

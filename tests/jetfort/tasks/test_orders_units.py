@@ -1,4 +1,4 @@
-"""Small, Airflow-free pieces of the orders flow: keys, params, summary, the batch idempotency lookup."""
+"""Small, Airflow-free pieces of the orders flow: keys, the batch idempotency lookup, the customer cache."""
 
 from __future__ import annotations
 
@@ -18,25 +18,6 @@ def test_source_and_cache_keys_are_stable() -> None:
     assert flow.customer_cache_key("email", " Kund@Example.SE ", "EUVAT") == "customer:email:kund@example.se:EUVAT"
     # a buyer known under another VAT type is a different cache entry
     assert flow.customer_cache_key("email", "a@b.se", "SEVAT") != flow.customer_cache_key("email", "a@b.se", "EXPORT")
-
-
-def test_params_accept_lists_numbers_and_text() -> None:
-    assert flow._params({"params": {"order_numbers": [10001, "10002"], "dry_run": True}}) == {
-        "order_numbers": ["10001", "10002"], "dry_run": True, "preflight_only": False}
-    assert flow._params({"params": {"order_numbers": "10001, 10002 10003"}})["order_numbers"] == [
-        "10001", "10002", "10003"]
-    assert flow._params({}) == {"order_numbers": [], "dry_run": False, "preflight_only": False}
-
-
-def test_summary_rows_total_and_failed_shops() -> None:
-    se = {**flow.new_counts("se"), "seen": 3, "posted": 2, "quarantined": 1, "fortnox_calls": 5}
-    no = {**flow.new_counts("nordic"), "seen": 1}
-    rows = flow.summary_rows({"se": se, "nordic": no}, {"nordic": "failed at post"})
-    assert [r["shop"] for r in rows] == ["se", "nordic", "TOTAL"]
-    assert rows[-1]["seen"] == 4 and rows[-1]["posted"] == 2 and rows[-1]["status"] == "failed"
-    assert rows[1]["status"] == "failed at post"
-    (only,) = flow.summary_rows({"se": None}, {})
-    assert only["seen"] == 0 and only["status"] == "ok"
 
 
 class FakeHook:

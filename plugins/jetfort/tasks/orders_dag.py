@@ -1,0 +1,209 @@
+"""The orders DAG's tasks (called by :func:`jetfort.factory.tenant_dags` from ``dags/jetfort_orders.py``)::
+
+    preflight → shop[<shop key>]: extract → map → post → acknowledge → summary
+
+The stage functions live in :mod:`jetfort.tasks.orders`; this module is their Airflow wiring: params,
+XCom, skips and the run's summary.
+
+**Empty runs are cheap.** When ``extract`` finds nothing for a shop it ends *skipped* (after
+pushing its counts), and the scheduler marks that shop's ``map``, ``post`` and ``acknowledge``
+skipped without starting a worker process for any of them. (A short-circuit operator cannot do
+this inside a mapped task group in Airflow 3.3: its skip marker is looked up under map index -1.)
+The summary still lists the shop as ``ok`` with its counts: a skipped shop is not a failure.
+
+**Every stage pushes its counts under XCom key ``summary``** (``finished`` once it returned); the
+summary task reads them for every shop at once, so no pull asks for a value an empty or failed
+stage never wrote. What each order went through is read from the ledger (see
+:mod:`jetfort.tasks.summary`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow.sdk import get_current_context, task, task_group
+from airflow.sdk.exceptions import AirflowSkipException
+
+from jetfort.errors import PreflightFailed
+from jetfort.factory import fortnox_pool, tenant_of
+from jetfort.rules import TenantRules
+from jetfort.tasks import preflight as checks
+from jetfort.tasks.orders import (
+    COUNT_FIELDS,
+    KIND,
+    OrdersRunFailed,
+    acknowledge_shop,
+    extract_shop,
+    map_shop,
+    open_runtime,
+    post_shop,
+)
+from jetfort.tasks.params import OrderParams, order_params_of, range_window
+from jetfort.tasks.runtime import TenantRuntime, format_table
+from jetfort.tasks.summary import (
+    SUMMARY_FIELDS,
+    order_lines_text,
+    run_outcomes,
+    shop_row,
+    total_row,
+)
+
+log = logging.getLogger(__name__)
+
+STAGES = ("extract", "map", "post", "acknowledge")
+
+Stage = Callable[[TenantRuntime, OrderParams, Mapping[str, Any]], dict[str, Any]]
+
+
+def preflight_read_only(runtime: TenantRuntime) -> dict[str, Any]:
+    """A dry run's pre-flight: the same checks, and a pass is not remembered (a dry run writes nothing)."""
+    remembered = runtime.ledger.get_cursor(runtime.tenant, checks.CURSOR)
+    if remembered and json.loads(remembered).get("rules_hash") == checks.rules_hash(runtime):
+        return {"checked": False, "gaps": []}
+    gaps = checks.fortnox_gaps(runtime) + checks.jetshop_gaps(runtime)
+    if gaps:
+        raise PreflightFailed(f"pre-flight for tenant {runtime.tenant} found {len(gaps)} gap(s):\n"
+                              + "\n".join(f"  - {g}" for g in gaps))
+    return {"checked": True, "gaps": [], "remembered": False}
+
+
+def _all(ti: Any, task_id: str, key: str) -> list[dict[str, Any]]:
+    """Every map index's value of ``key`` (one request; absent values are simply not there)."""
+    found = ti.xcom_pull(task_ids=task_id, key=key)
+    if found is None:
+        return []
+    return [v for v in (found if isinstance(found, list) else [found]) if isinstance(v, dict)]
+
+
+def shop_status(stages: Mapping[str, Mapping[str, Any]]) -> str:
+    """``ok``, or the stage where the shop stopped (an extract that found nothing ends the shop well)."""
+    for stage in STAGES:
+        reported = stages.get(stage)
+        if not reported or not reported.get("finished"):
+            return f"failed at {stage}"
+        if stage == "extract" and not reported.get("handed_on"):
+            return "ok"
+    return "ok"
+
+
+def build_orders(rules: TenantRules) -> None:
+    """Add the orders tasks to the DAG being built."""
+    tenant = tenant_of(rules)
+    pool = fortnox_pool(tenant)
+    shops = [shop.key for shop in rules.shops]
+    timezone = rules.schedules.timezone
+
+    def params_of(context: Mapping[str, Any]) -> OrderParams:
+        return order_params_of(context, timezone=timezone)
+
+    @task(task_id="preflight", pool=pool)
+    def preflight() -> dict[str, Any]:
+        context = get_current_context()
+        params = params_of(context)  # invalid params fail here, before any shop is touched
+        with open_runtime(tenant) as runtime:
+            if params.dry_run:
+                return preflight_read_only(runtime)
+            return checks.preflight_tenant(runtime, force=params.preflight_only)
+
+    def run_stage(name: str, shop_key: str, body: Stage) -> dict[str, Any]:
+        context = get_current_context()
+        context["shop_key"] = shop_key  # type: ignore[typeddict-unknown-key]  # map_index_template
+        params = params_of(context)
+        if params.preflight_only:
+            raise AirflowSkipException("preflight_only: no orders are synced in this run")
+        started = time.process_time()
+        with open_runtime(tenant) as runtime:
+            result = body(runtime, params, context)
+        result["cpu_seconds"] = round(time.process_time() - started, 3)
+        handed_on = len(result.get("keys") or [])
+        log.info("%s for shop %s:\n%s", name, shop_key,
+                 format_table([{k: v for k, v in result.items() if k in ("shop", *COUNT_FIELDS)}]))
+        context["ti"].xcom_push(key="summary", value={
+            **{k: v for k, v in result.items() if k != "keys"}, "stage": name, "finished": True,
+            "handed_on": handed_on})
+        if name == "extract" and not handed_on:
+            raise AirflowSkipException(f"shop {shop_key}: no order to sync; map, post and acknowledge are skipped")
+        return result
+
+    @task(task_id="extract", map_index_template="{{ shop_key }}")
+    def extract(shop_key: str) -> dict[str, Any]:
+        return run_stage("extract", shop_key, lambda rt, params, ctx: extract_shop(
+            rt, shop_key, context=ctx, order_numbers=params.order_numbers, run_id=ctx.get("run_id"),
+            dry_run=params.dry_run, window=range_window(ctx.get("params") or {}, timezone=timezone)))
+
+    @task(task_id="map", map_index_template="{{ shop_key }}", pool=pool)
+    def map_(batch: dict[str, Any]) -> dict[str, Any]:
+        return run_stage("map", batch["shop"], lambda rt, params, ctx: map_shop(
+            rt, batch["shop"], batch, dry_run=params.dry_run, fresh_facts=bool(params.order_numbers),
+            run_id=ctx.get("run_id")))
+
+    @task(task_id="post", map_index_template="{{ shop_key }}", pool=pool)
+    def post(batch: dict[str, Any]) -> dict[str, Any]:
+        return run_stage("post", batch["shop"], lambda rt, params, ctx: post_shop(
+            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+
+    @task(task_id="acknowledge", map_index_template="{{ shop_key }}")
+    def acknowledge(batch: dict[str, Any]) -> dict[str, Any]:
+        return run_stage("acknowledge", batch["shop"], lambda rt, params, ctx: acknowledge_shop(
+            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+
+    checked = preflight()
+
+    @task_group(group_id="shop")
+    def shop_flow(shop_key: str) -> Any:
+        found = extract(shop_key)
+        checked >> found  # no shop syncs before the tenant passed pre-flight
+        return acknowledge(post(map_(found)))  # type: ignore[arg-type]
+
+    @task(task_id="summary", trigger_rule="all_done")
+    def summary() -> list[dict[str, Any]]:
+        context = get_current_context()
+        return summarize_run(context, tenant, shops)
+
+    shop_flow.expand(shop_key=shops) >> summary()
+
+
+def summarize_run(context: Mapping[str, Any], tenant: str, shops: list[str]) -> list[dict[str, Any]]:
+    """Per shop: status, counts and one line per order saying what this run did; raises if a shop failed."""
+    ti = context["ti"]
+    raw = context.get("params") or {}
+    dry_run, preflight_only = bool(raw.get("dry_run")), bool(raw.get("preflight_only"))
+    stages: dict[str, dict[str, dict[str, Any]]] = {shop: {} for shop in shops}
+    for stage in STAGES:
+        for value in _all(ti, f"shop.{stage}", "summary"):
+            if value.get("shop") in stages:
+                stages[str(value["shop"])][stage] = value
+    if dry_run:
+        lines = [line for shop in shops for line in (stages[shop].get("map") or {}).get("plan") or ()]
+    else:
+        with open_runtime(tenant) as runtime:
+            lines = run_outcomes(runtime.ledger, tenant, KIND, str(context.get("run_id")))
+    rows: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
+    for shop in shops:
+        status = "ok" if preflight_only else shop_status(stages[shop])
+        if status != "ok":
+            failed[shop] = status
+        linked_now = set((stages[shop].get("post") or {}).get("linked_now") or ())
+        shop_lines = [line for line in lines if line["shop"] == shop]
+        for line in shop_lines:
+            if line["outcome"] in ("posted", "adopted") and line["key"] not in linked_now:
+                line["note"] = "linked by an earlier try of this run"
+        rows.append(shop_row(shop, shop_lines, stages[shop], "dry run" if dry_run and status == "ok" else status))
+    if not _all(ti, "preflight", "return_value"):
+        log.error("tenant %s: pre-flight did not pass; no shop was synced (see the preflight task's log)", tenant)
+        raise OrdersRunFailed(f"tenant {tenant}: pre-flight did not pass; its log lists every gap")
+    if len(rows) > 1:
+        rows.append(total_row(rows, bool(failed)))
+    log.info("orders run for tenant %s%s:\n%s\n\n%s", tenant, " (dry run: nothing was written)" if dry_run else "",
+             format_table(rows, ["shop", *SUMMARY_FIELDS, "status"]),
+             format_table(order_lines_text(line for line in lines if line["shop"] in stages)))
+    ti.xcom_push(key="summary", value=rows)
+    if failed:
+        raise OrdersRunFailed(f"tenant {tenant}: " + "; ".join(f"shop {s} {why}" for s, why in failed.items())
+                              + " — see that task's log; cleared tasks resume where they stopped")
+    return rows
