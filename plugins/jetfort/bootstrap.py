@@ -9,54 +9,28 @@ docker-compose init job do) after ``airflow db migrate``; it is idempotent.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+
+from airflow.models.pool import Pool
 
 from jetfort.factory import pools_for, rules_errors_message
 from jetfort.ledger import Ledger
+from jetfort.rules import RulesError, TenantRules
+from jetfort.tenants import load_tenants_from_airflow
 
 
 def ensure_pools(pools: dict[str, int]) -> list[str]:
-    from airflow.models.pool import Pool
-
     for name, slots in sorted(pools.items()):
         Pool.create_or_update_pool(name=name, slots=slots, include_deferred=False,
                                    description="jetfort: concurrent Fortnox-heavy tasks of one tenant")
     return sorted(pools)
 
 
-def _metastore_variables() -> dict[str, str]:
-    """Tenant Variables read straight from the metadata DB.
+def bootstrap_tenants() -> tuple[dict[str, TenantRules], dict[str, RulesError]]:
+    """Every tenant the DAG files see: files < metastore < ``AIRFLOW_VAR_*`` env (Airflow's order).
 
-    Bootstrap is a deployment step with metadata-DB access, not a supervised task, so the Task
-    SDK's ``Variable.keys`` (used at parse time) sees nothing here; without this, Variables written
-    by ``airflow variables set`` or the REST API got no pools and their tasks were never scheduled.
-    """
-    import sqlalchemy as sa
-    from airflow.models.variable import Variable
-    from airflow.utils.session import create_session
-
-    from jetfort.rules import VARIABLE_PREFIX
-
-    with create_session() as session:
-        rows = session.scalars(sa.select(Variable).where(Variable.key.startswith(VARIABLE_PREFIX))).all()
-        return {row.key: row.val for row in rows if row.val is not None}
-
-
-def bootstrap_tenants() -> tuple[dict[str, Any], dict[str, Any]]:
-    """Tenants from files < metastore < ``AIRFLOW_VAR_*`` env (Airflow's own lookup order)."""
-    import os
-
-    from jetfort.rules import TENANTS_DIR_ENV, collect_tenant_variables, load_tenants
-
-    files, unreadable = collect_tenant_variables(
-        {k: v for k, v in os.environ.items() if k == TENANTS_DIR_ENV}, metastore=False)
-    env, _ = collect_tenant_variables(
-        {k: v for k, v in os.environ.items() if k != TENANTS_DIR_ENV}, metastore=False)
-    tenants, errors = load_tenants({**files, **_metastore_variables(), **env})
-    for tenant_id, exc in unreadable.items():
-        if tenant_id not in tenants:
-            errors.setdefault(tenant_id, exc)
-    return tenants, errors
+    Bootstrap runs with metadata-DB access and no supervisor, like an ``airflow`` CLI command, so
+    the metastore's Variables are read straight from the database (see :mod:`jetfort.tenants`)."""
+    return load_tenants_from_airflow()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,8 @@ from typing import Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, ExceptionRetryPolicy, Param, RetryRule
 from airflow.sdk.definitions.retry_policy import RetryAction
 
-from jetfort.rules import RulesError, TenantRules, load_tenants_from_airflow
+from jetfort.rules import RulesError, TenantRules
+from jetfort.tenants import load_tenants_from_airflow
 
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

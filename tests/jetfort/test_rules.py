@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import pickle
-import subprocess
-import sys
-import types
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +18,6 @@ from jetfort.rules import (
     RulesError,
     TenantRules,
     load_tenants,
-    load_tenants_from_airflow,
     mappings_dir,
     parse_tenant,
     render_json_schema,
@@ -857,118 +852,6 @@ def test_load_tenants_keeps_valid_tenants_when_one_is_invalid() -> None:
     assert str(errors["bad"]) == "tenant 'bad': orders.document: Input should be 'order' or 'invoice'"
     assert str(errors["broken"]).startswith("tenant 'broken': (json): invalid JSON")
     assert tenants["good"].tenant_id == "good"
-
-
-def test_load_tenants_from_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("JETFORT_TENANTS_DIR", raising=False)
-    for name in list(os.environ):
-        if name.startswith(rules_mod.ENV_PREFIX):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AIRFLOW_VAR_JETFORT_TENANT_ACME_SE", json.dumps(erp()))
-    monkeypatch.setenv("AIRFLOW_VAR_JETFORT_TENANT_OOPS", json.dumps(with_(erp, flow="hybrid")()))
-    tenants, errors = load_tenants_from_airflow()
-    assert list(tenants) == ["acme_se"]
-    assert list(errors) == ["oops"]
-    assert "tenant 'oops': flow: Input should be" in str(errors["oops"])
-
-
-def test_load_tenants_from_dir_env_wins(tmp_path: Path) -> None:
-    for name in ("demo_ecom", "demo_erp"):
-        (tmp_path / f"{name}.json").write_text((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
-    (tmp_path / "bad.json").write_text('{"flow": "erp"}')
-    environ = {
-        "JETFORT_TENANTS_DIR": str(tmp_path),
-        "AIRFLOW_VAR_JETFORT_TENANT_DEMO_ERP": json.dumps(minimal("erp", display_name="from env")),
-    }
-    tenants, errors = load_tenants_from_airflow(environ)
-    assert sorted(tenants) == ["demo_ecom", "demo_erp"]
-    assert tenants["demo_erp"].display_name == "from env"
-    assert tenants["demo_ecom"].flow == "ecom"
-    assert "tenant 'bad': fortnox_conn_id: Field required" in str(errors["bad"])
-
-
-class _FakeSdkVariable:
-    """Stands in for ``airflow.sdk.Variable`` behind a supervisor: what the API server would answer."""
-
-    stored: dict[str, str] = {}
-    keys_error: Exception | None = None
-    broken: set[str] = set()
-
-    @classmethod
-    def keys(cls, prefix: str | None = None) -> list[str]:
-        if cls.keys_error is not None:
-            raise cls.keys_error
-        return [k for k in cls.stored if k.startswith(prefix or "")]
-
-    @classmethod
-    def get(cls, key: str) -> str:
-        if key in cls.broken:
-            raise RuntimeError("API server answered 500")
-        return cls.stored[key]
-
-
-@pytest.fixture
-def supervised(monkeypatch: pytest.MonkeyPatch) -> type[_FakeSdkVariable]:
-    """This process looks like one an Airflow supervisor runs (DAG processor, task runner)."""
-    runner = types.ModuleType("airflow.sdk.execution_time.task_runner")
-    runner.SUPERVISOR_COMMS = object()  # type: ignore[attr-defined]
-    sdk = types.ModuleType("airflow.sdk")
-    fake = type("Variable", (_FakeSdkVariable,), {"stored": {}, "keys_error": None, "broken": set()})
-    sdk.Variable = fake  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "airflow.sdk.execution_time.task_runner", runner)
-    monkeypatch.setitem(sys.modules, "airflow.sdk", sdk)
-    return fake
-
-
-def test_metastore_variables_read_inside_airflow(supervised: type[_FakeSdkVariable], tmp_path: Path) -> None:
-    """Under a supervisor (task runner, DAG processor) the metastore counts: above files, below env."""
-    supervised.stored = {
-        "jetfort_tenant_meta": json.dumps(minimal("ecom", display_name="metastore")),
-        "jetfort_tenant_both": json.dumps(minimal("ecom", display_name="metastore")),
-    }
-    (tmp_path / "meta.json").write_text(json.dumps(minimal("ecom", display_name="file")))
-    environ = {
-        "JETFORT_TENANTS_DIR": str(tmp_path),
-        "AIRFLOW_VAR_JETFORT_TENANT_BOTH": json.dumps(minimal("ecom", display_name="env")),
-    }
-    tenants, errors = load_tenants_from_airflow(environ)
-    assert errors == {}
-    assert tenants["meta"].display_name == "metastore"
-    assert tenants["both"].display_name == "env"
-
-
-def test_metastore_that_cannot_list_fails_the_load(supervised: type[_FakeSdkVariable], tmp_path: Path) -> None:
-    """No parse goes on as if the metastore's tenants did not exist (their DAGs would vanish)."""
-    supervised.keys_error = ConnectionError("API server unreachable")
-    (tmp_path / "filed.json").write_text(json.dumps(minimal("ecom")))
-    with pytest.raises(rules_mod.MetastoreUnavailable, match=r"cannot list the tenant Variables.*API server unreachable"):
-        load_tenants_from_airflow({"JETFORT_TENANTS_DIR": str(tmp_path)})
-
-
-def test_one_unreadable_variable_is_that_tenants_error(supervised: type[_FakeSdkVariable], tmp_path: Path) -> None:
-    supervised.stored = {
-        "jetfort_tenant_fine": json.dumps(minimal("ecom")),
-        "jetfort_tenant_flaky": json.dumps(minimal("ecom", display_name="metastore")),
-    }
-    supervised.broken = {"jetfort_tenant_flaky"}
-    # an older file of the same tenant must not stand in for the Variable that outranks it
-    (tmp_path / "flaky.json").write_text(json.dumps(minimal("ecom", display_name="stale file")))
-    tenants, errors = load_tenants_from_airflow({"JETFORT_TENANTS_DIR": str(tmp_path)})
-    assert sorted(tenants) == ["fine"]
-    assert str(errors["flaky"]) == ("tenant 'flaky': (variable): cannot read Variable jetfort_tenant_flaky from "
-                                    "the metastore: RuntimeError: API server answered 500")
-
-
-def test_importing_rules_does_not_import_airflow() -> None:
-    """A plain process (no Airflow) loads tenants from env and files without touching Airflow."""
-    code = ("import sys, jetfort.rules; "
-            "tenants, errors = jetfort.rules.load_tenants_from_airflow(); "
-            "print(sorted(tenants), 'airflow' in sys.modules)")
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(rules_mod.ENV_PREFIX) and name != "JETFORT_TENANTS_DIR"}
-    env.update(PYTHONPATH=str(REPO / "plugins"), AIRFLOW_VAR_JETFORT_TENANT_SOLO=json.dumps(minimal("ecom")))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "['solo'] False"
 
 
 # --------------------------------------------------------------------------------------------

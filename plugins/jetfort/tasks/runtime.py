@@ -15,7 +15,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from jetfort.ledger import Ledger
-from jetfort.rules import TenantRules, collect_tenant_variables, parse_tenant
+from jetfort.rules import TenantRules, parse_tenant
+from jetfort.tenants import collect_tenant_variables
 
 if TYPE_CHECKING:
     from jetfort.fortnox.hook import FortnoxHook
