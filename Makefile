@@ -17,7 +17,17 @@ export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES := airflow.* jetfort.*
 export JETFORT_MAPPINGS_DIR := $(CURDIR)/include/mappings
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test test-distributed lint up down bench clean constraints
+# `make up` ports (override on the command line or in the environment, e.g.
+# `make up JETFORT_UI_PORT=18080 AIRFLOW_HOME=/tmp/x ...` for a second, independent stack).
+# PostgreSQL listens on a Unix socket in $(AIRFLOW_HOME)/postgres only: no port to clash.
+JETFORT_UI_PORT ?= 8080
+JETFORT_FORTNOX_PORT ?= 8801
+JETFORT_JETSHOP_PORT ?= 8802
+JETFORT_LOG_PORT ?= 8793
+JETFORT_TRIGGER_LOG_PORT ?= 8794
+export JETFORT_UI_PORT JETFORT_FORTNOX_PORT JETFORT_JETSHOP_PORT JETFORT_LOG_PORT JETFORT_TRIGGER_LOG_PORT
+
+.PHONY: install demo test test-distributed lint up down status bench clean constraints
 
 $(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS) pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,8 +53,12 @@ test: lint
 test-distributed: install
 	JETFORT_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -s -p no:cacheprovider $(PYTEST_ARGS)
 
+# Embedded PostgreSQL, both sandboxes and Airflow (LocalExecutor) under one supervisor; see sandbox/stack.py.
 up: install
-	$(BIN)/python -m sandbox.stack up
+	@$(BIN)/python -m sandbox.stack up
+
+status:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m sandbox.stack status; else echo "not installed"; exit 1; fi
 
 down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m sandbox.stack down; else echo "nothing to stop"; fi
