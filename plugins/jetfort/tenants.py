@@ -13,8 +13,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from jetfort.errors import TransientError
 from jetfort.rules import (
@@ -72,16 +73,7 @@ def _variables_through_supervisor() -> tuple[dict[str, str], dict[str, RulesErro
         raise MetastoreUnavailable(
             f"jetfort: cannot list the tenant Variables ({VARIABLE_PREFIX}*) through the Airflow API "
             f"server: {type(exc).__name__}: {exc}") from exc
-    found: dict[str, str] = {}
-    unreadable: dict[str, RulesError] = {}
-    for key in keys:
-        try:
-            value = Variable.get(key)
-        except Exception as exc:
-            unreadable[key[len(VARIABLE_PREFIX) :]] = _unreadable_variable(key, f"{type(exc).__name__}: {exc}")
-            continue
-        found[key] = value if isinstance(value, str) else json.dumps(value)
-    return found, unreadable
+    return _read_each(keys, Variable.get)
 
 
 def _variables_from_metadata_db() -> tuple[dict[str, str], dict[str, RulesError]]:
@@ -109,11 +101,16 @@ def _variables_from_metadata_db() -> tuple[dict[str, str], dict[str, RulesError]
         raise MetastoreUnavailable(
             f"jetfort: cannot list the tenant Variables ({VARIABLE_PREFIX}*) in the Airflow metadata DB: "
             f"{type(exc).__name__}: {exc}") from exc
+    return _read_each(keys, Variable.get)
+
+
+def _read_each(keys: Iterable[str], get: Callable[[str], Any]) -> tuple[dict[str, str], dict[str, RulesError]]:
+    """Each listed Variable's value (JSON text); one that cannot be read becomes its tenant's error."""
     found: dict[str, str] = {}
     unreadable: dict[str, RulesError] = {}
     for key in keys:
         try:
-            value = Variable.get(key)
+            value = get(key)
         except KeyError:
             # listed a moment ago; Airflow answers "does not exist" also for a value it cannot decrypt
             unreadable[key[len(VARIABLE_PREFIX) :]] = _unreadable_variable(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from sandbox.checkdigits import luhn
+
 from .state import Company
 from .stock import price_key, refresh_article_stock
 
@@ -47,15 +49,7 @@ _CITIES = [("Stockholm", "11122"), ("Göteborg", "41101"), ("Malmö", "21120"), 
 
 def organisation_number(tenant_id: int) -> str:
     base = f"55{tenant_id:07d}"[:9]
-    return f"{base[:6]}-{base[6:]}{_luhn(base)}"
-
-
-def _luhn(digits: str) -> int:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return (10 - total % 10) % 10
+    return f"{base[:6]}-{base[6:]}{luhn(base)}"
 
 
 def populate(company: Company, seed: int, *, empty: bool = False) -> None:

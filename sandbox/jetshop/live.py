@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from sandbox.checkdigits import luhn
 from sandbox.jetshop import seed as seeding
 from sandbox.live import OFF, LiveLoop, bump
 
@@ -91,14 +92,6 @@ class ShopLog:
 def _ascii(text: str) -> str:
     table = str.maketrans({"å": "a", "ä": "a", "ö": "o", "ü": "u", "é": "e"})
     return text.lower().translate(table).replace(" ", "")
-
-
-def _luhn(digits: str) -> int:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return (10 - total % 10) % 10
 
 
 class LiveJetshop:
@@ -233,7 +226,7 @@ class LiveJetshop:
         contact = seeding.person(rng)
         name = f"{contact['LastName']} {rng.choice(TRADES)} AB"
         body = f"55{rng.randint(1000000, 9999999)}"
-        org = body + str(_luhn(body))
+        org = body + str(luhn(body))
         bill = {**contact, "Company": name, "Address": f"Industrivägen {rng.randint(1, 80)}"}
         email = f"inkop@{_ascii(contact['LastName'])}{_ascii(name.split()[1])}.example.se"
         channel = 3 if shop.shop_id == "demoshop" else 1

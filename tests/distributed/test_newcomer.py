@@ -1,0 +1,345 @@
+"""The operator's path as a newcomer walks it, on the stack ``make up`` gives (issue 13).
+
+One scripted run, in the order a data engineer would go, from the repository (CI's checkout is a
+fresh clone) with nothing but the README's commands and the official tools:
+
+1. ``make up`` on its own ``AIRFLOW_HOME`` and free ports (so it never meets a developer's stack);
+2. orders spread over the 7 past days appear in the Jetshop sandbox;
+3. ``airflow backfill create`` over those 7 days for one tenant's orders DAG (the CLI, with the
+   environment file ``make up`` writes) → every backfill run successful;
+4. a range re-sync over the same week in one run (params ``since``/``until``) triggered through the
+   official ``apache-airflow-client`` → successful, nothing created twice;
+5. every order of the week has exactly one Fortnox document (counted in the Fortnox sandbox, keyed
+   by the idempotency reference, never from jetfort's own view) and is acknowledged in the shop;
+6. the scheduler killed by PID → the supervisor restarts it, and the next scheduled run succeeds;
+7. every secret value (Fortnox client secret, every refresh and access token the sandbox issued,
+   the shop passwords, the ledger's encryption key, the admin password) searched for in the
+   metadata database (every table: audit ``log``, XCom, rendered fields ...), the ledger database,
+   every task log and every process log → 0 hits;
+8. ``make down`` leaves no process of the stack.
+
+Runs in ``make test-distributed`` (``JETFORT_DISTRIBUTED=1``); prints its figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import psutil
+import pytest
+import sqlalchemy as sa
+
+from sandbox.celery_stack import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+TENANT = "demo_ecom"
+ORDERS_DAG = f"jetfort__{TENANT}__orders"
+SHOP = "demoshop"  # demo_ecom's shop "se" (connection jetshop_demo_se)
+TRANSFERRED_STATUS = 6  # demo_ecom's orders.transferred_status
+SHOP_TZ = ZoneInfo("Europe/Stockholm")
+IDEMPOTENCY_FIELD = "ExternalInvoiceReference1"
+DAYS = 7
+ORDERS_PER_DAY = 3
+FIGURES: dict[str, Any] = {}
+
+
+class Stack:
+    """What ``make up`` made, read the way a user reads it: the env file, the status file, the ports."""
+
+    def __init__(self, home: Path, ports: dict[str, int]) -> None:
+        self.home = home
+        self.ports = ports
+        self.make_env = {**os.environ, "AIRFLOW_HOME": str(home), **{k: str(v) for k, v in ports.items()}}
+        self.make_vars = [f"AIRFLOW_HOME={home}", *(f"{k}={v}" for k, v in ports.items())]
+
+    def make(self, target: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["make", "--no-print-directory", target, *self.make_vars], cwd=REPO,
+                              env=self.make_env, capture_output=True, text=True, timeout=timeout)
+
+    @property
+    def airflow_env(self) -> dict[str, str]:
+        """``$AIRFLOW_HOME/stack.env`` as ``source`` would read it."""
+        env = dict(self.make_env)
+        for line in (self.home / "stack.env").read_text().splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, _, value = line.removeprefix("export ").partition("=")
+            env[key] = value.strip().strip("'\"")
+        return env
+
+    def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(REPO / ".venv" / "bin" / "airflow"), *args], cwd=REPO, env=self.airflow_env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def status(self) -> dict[str, Any]:
+        return dict(json.loads((self.home / "run" / "status.json").read_text()))
+
+    def process(self, name: str) -> dict[str, Any]:
+        return dict(self.status()["processes"][name])
+
+    @property
+    def fortnox_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['JETFORT_FORTNOX_PORT']}"
+
+    @property
+    def jetshop_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['JETFORT_JETSHOP_PORT']}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['JETFORT_UI_PORT']}"
+
+    def admin_password(self) -> str:
+        files = sorted(self.home.glob("simple_auth_manager_passwords.json*"))
+        assert files, f"no password file under {self.home}"
+        assert files[0].stat().st_mode & 0o077 == 0, f"{files[0]} is readable by others"
+        return str(json.loads(files[0].read_text())["admin"])
+
+
+def stack_pids(stack: Stack) -> list[int]:
+    """Processes that belong to the stack: started with its AIRFLOW_HOME, or listening on its ports."""
+    found = set()
+    ports = set(stack.ports.values())
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            ours = proc.environ().get("AIRFLOW_HOME") == str(stack.home) and proc.pid != os.getpid()
+            listening = any(c.laddr and c.laddr.port in ports and c.status == psutil.CONN_LISTEN
+                            for c in proc.net_connections())
+            if ours or listening:
+                found.add(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return sorted(found)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    names = ("JETFORT_UI_PORT", "JETFORT_FORTNOX_PORT", "JETFORT_JETSHOP_PORT", "JETFORT_LOG_PORT",
+             "JETFORT_TRIGGER_LOG_PORT")
+    made = Stack(tmp_path_factory.mktemp("newcomer") / "airflow", {name: free_port() for name in names})
+    started = time.monotonic()
+    up = made.make("up", timeout=900)
+    FIGURES["make up (s)"] = round(time.monotonic() - started)
+    try:
+        assert up.returncode == 0, f"make up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
+        yield made
+    finally:
+        down = made.make("down", timeout=180)
+        print(down.stdout[-2000:], down.stderr[-2000:])
+        print("\nnewcomer figures:\n" + "\n".join(f"  {k}: {v}" for k, v in FIGURES.items()))
+
+
+def api_client(stack: Stack) -> Any:
+    import airflow_client.client as client
+
+    token = httpx.post(f"{stack.api_url}/auth/token", timeout=30,
+                       json={"username": "admin", "password": stack.admin_password()})
+    token.raise_for_status()
+    config = client.Configuration(host=stack.api_url, access_token=token.json()["access_token"])
+    return client.ApiClient(config)
+
+
+def runs_of(api: Any, dag_id: str, **filters: Any) -> list[Any]:
+    from airflow_client.client.api.dag_run_api import DagRunApi
+
+    runs: list[Any] = []
+    while True:
+        page = DagRunApi(api).get_dag_runs(dag_id, limit=100, offset=len(runs), order_by=["id"], **filters)
+        runs.extend(page.dag_runs)
+        if len(runs) >= page.total_entries or not page.dag_runs:
+            return runs
+
+
+def wait_runs(api: Any, dag_id: str, seconds: float, **filters: Any) -> list[Any]:
+    deadline = time.monotonic() + seconds
+    runs: list[Any] = []
+    while time.monotonic() < deadline:
+        runs = runs_of(api, dag_id, **filters)
+        if runs and all(str(r.state.value) in ("success", "failed") for r in runs):
+            return runs
+        time.sleep(5)
+    states = Counter(str(r.state.value) for r in runs)
+    raise AssertionError(f"{dag_id}: runs not finished after {seconds:.0f}s: {dict(states)}")
+
+
+def add_week_of_orders(stack: Stack, today: dt.datetime) -> list[int]:
+    """``ORDERS_PER_DAY`` orders on each of the ``DAYS`` past days, at midday shop time."""
+    ids: list[int] = []
+    for days_ago in range(DAYS, 0, -1):
+        stamp = (today - dt.timedelta(days=days_ago, hours=-12)).replace(tzinfo=None).isoformat()
+        made = httpx.post(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders/generate", timeout=60,
+                          json={"count": ORDERS_PER_DAY, "seed": 100 + days_ago, "start": stamp})
+        new = made.raise_for_status().json()["order_ids"]
+        httpx.post(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders/touch", timeout=60,
+                   json={"order_ids": new, "when": stamp}).raise_for_status()
+        ids.extend(new)
+    return ids
+
+
+def fortnox_keys(stack: Stack) -> Counter[str]:
+    companies = httpx.get(f"{stack.fortnox_url}/_sandbox/companies", timeout=60).raise_for_status().json()["companies"]
+    keys: Counter[str] = Counter()
+    for company in companies:
+        for collection in ("invoices", "orders"):
+            body = httpx.get(f"{stack.fortnox_url}/_sandbox/companies/{company['tenant_id']}/state/{collection}",
+                             timeout=60).raise_for_status().json()
+            keys.update(str(d[IDEMPOTENCY_FIELD]) for d in body[collection] if d.get(IDEMPOTENCY_FIELD))
+    return keys
+
+
+def transferred(stack: Stack, ids: list[int]) -> int:
+    orders = httpx.get(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders", timeout=60,
+                       params={"status_id": TRANSFERRED_STATUS}).raise_for_status().json()
+    return len({o["OrderId"] for o in orders} & set(ids))
+
+
+def secret_values(stack: Stack) -> dict[str, str]:
+    """Every secret the stack holds, read from where it was made (the sandboxes, the env file)."""
+    found: dict[str, str] = {"admin password": stack.admin_password()}
+    issued = httpx.get(f"{stack.fortnox_url}/_sandbox/secrets", timeout=60).raise_for_status().json()
+    for i, value in enumerate(issued["secrets"]):
+        found[f"fortnox secret #{i} ({issued['kinds'][i]})"] = value
+    for shop in httpx.get(f"{stack.jetshop_url}/_sandbox/shops", timeout=60).raise_for_status().json():
+        found[f"shop password {shop['shop_id']}"] = shop["password"]
+    for key, value in stack.airflow_env.items():
+        if key.endswith(("SECRET_KEY", "FERNET_KEY", "JWT_SECRET")) and value:
+            found[key] = value
+    return {name: value for name, value in found.items() if len(value) >= 8}
+
+
+def scan_databases(stack: Stack, secrets: dict[str, str]) -> list[str]:
+    hits = []
+    urls = {"metadata": stack.airflow_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]}
+    ledger = stack.airflow_env.get("JETFORT_LEDGER_URL")
+    if ledger:
+        urls["ledger"] = ledger
+    for db, url in urls.items():
+        engine = sa.create_engine(url)
+        try:
+            meta = sa.MetaData()
+            meta.reflect(engine)
+            with engine.connect() as conn:
+                for table in meta.sorted_tables:
+                    for row in conn.execute(sa.select(table)):
+                        text = " ".join(str(v) for v in row)
+                        hits.extend(f"{db}.{table.name}: {name}" for name, value in secrets.items() if value in text)
+        finally:
+            engine.dispose()
+    return hits
+
+
+def scan_files(stack: Stack, secrets: dict[str, str]) -> list[str]:
+    """Task logs and process logs: every file under AIRFLOW_HOME but the secret stores themselves."""
+    stores = {"stack.env", "stack.secret", "simple_auth_manager_passwords.json.generated"}
+    hits = []
+    for path in stack.home.rglob("*"):
+        parts = path.relative_to(stack.home).parts
+        if not path.is_file() or (parts[0] == "postgres" and parts[1:] != ("log",)):  # data files; its log counts
+            continue
+        if path.name in stores:
+            assert path.stat().st_mode & 0o077 == 0, f"{path} holds secrets and is readable by others"
+            continue
+        text = path.read_text(errors="replace")
+        hits.extend(f"{path.relative_to(stack.home)}: {name}" for name, value in secrets.items() if value in text)
+    return hits
+
+
+def test_newcomer_backfill_resync_restart_secrets_down(stack: Stack) -> None:
+    from airflow_client.client.api.dag_run_api import DagRunApi
+    from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
+
+    api = api_client(stack)
+    today = dt.datetime.now(SHOP_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    week = add_week_of_orders(stack, today)
+    start, end = today - dt.timedelta(days=DAYS), today
+
+    # --- 7-day backfill through the CLI, as the README shows it ---------------------------------
+    began = time.monotonic()
+    created = stack.airflow("backfill", "create", "--dag-id", ORDERS_DAG, "--from-date", start.isoformat(),
+                            "--to-date", end.isoformat(), "--max-active-runs", "4")
+    assert created.returncode == 0, f"airflow backfill create failed:\n{created.stdout[-2000:]}{created.stderr[-2000:]}"
+    backfill = wait_runs(api, ORDERS_DAG, 3600, run_type=["backfill"])
+    FIGURES["backfill: runs created"] = len(backfill)
+    FIGURES["backfill: wall time (s)"] = round(time.monotonic() - began)
+    failed = [r.dag_run_id for r in backfill if str(r.state.value) != "success"]
+    assert not failed, f"{len(failed)} backfill runs not successful, e.g. {failed[:5]}"
+    assert len(backfill) >= DAYS * 24, f"a week of hourly runs expected, got {len(backfill)}"
+    assert transferred(stack, week) == len(week)
+    keys = fortnox_keys(stack)
+    assert {k for k, n in keys.items() if n > 1} == set(), "duplicate Fortnox documents after the backfill"
+    documents_after_backfill = sum(keys.values())
+
+    # --- the same week re-examined in one run, through the official client ------------------------
+    began = time.monotonic()
+    body = TriggerDAGRunPostBody(dag_run_id=f"resync-{int(time.time())}", logical_date=None,
+                                 conf={"since": start.isoformat(), "until": end.isoformat()})
+    DagRunApi(api).trigger_dag_run(ORDERS_DAG, body)
+    [resync] = wait_runs(api, ORDERS_DAG, 900, run_id_pattern="resync-")
+    FIGURES["range re-sync: wall time (s)"] = round(time.monotonic() - began)
+    assert str(resync.state.value) == "success"
+    keys = fortnox_keys(stack)
+    FIGURES["duplicate Fortnox documents"] = sum(n - 1 for n in keys.values() if n > 1)
+    assert FIGURES["duplicate Fortnox documents"] == 0
+    assert sum(keys.values()) >= documents_after_backfill
+
+    # --- the scheduler killed by PID: restarted, and the next scheduled run succeeds --------------
+    old = stack.process("scheduler")
+    killed_at = dt.datetime.now(dt.UTC)
+    began = time.monotonic()
+    os.kill(int(old["pid"]), signal.SIGKILL)
+    while time.monotonic() - began < 120:
+        now = stack.process("scheduler")
+        if now.get("pid") != old["pid"] and now.get("state") == "running":
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"scheduler not restarted within 120 s: {stack.process('scheduler')}")
+    FIGURES["scheduler restart (s)"] = round(time.monotonic() - began, 1)
+    assert stack.make("status", timeout=60).returncode == 0
+    next_run = wait_for_scheduled_run(api, killed_at, seconds=900)
+    FIGURES["next scheduled run after the kill"] = f"{next_run.dag_id} {next_run.dag_run_id}: {next_run.state.value}"
+    assert str(next_run.state.value) == "success"
+
+    # --- no secret anywhere -----------------------------------------------------------------------
+    secrets = secret_values(stack)
+    assert len(secrets) >= 5, sorted(secrets)
+    hits = scan_databases(stack, secrets) + scan_files(stack, secrets)
+    FIGURES["secret values searched"] = len(secrets)
+    FIGURES["secret hits"] = len(hits)
+    assert not hits, "secrets found:\n" + "\n".join(hits[:50])
+
+    # --- make down leaves nothing -------------------------------------------------------------------
+    assert stack.make("down", timeout=180).returncode == 0
+    deadline = time.monotonic() + 30
+    while stack_pids(stack) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert stack_pids(stack) == [], "processes left after make down"
+
+
+def wait_for_scheduled_run(api: Any, after: dt.datetime, seconds: float) -> Any:
+    """The first scheduled run of any jetfort DAG queued after ``after``, once it finished."""
+    from airflow_client.client.api.dag_api import DAGApi
+
+    dag_ids = [d.dag_id for d in DAGApi(api).get_dags(limit=100, tags=["jetfort"]).dags]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        candidates = []
+        for dag_id in dag_ids:
+            candidates.extend(runs_of(api, dag_id, run_type=["scheduled"], run_after_gt=after))
+        done = [r for r in candidates if str(r.state.value) in ("success", "failed")]
+        if done:
+            return min(done, key=lambda r: r.run_after)
+        time.sleep(10)
+    raise AssertionError(f"no scheduled run finished within {seconds:.0f}s after the scheduler restart")
