@@ -31,8 +31,8 @@ It is applied by transforming the loaded spec once — no schema is skipped:
    ...}}`` and ``PUT /3/customers/6 {"Customer": {"Name": ...}}`` → 200); PUT request bodies get
    the same schemas without ``required``. Responses and POST bodies keep ``required``.
 
-The spec file is found through ``JETFORT_FORTNOX_OPENAPI`` or next to the repository in
-``../shared/specs/fortnox-api-v3-openapi-official.json``.
+The spec file ships in ``tests/data/fortnox/`` (origin and licence in ``SOURCES.md`` there);
+``JETFORT_FORTNOX_OPENAPI`` points at another copy (e.g. a newer download from Fortnox).
 """
 
 from __future__ import annotations
@@ -59,8 +59,7 @@ class ContractError(AssertionError):
 
 
 def spec_path() -> Path:
-    candidates = [os.environ.get("JETFORT_FORTNOX_OPENAPI", ""),
-                  str(REPO.parent / "shared" / "specs" / SPEC_NAME), f"/work/shared/specs/{SPEC_NAME}"]
+    candidates = [os.environ.get("JETFORT_FORTNOX_OPENAPI", ""), str(REPO / "tests" / "data" / "fortnox" / SPEC_NAME)]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return Path(candidate)

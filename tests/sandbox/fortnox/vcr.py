@@ -32,8 +32,8 @@ DOCUMENTS = {"orders": documents.ORDER, "invoices": documents.INVOICE}
 
 
 def cassette_dir() -> Path:
-    candidates = [os.environ.get("JETFORT_FORTNOX_VCR", ""), str(REPO.parent / "shared" / "specs" / "fortnox-recorded-responses-vcr"),
-                  "/work/shared/specs/fortnox-recorded-responses-vcr"]
+    candidates = [os.environ.get("JETFORT_FORTNOX_VCR", ""),
+                  str(REPO / "tests" / "data" / "fortnox" / "fortnox-recorded-responses-vcr")]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
