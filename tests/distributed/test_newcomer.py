@@ -26,8 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -125,10 +127,13 @@ def stack_pids(stack: Stack) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack() -> Iterator[Stack]:
     names = ("JETFORT_UI_PORT", "JETFORT_FORTNOX_PORT", "JETFORT_JETSHOP_PORT", "JETFORT_LOG_PORT",
              "JETFORT_TRIGGER_LOG_PORT")
-    made = Stack(tmp_path_factory.mktemp("newcomer") / "airflow", {name: free_port() for name in names})
+    # not under pytest's basetemp: every pytest session that starts chmods that tree to 0700, and run
+    # as root the stack's PostgreSQL (user embedded_postgres) must keep traversing to its data directory
+    base = Path(tempfile.mkdtemp(prefix="jetfort-newcomer-"))
+    made = Stack(base / "airflow", {name: free_port() for name in names})
     started = time.monotonic()
     up = made.make("up", timeout=900)
     FIGURES["make up (s)"] = round(time.monotonic() - started)
@@ -139,6 +144,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         down = made.make("down", timeout=180)
         print(down.stdout[-2000:], down.stderr[-2000:])
         print("\nnewcomer figures:\n" + "\n".join(f"  {k}: {v}" for k, v in FIGURES.items()))
+        if down.returncode == 0 and not stack_pids(made):
+            shutil.rmtree(base, ignore_errors=True)
+        else:
+            print(f"left for inspection: {base}")
 
 
 def api_client(stack: Stack) -> Any:
