@@ -187,19 +187,38 @@ def store_tenant_variables(tenants: Mapping[str, str]) -> None:
 
 
 def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | None = None,
-              extra_connections: dict[str, dict[str, Any]] | None = None) -> SandboxEnvironment:
+              extra_connections: dict[str, dict[str, Any]] | None = None,
+              company_per_tenant: bool = False) -> SandboxEnvironment:
     """Write the connections and tenant Variables into the Airflow metastore (idempotent: a second
     call replaces them, pointing the Fortnox connection at a newly provisioned sandbox company).
 
     ``extra_connections``: more connections (conn id → the same shape as :func:`provision`'s, e.g.
     the ledger's), stored the same way and returned in the environment's ``connections``.
+    ``company_per_tenant``: every tenant gets a Fortnox sandbox company of its own and a connection
+    ``fortnox_<tenant>`` (its rules' ``fortnox_conn_id`` rewritten to it), as a tenant is one Fortnox
+    company: tenants running side by side (``make up``) never book into one company.
     No secret is passed on a command line, printed or logged.
     """
-    env = provision(fortnox_url, jetshop_url)
+    chosen = example_tenants() if tenants is None else dict(tenants)
+    if company_per_tenant and chosen:
+        envs = {}
+        for tenant_id, text in sorted(chosen.items()):
+            conn_id = f"fortnox_{tenant_id}"
+            envs[tenant_id] = provision(fortnox_url, jetshop_url, company_name=f"Demo {tenant_id} AB",
+                                        fortnox_conn_id=conn_id)
+            rules = json.loads(text)
+            rules["fortnox_conn_id"] = conn_id
+            chosen[tenant_id] = json.dumps(rules, ensure_ascii=False, indent=2)
+        env = next(iter(envs.values()))
+        for other in envs.values():
+            env.connections.update(other.connections)
+        companies = ", ".join(f"{t} → {e.fortnox_tenant_id}" for t, e in envs.items())
+    else:
+        env = provision(fortnox_url, jetshop_url)
+        companies = str(env.fortnox_tenant_id)
     env.connections.update(extra_connections or {})
     store_connections(env.connections)
-    chosen = example_tenants() if tenants is None else tenants
     store_tenant_variables(chosen)
     print(f"configured: connections {', '.join(env.connections)}; "
-          f"tenants {', '.join(chosen)} (Fortnox sandbox company {env.fortnox_tenant_id})")
+          f"tenants {', '.join(chosen)} (Fortnox sandbox company {companies})")
     return env

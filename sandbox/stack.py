@@ -387,7 +387,7 @@ def configure(layout: Layout, ledger_url: str, ledger_key: str) -> None:
     ledger = {"conn_type": "jetfort_ledger", "description": "jetfort ledger (make up's PostgreSQL)",
               "extra": {"url": ledger_url, "secret_key": ledger_key}}
     demo_setup.configure(fortnox_url=layout.sandbox_url("fortnox"), jetshop_url=layout.sandbox_url("jetshop"),
-                         extra_connections={"jetfort_ledger": ledger})
+                         extra_connections={"jetfort_ledger": ledger}, company_per_tenant=True)
 
 
 def _step(text: str) -> None:

@@ -197,14 +197,17 @@ def add_week_of_orders(stack: Stack, today: dt.datetime) -> list[int]:
     return ids
 
 
-def fortnox_keys(stack: Stack) -> Counter[str]:
+def fortnox_keys(stack: Stack) -> Counter[tuple[int, str]]:
+    """(Fortnox company, idempotency key) of every order and invoice in the sandbox: a key twice in
+    one company is a duplicate (each demo tenant books into a company of its own)."""
     companies = httpx.get(f"{stack.fortnox_url}/_sandbox/companies", timeout=60).raise_for_status().json()["companies"]
-    keys: Counter[str] = Counter()
+    keys: Counter[tuple[int, str]] = Counter()
     for company in companies:
         for collection in ("invoices", "orders"):
             body = httpx.get(f"{stack.fortnox_url}/_sandbox/companies/{company['tenant_id']}/state/{collection}",
                              timeout=60).raise_for_status().json()
-            keys.update(str(d[IDEMPOTENCY_FIELD]) for d in body[collection] if d.get(IDEMPOTENCY_FIELD))
+            keys.update((int(company["tenant_id"]), str(d[IDEMPOTENCY_FIELD]))
+                        for d in body[collection] if d.get(IDEMPOTENCY_FIELD))
     return keys
 
 

@@ -217,3 +217,24 @@ def test_a_failed_import_names_the_connection_without_its_secrets(monkeypatch: p
     with pytest.raises(SystemExit) as raised:
         demo_setup.store_connections(conns)
     assert "jetshop_x" in str(raised.value) and "987654321" not in str(raised.value)
+
+
+def test_company_per_tenant_gives_every_tenant_its_own_fortnox_company(airflow_home: Path) -> None:
+    """``make up`` runs the example tenants side by side: a tenant is one Fortnox company, so no two
+    of them may book into the same one (an invoice and an order for one shop order in one company)."""
+    with sandboxes(seed=4) as (fortnox_url, fapp, jetshop_url, _japp), redirect_stdout(io.StringIO()):
+        env = demo_setup.configure(fortnox_url=fortnox_url, jetshop_url=jetshop_url, company_per_tenant=True)
+        companies = {c.tenant_id for c in fapp.state.sandbox.companies.values()}
+    tenants = sorted(demo_setup.example_tenants())
+    fortnox = {conn_id: conn for conn_id, conn in env.connections.items() if conn["conn_type"] == "fortnox"}
+    assert sorted(fortnox) == [f"fortnox_{t}" for t in tenants]
+    clients = {conn["login"] for conn in fortnox.values()}
+    assert len(clients) == len(tenants)
+    budgets = {conn["extra"]["company"] for conn in fortnox.values()}
+    assert len(budgets) == len(tenants) and all(int(b.rsplit("-", 1)[1]) in companies for b in budgets)
+    for tenant in tenants:
+        stored = subprocess.run([sys.executable, "-m", "airflow", "variables", "get", f"jetfort_tenant_{tenant}"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        assert stored.returncode == 0, stored.stderr[-2000:]
+        rules = json.loads(stored.stdout[stored.stdout.index("{"):])  # the value, after any warning line
+        assert rules["fortnox_conn_id"] == f"fortnox_{tenant}"
