@@ -19,7 +19,6 @@ stage never wrote. What each order went through is read from the ledger (see
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -28,7 +27,6 @@ from typing import Any
 from airflow.sdk import get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
-from jetfort.errors import PreflightFailed
 from jetfort.factory import fortnox_pool, tenant_of
 from jetfort.rules import TenantRules
 from jetfort.tasks import preflight as checks
@@ -57,18 +55,6 @@ log = logging.getLogger(__name__)
 STAGES = ("extract", "map", "post", "acknowledge")
 
 Stage = Callable[[TenantRuntime, OrderParams, Mapping[str, Any]], dict[str, Any]]
-
-
-def preflight_read_only(runtime: TenantRuntime) -> dict[str, Any]:
-    """A dry run's pre-flight: the same checks, and a pass is not remembered (a dry run writes nothing)."""
-    remembered = runtime.ledger.get_cursor(runtime.tenant, checks.CURSOR)
-    if remembered and json.loads(remembered).get("rules_hash") == checks.rules_hash(runtime):
-        return {"checked": False, "gaps": []}
-    gaps = checks.fortnox_gaps(runtime) + checks.jetshop_gaps(runtime)
-    if gaps:
-        raise PreflightFailed(f"pre-flight for tenant {runtime.tenant} found {len(gaps)} gap(s):\n"
-                              + "\n".join(f"  - {g}" for g in gaps))
-    return {"checked": True, "gaps": [], "remembered": False}
 
 
 def _all(ti: Any, task_id: str, key: str) -> list[dict[str, Any]]:
@@ -104,10 +90,8 @@ def build_orders(rules: TenantRules) -> None:
     def preflight() -> dict[str, Any]:
         context = get_current_context()
         params = params_of(context)  # invalid params fail here, before any shop is touched
-        with open_runtime(tenant) as runtime:
-            if params.dry_run:
-                return preflight_read_only(runtime)
-            return checks.preflight_tenant(runtime, force=params.preflight_only)
+        with open_runtime(tenant) as runtime:  # a dry run checks the same and remembers nothing
+            return checks.preflight_tenant(runtime, force=params.preflight_only, remember=not params.dry_run)
 
     def run_stage(name: str, shop_key: str, body: Stage) -> dict[str, Any]:
         context = get_current_context()

@@ -159,8 +159,10 @@ def jetshop_gaps(runtime: TenantRuntime) -> list[str]:
     return gaps
 
 
-def preflight_tenant(runtime: TenantRuntime, *, force: bool = False) -> dict[str, Any]:
-    """Check the tenant (unless a pass for these rules is remembered); raise PreflightFailed with every gap."""
+def preflight_tenant(runtime: TenantRuntime, *, force: bool = False, remember: bool = True) -> dict[str, Any]:
+    """Check the tenant (unless a pass for these rules is remembered); raise PreflightFailed with every gap.
+
+    ``remember=False`` (a dry run) checks the same and keeps no memory of a pass."""
     digest = rules_hash(runtime)
     remembered = runtime.ledger.get_cursor(runtime.tenant, CURSOR)
     if remembered and not force:
@@ -176,7 +178,8 @@ def preflight_tenant(runtime: TenantRuntime, *, force: bool = False) -> dict[str
         log.error(message)
         raise PreflightFailed(message)
     passed_at = dt.datetime.now(dt.UTC).isoformat()
-    runtime.ledger.set_cursor(runtime.tenant, CURSOR, json.dumps({"rules_hash": digest, "passed_at": passed_at}))
+    if remember:
+        runtime.ledger.set_cursor(runtime.tenant, CURSOR, json.dumps({"rules_hash": digest, "passed_at": passed_at}))
     log.info("pre-flight for tenant %s passed: Fortnox and %d shop(s) match the rules", runtime.tenant,
              len(runtime.rules.shops))
     return {"checked": True, "passed_at": passed_at, "gaps": []}
