@@ -101,7 +101,7 @@ def main() -> None:
     try:
         furl, jurl = f"http://127.0.0.1:{fport}", f"http://127.0.0.1:{jport}"
         httpx.put(f"{furl}/_sandbox/ratelimit", json={"limit": 25, "window": WINDOW}).raise_for_status()
-        env = demo_setup.provision(furl, jurl)
+        env = demo_setup.provision(furl, jurl, rate_window=WINDOW)
         home = Path(tempfile.mkdtemp(prefix="jetfort-bench-"))
         tenants = home / "tenants"
         tenants.mkdir()
@@ -110,7 +110,7 @@ def main() -> None:
         (tenants / "bench.json").write_text(json.dumps(rules))
         os.environ.update(env.env())
         os.environ.update({"JETFORT_TENANTS_DIR": str(tenants), "JETFORT_LEDGER_URL": f"sqlite:///{home / 'ledger.db'}",
-                           "JETFORT_FORTNOX_WINDOW_SECONDS": str(WINDOW), "AIRFLOW_HOME": str(home)})
+                           "AIRFLOW_HOME": str(home)})
 
         from jetfort.tasks import orders as flow
 

@@ -2,7 +2,7 @@
 
 Provisions a fresh Fortnox sandbox company, writes the ``fortnox_demo`` and ``jetshop_demo_*``
 connections (hosts are the sandbox containers' service names, reachable from every worker) and
-the example tenants' Variables into the metastore, then creates the tenants' pools. Idempotent
+the example tenants' Variables into the metastore. Idempotent
 apart from the sandbox company, which is new on every run (the sandbox forgets on restart anyway).
 """
 

@@ -357,10 +357,6 @@ class CeleryStack:
             top["ledger"]["env"]: json.dumps(ledger_conn),
             top["ledger"]["secret_key_env"]: fernet_key(),
             top["fortnox_budget"]["env"]: self.budget_url,
-            # the client's budget window follows the sandbox's (25 per window either way), with
-            # extra headroom for arrival jitter: make_budget pads 5 s by 0.2 s, but a 0.35 s window
-            # only by 0.05 s, less than a loaded 2-core box delays a request between slot and send
-            "JETFORT_FORTNOX_WINDOW_SECONDS": str(round(self.rate_window * self.client_window_factor, 4)),
             **top["local"]["env"],
         })
         env.update(self.extra_env)
@@ -545,7 +541,12 @@ class CeleryStack:
                 "extra": {"refresh_token": company["refresh_token"], "auth_url": f"{self.fortnox_url}/oauth-v1/token",
                           # the budget key: unique per run, so nothing from an earlier run counts
                           "company": spec.budget_company,
-                          "refresh_margin": self.refresh_margin},
+                          "refresh_margin": self.refresh_margin,
+                          # the client's budget window follows the sandbox's (25 per window either
+                          # way), with extra headroom for arrival jitter: make_budget pads 5 s by
+                          # 0.2 s, but a 0.35 s window only by 0.05 s, less than a loaded 2-core
+                          # box delays a request between slot and send
+                          "rate_window": round(self.rate_window * self.client_window_factor, 4)},
             }}
             shops = {s["shop_id"]: s for s in httpx.get(f"{spec.jetshop_url}/_sandbox/shops", timeout=30).json()}
             rules = json.loads(json.dumps(spec.rules))
@@ -716,6 +717,7 @@ def example_tenants(count: int = 2) -> list[TenantSpec]:
     for index in range(1, count + 1):
         rules = json.loads(json.dumps(base))
         rules["display_name"] = f"Distributed test tenant {index} (two shops)"
+        rules["retries"] = {"delay_seconds": 5}
         out.append(TenantSpec(tenant_id=f"dist_t{index}", rules=rules, jetshop_seed=index))
     return out
 

@@ -119,7 +119,6 @@ def main() -> None:
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir(parents=True)
     os.environ["JETFORT_LEDGER_URL"] = f"sqlite:///{DEMO / 'ledger.db'}"
-    os.environ.setdefault("JETFORT_RETRY_DELAY_SECONDS", "2")
 
     _say("Airflow metadata DB")
     if _airflow("db", "migrate") != 0:
@@ -137,7 +136,9 @@ def main() -> None:
         env = demo_setup.configure(fortnox_url=fortnox_url, jetshop_url=jetshop_url)
         # this process (a plain script) reads connections and rules from the environment
         os.environ.update(env.env())
-        os.environ[f"AIRFLOW_VAR_JETFORT_TENANT_{TENANT.upper()}"] = demo_setup.example_tenants()[TENANT]
+        rules = json.loads(demo_setup.example_tenants()[TENANT])
+        rules["retries"] = {"delay_seconds": 2}  # the demo waits out retries: keep them short
+        os.environ[f"AIRFLOW_VAR_JETFORT_TENANT_{TENANT.upper()}"] = json.dumps(rules)
         if subprocess.run([sys.executable, "-m", "jetfort.bootstrap"], stdout=subprocess.DEVNULL).returncode:
             raise SystemExit("python -m jetfort.bootstrap failed")
 

@@ -24,8 +24,6 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES"] = "airflow.* jetfort.*"
 os.environ["AIRFLOW__CORE__PARALLELISM"] = "4"
-# dag.test() waits out real retry delays: keep them short in tests (production default is 30 s)
-os.environ.setdefault("JETFORT_RETRY_DELAY_SECONDS", "1")
 os.environ.setdefault("JETFORT_MAPPINGS_DIR", str(REPO / "include" / "mappings"))
 os.environ["JETFORT_LEDGER_URL"] = f"sqlite:///{_HOME / 'jetfort_ledger.db'}"
 # a throwaway key for this test session only (inherited by subprocesses the tests start)

@@ -49,6 +49,13 @@ class SyncEnv:
 
         jetfort.factory._cache = None
 
+    def set_rate_window(self, monkeypatch: pytest.MonkeyPatch, window: float) -> None:
+        """Tell the Fortnox connection the sandbox's (shorter) rate window, as its extra would."""
+        for conn_id, conn in self.env.connections.items():
+            if conn["conn_type"] == "fortnox":
+                conn["extra"]["rate_window"] = window
+                monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
     def tenant_rules(self, tenant_id: str) -> dict[str, Any]:
         return dict(json.loads((self.tenants_dir / f"{tenant_id}.json").read_text()))
 
@@ -80,6 +87,10 @@ def sync_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, seed: i
             monkeypatch.setenv(name, value)
         tenants = tmp_path / "tenants"
         shutil.copytree(demo_setup.EXAMPLE_TENANTS, tenants)
+        for path in tenants.glob("*.json"):  # dag.test() waits out retry delays: short ones, set as a user would
+            rules = json.loads(path.read_text())
+            rules["retries"] = {"delay_seconds": 1}
+            path.write_text(json.dumps(rules))
         monkeypatch.setenv("JETFORT_TENANTS_DIR", str(tenants))
         ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
         monkeypatch.setenv("JETFORT_LEDGER_URL", ledger_url)

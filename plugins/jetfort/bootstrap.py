@@ -1,28 +1,19 @@
-"""One-off setup a deployment runs before the scheduler: ledger schema and per-tenant pools.
+"""One-off setup a deployment runs before the scheduler: the ledger schema.
 
-Airflow 3 tasks cannot write pools (no metadata-DB access from workers), and a task pointing at
-a missing pool is never scheduled, so pools are created here, from the same tenant rules the DAG
-factory reads. Run it as ``python -m jetfort.bootstrap`` (``make demo``/``make up`` and the
-docker-compose init job do) after ``airflow db migrate``; it is idempotent.
+Run it as ``python -m jetfort.bootstrap`` (``make demo``/``make up`` and the docker-compose init
+job do) after ``airflow db migrate``; it is idempotent. It also lists tenants whose rules do not
+validate. Nothing here is per tenant: a tenant Variable added to a running stack is all a new
+tenant needs (its DAGs use no pool of their own; each run caps its concurrent tasks instead).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from airflow.models.pool import Pool
-
-from jetfort.factory import pools_for, rules_errors_message
+from jetfort.factory import rules_errors_message
 from jetfort.ledger import Ledger
 from jetfort.rules import RulesError, TenantRules
 from jetfort.tenants import load_tenants_from_airflow
-
-
-def ensure_pools(pools: dict[str, int]) -> list[str]:
-    for name, slots in sorted(pools.items()):
-        Pool.create_or_update_pool(name=name, slots=slots, include_deferred=False,
-                                   description="jetfort: concurrent Fortnox-heavy tasks of one tenant")
-    return sorted(pools)
 
 
 def bootstrap_tenants() -> tuple[dict[str, TenantRules], dict[str, RulesError]]:
@@ -35,16 +26,13 @@ def bootstrap_tenants() -> tuple[dict[str, TenantRules], dict[str, RulesError]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jetfort.bootstrap", description=__doc__)
-    parser.add_argument("--skip-pools", action="store_true", help="only migrate the ledger")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     ledger = Ledger.from_conn_id()
     print(f"ledger ready ({ledger.dialect})")
     tenants, errors = bootstrap_tenants()
+    print(f"tenants with valid rules: {', '.join(sorted(tenants)) or 'none'}")
     if errors:
         print(rules_errors_message(errors))
-    if not args.skip_pools:
-        for name in ensure_pools(pools_for(tenants.values())):
-            print(f"pool ready: {name}")
     return 0
 
 

@@ -4,7 +4,7 @@ A file in ``dags/`` calls :func:`tenant_dags` with the flow part it wires and a 
 adds the tasks; this module adds what every jetfort DAG has in common: the id
 ``jetfort__<tenant>__<part>``, a data-interval timetable (so windows and backfills mean
 something), tags, ``doc_md``, retries with backoff and a retry policy that fails fast on
-permanent errors, the failure notifier, and the tenant's Fortnox pool.
+permanent errors, the failure notifier, and a cap on a run's concurrent tasks.
 
 Rules are read once per parse and nothing here touches the network. A tenant whose rules do not
 validate gets no DAGs; ``dags/jetfort_rules_check.py`` turns its errors into an import error
@@ -14,7 +14,7 @@ shown in the UI, naming the tenant and the field, while every other tenant's DAG
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, ExceptionRetryPolicy, Param, RetryRule
@@ -45,14 +45,8 @@ def dag_id(tenant: str, part: str) -> str:
     return f"jetfort__{tenant}__{part}"
 
 
-def fortnox_pool(tenant: str) -> str:
-    """Pool that caps concurrent Fortnox-heavy tasks of one tenant (created by bootstrap)."""
-    return f"jetfort_fortnox__{tenant}"
-
-
-#: Base delay between task retries; ``JETFORT_RETRY_DELAY_SECONDS`` shortens it for tests and demos
-#: (``dag.test()`` really waits it out).
-RETRY_DELAY_ENV = "JETFORT_RETRY_DELAY_SECONDS"
+#: Task slots one DAG run may hold at once (its Fortnox requests share the company's budget anyway).
+MAX_ACTIVE_TASKS = 4
 
 
 def tenant_of(rules: TenantRules) -> str:
@@ -63,8 +57,6 @@ def tenant_of(rules: TenantRules) -> str:
 
 
 def default_args(rules: TenantRules) -> dict[str, Any]:
-    import os
-
     from jetfort.tasks.notify import FailureNotifier
 
     notes = rules.notifications
@@ -72,10 +64,10 @@ def default_args(rules: TenantRules) -> dict[str, Any]:
                                conn_id=notes.conn_id, to=notes.to)
     return {
         "owner": "jetfort",
-        "retries": 3,
-        "retry_delay": dt.timedelta(seconds=float(os.environ.get(RETRY_DELAY_ENV, "30"))),
+        "retries": rules.retries.count,
+        "retry_delay": dt.timedelta(seconds=rules.retries.delay_seconds),
         "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(minutes=15),
+        "max_retry_delay": dt.timedelta(minutes=rules.retries.max_delay_minutes),
         "retry_policy": RETRY_POLICY,
         "execution_timeout": dt.timedelta(hours=2),
         "on_failure_callback": [notifier],
@@ -121,6 +113,7 @@ def tenant_dags(
             start_date=START_DATE,
             catchup=False,
             max_active_runs=1,
+            max_active_tasks=MAX_ACTIVE_TASKS,
             tags=["jetfort", f"tenant:{tenant_id}", f"flow:{rules.flow}", part],
             doc_md=_doc(rules, part, description),
             description=f"{description} (tenant {tenant_id})",
@@ -152,8 +145,3 @@ def rules_errors_message(errors: Mapping[str, RulesError]) -> str:
     for tenant_id in sorted(errors):
         lines.append(str(errors[tenant_id]))
     return "\n".join(lines)
-
-
-def pools_for(tenants: Iterable[TenantRules]) -> dict[str, int]:
-    """Pools the tenants' DAGs use, with their slot counts (for bootstrap)."""
-    return {fortnox_pool(tenant_of(rules)): 4 for rules in tenants}

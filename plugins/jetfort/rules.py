@@ -387,6 +387,17 @@ class Schedules(_Rules):
         return value
 
 
+class RetryRules(_Rules):
+    """How Airflow retries a failed jetfort task (permanent errors are never retried)."""
+
+    count: int = Field(default=3, ge=0, le=10, description="Retries after the first try.")
+    delay_seconds: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Delay before the first retry; doubles on each further retry (exponential backoff).",
+    )
+    max_delay_minutes: float = Field(default=15.0, gt=0, le=1440, description="Cap on the backoff delay.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Orders
 # ---------------------------------------------------------------------------------------------
@@ -953,6 +964,7 @@ class TenantRules(_Rules):
     fortnox_conn_id: ConnId = Field(description="Airflow connection (type fortnox) of the Fortnox company.")
     shops: list[Shop] = Field(min_length=1)
     schedules: Schedules = Field(default_factory=lambda: Schedules())
+    retries: RetryRules = Field(default_factory=lambda: RetryRules())
     orders: OrderRules = Field(default_factory=lambda: OrderRules())
     status_map: StatusMapRules = Field(default_factory=lambda: StatusMapRules.model_validate({}))
     price_lists: list[PriceListRule] = Field(default_factory=list)

@@ -62,7 +62,7 @@ def test_a_thousand_orders_under_faults_end_once_each(orders_env: Any, monkeypat
         return {**quick(rules), "retries": 8}
 
     monkeypatch.setattr(jetfort.factory, "default_args", patient)
-    monkeypatch.setenv("JETFORT_FORTNOX_WINDOW_SECONDS", str(WINDOW))
+    env.set_rate_window(monkeypatch, WINDOW)
     env.fortnox.limiter.configure(25, WINDOW)
 
     shop = env.jetshop.shops["demoshop"]

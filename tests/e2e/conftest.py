@@ -52,7 +52,7 @@ class Orders:
 
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Short task retries (the factory's 30 s would make dag.test() wait) and a fast budget window."""
+    """Short task retries and no backoff (the fast sandbox window makes waits pointless)."""
     import jetfort.factory
 
     original = jetfort.factory.default_args
@@ -64,12 +64,12 @@ def fast(monkeypatch: pytest.MonkeyPatch) -> None:
         return args
 
     monkeypatch.setattr(jetfort.factory, "default_args", quick)
-    monkeypatch.setenv("JETFORT_FORTNOX_WINDOW_SECONDS", str(FAST_WINDOW))
 
 
 @pytest.fixture
-def orders_env(sync_env: Any, fast: None) -> Iterator[Any]:
+def orders_env(sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sync_env.fortnox.limiter.configure(25, FAST_WINDOW)
+    sync_env.set_rate_window(monkeypatch, FAST_WINDOW)
     sync_env.orders = Orders(sync_env)
     yield sync_env
 

@@ -106,8 +106,9 @@ class Sides:
 
 
 @pytest.fixture
-def catalog_env(sync_env: Any, fast: None) -> Iterator[Any]:
+def catalog_env(sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sync_env.fortnox.limiter.configure(25, FAST_WINDOW)
+    sync_env.set_rate_window(monkeypatch, FAST_WINDOW)
     sync_env.sides = Sides(sync_env)
     yield sync_env
 

@@ -29,10 +29,11 @@ from tests.harness import sync_environment, task_states
 
 
 # ------------------------------------------------------------------------------------------ dry run
-def _dry_run_scenario(env: Any, *, dry_first: bool) -> dict[str, Any]:
+def _dry_run_scenario(env: Any, monkeypatch: pytest.MonkeyPatch, *, dry_first: bool) -> dict[str, Any]:
     """History (a quarantined and a posted order), then new orders in the window and one released
     order outside every window; then (a dry run or two, then) a normal run."""
     env.fortnox.limiter.configure(25, FAST_WINDOW)
+    env.set_rate_window(monkeypatch, FAST_WINDOW)
     orders = Orders(env)
     env.set_tenant("strict", all_channels(env, missing_article="quarantine"))
     kinds = env.jetshop.awkward_orders("demoshop")
@@ -63,9 +64,9 @@ def _dry_run_scenario(env: Any, *, dry_first: bool) -> dict[str, Any]:
 
 def test_a_dry_run_changes_nothing_and_the_next_run_does_what_it_would_have_done(
         sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with_dry = _dry_run_scenario(sync_env, dry_first=True)
+    with_dry = _dry_run_scenario(sync_env, monkeypatch, dry_first=True)
     with sync_environment(monkeypatch, tmp_path / "alone") as other:
-        alone = _dry_run_scenario(other, dry_first=False)
+        alone = _dry_run_scenario(other, monkeypatch, dry_first=False)
 
     assert with_dry["fortnox"] == alone["fortnox"]  # the same documents, numbers, customers
     assert with_dry["shop"] == alone["shop"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pendulum
 from airflow.sdk import task
 
-from jetfort.factory import RETRY_POLICY, dag_id, fortnox_pool, rules_errors_message, tenant_dags
+from jetfort.factory import RETRY_POLICY, dag_id, rules_errors_message, tenant_dags
 from jetfort.rules import TenantRules, load_tenants, parse_tenant
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "include" / "mappings" / "tenants"
@@ -19,7 +20,7 @@ def _examples() -> dict[str, TenantRules]:
 
 
 def _build(rules: TenantRules) -> None:
-    @task(pool=fortnox_pool(rules.tenant_id))
+    @task
     def hello(tenant: str) -> str:
         return tenant
 
@@ -40,8 +41,20 @@ def test_one_dag_per_tenant_with_a_data_interval_timetable() -> None:
     assert interval.start < interval.end, "windows must have a length, or backfills mean nothing"
     (only,) = dag.tasks
     assert only.retries == 3 and only.retry_exponential_backoff == 2.0
+    assert only.retry_delay == dt.timedelta(seconds=30) and only.max_retry_delay == dt.timedelta(minutes=15)
     assert only.retry_policy is RETRY_POLICY
-    assert only.pool == "jetfort__demo_ecom".replace("jetfort__", "jetfort_fortnox__")
+    assert only.pool == "default_pool"
+
+
+def test_retries_follow_the_tenant_rules() -> None:
+    rules = json.loads((EXAMPLES / "demo_ecom.json").read_text())
+    rules["retries"] = {"count": 5, "delay_seconds": 2.5, "max_delay_minutes": 1}
+    tenants, errors = load_tenants({"jetfort_tenant_quick": json.dumps(rules)})
+    assert not errors
+    (task_,) = tenant_dags("orders", _build, description="orders", tenants=tenants)["jetfort__quick__orders"].tasks
+    assert task_.retries == 5
+    assert task_.retry_delay == dt.timedelta(seconds=2.5)
+    assert task_.max_retry_delay == dt.timedelta(minutes=1)
 
 
 def test_the_part_can_be_left_out_per_tenant_and_manual_only() -> None:

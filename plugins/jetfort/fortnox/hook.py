@@ -80,7 +80,7 @@ M = TypeVar("M", bound=FortnoxModel)
 
 #: extra keys that are jetfort settings, never HTTP headers
 JETFORT_EXTRA_KEYS = frozenset({"refresh_token", "tenant_id", "auth_url", "company", "budget",
-                                "client_secret", "client_id", "refresh_margin"})
+                                "client_secret", "client_id", "refresh_margin", "rate_window"})
 MAX_PAGE_SIZE = 500
 #: answers from a proxy that stopped waiting: the request may have been processed behind it
 GATEWAY_TIMEOUTS = frozenset({502, 504})
@@ -135,6 +135,21 @@ class FortnoxSettings:
     company: str = "fortnox_default"
     budget: str | None = None
     refresh_margin: float = DEFAULT_REFRESH_MARGIN
+    #: the API's rate window in seconds (Fortnox: 5); only a sandbox running a shorter one sets it
+    rate_window: float | None = None
+
+
+def _rate_window(conn_id: str, value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        window = float(value)
+    except (TypeError, ValueError):
+        window = 0.0
+    if not window > 0:
+        raise ValueError(f"connection {conn_id!r}: extra rate_window must be a number of seconds > 0, "
+                         f"got {value!r}")
+    return window
 
 
 def _error_fields(body: Any) -> tuple[int | str | None, str | None]:
@@ -269,7 +284,8 @@ class FortnoxHook(HttpHook):
                 tenant_id=str(extra["tenant_id"]) if extra.get("tenant_id") else None,
                 company=str(extra.get("company") or self.fortnox_conn_id),
                 budget=extra.get("budget") or None,
-                refresh_margin=float(extra.get("refresh_margin") or DEFAULT_REFRESH_MARGIN))
+                refresh_margin=float(extra.get("refresh_margin") or DEFAULT_REFRESH_MARGIN),
+                rate_window=_rate_window(self.fortnox_conn_id, extra.get("rate_window")))
         return self._settings
 
     @property
@@ -294,7 +310,7 @@ class FortnoxHook(HttpHook):
     def budget(self) -> RequestBudget:
         if self._budget is None:
             self._budget = make_budget(self.settings.budget, ledger=self.ledger, limit=self.rate_limit,
-                                       window=self.rate_window)
+                                       window=self.settings.rate_window or self.rate_window)
         return self._budget
 
     @property

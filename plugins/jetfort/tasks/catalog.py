@@ -923,28 +923,25 @@ def _context() -> Mapping[str, Any]:
     return get_current_context()
 
 
-def _task(fn: Callable[..., Any], task_id: str, pool: str | None = None, **kwargs: Any) -> Any:
+def _task(fn: Callable[..., Any], task_id: str, **kwargs: Any) -> Any:
     from airflow.sdk import task
 
     fn.__name__ = task_id
-    if pool:
-        kwargs["pool"] = pool
     return task(task_id=task_id, **kwargs)(fn)
 
 
 def build_catalog(rules: TenantRules) -> None:
     """``jetfort__<tenant>__catalog``: the flow's steps (products first), then the summary table."""
-    from jetfort.factory import fortnox_pool, tenant_of
+    from jetfort.factory import tenant_of
 
     tenant = tenant_of(rules)
-    pool = fortnox_pool(tenant)
     outputs = []
     first = None
     for step in flow_steps(rules):
         def run(step: str = step) -> list[dict[str, Any]]:
             return run_step(tenant, step, _context())
 
-        out = _task(run, step, pool)()
+        out = _task(run, step)()
         if first is None:
             first = out
         else:
@@ -976,7 +973,7 @@ def default_direction(rules: TenantRules) -> str:
 
 def build_initial(rules: TenantRules) -> None:
     """``jetfort__<tenant>__catalog_initial``: manual, the whole assortment across."""
-    from jetfort.factory import fortnox_pool, tenant_of
+    from jetfort.factory import tenant_of
 
     tenant = tenant_of(rules)
     fallback = default_direction(rules)
@@ -988,16 +985,16 @@ def build_initial(rules: TenantRules) -> None:
         context["params"] = params
         return run_initial(tenant, context)
 
-    _task(initial_sync, "initial_sync", fortnox_pool(tenant))()
+    _task(initial_sync, "initial_sync")()
 
 
 def build_drift(rules: TenantRules) -> None:
     """``jetfort__<tenant>__drift``: full comparison, report (CSV + PNG), corrections per rule."""
-    from jetfort.factory import fortnox_pool, tenant_of
+    from jetfort.factory import tenant_of
 
     tenant = tenant_of(rules)
 
     def drift_report() -> list[dict[str, Any]]:
         return run_drift(tenant, _context())
 
-    _task(drift_report, "drift_report", fortnox_pool(tenant))()
+    _task(drift_report, "drift_report")()

@@ -668,12 +668,12 @@ def build_order_status(rules: TenantRules) -> None:
     read_changes → push_status[<shop>] → summary."""
     from airflow.sdk import task
 
-    from jetfort.factory import fortnox_pool, tenant_of
+    from jetfort.factory import tenant_of
 
     tenant = tenant_of(rules)
     shops = [shop.key for shop in rules.shops]
 
-    @task(task_id="read_changes", pool=fortnox_pool(tenant))
+    @task(task_id="read_changes")
     def read(**context: Any) -> dict[str, Any]:
         return read_changes(tenant, context)
 

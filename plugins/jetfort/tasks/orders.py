@@ -53,7 +53,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -90,8 +89,6 @@ ACK_CHUNK = 50
 LINK_FLUSH = 25
 CREATE_ATTEMPTS = 3
 CUSTOMER_PLACEHOLDER = "0"
-#: test/bench knob: the Fortnox budget window in seconds (sandboxes run a faster window)
-BUDGET_WINDOW_ENV = "JETFORT_FORTNOX_WINDOW_SECONDS"
 
 COUNT_FIELDS = ("seen", "posted", "adopted", "acknowledged", "quarantined", "held", "skipped",
                 "retry_later", "fortnox_calls")
@@ -132,17 +129,8 @@ def new_counts(shop_key: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------ runtime
 def open_runtime(tenant: str) -> TenantRuntime:
-    """The tenant runtime; a faster Fortnox budget window when the sandbox runs one (tests, bench)."""
-    runtime = TenantRuntime.for_tenant(tenant)
-    window = os.environ.get(BUDGET_WINDOW_ENV)
-    if window:
-        from jetfort.fortnox.budget import make_budget
-        from jetfort.fortnox.hook import FortnoxHook
-
-        hook = FortnoxHook(runtime.rules.fortnox_conn_id, ledger=runtime.ledger)
-        hook._budget = make_budget(hook.settings.budget, ledger=runtime.ledger, window=float(window))
-        runtime.__dict__["fortnox"] = hook
-    return runtime
+    """The tenant's runtime (its hooks are configured by its connections and rules alone)."""
+    return TenantRuntime.for_tenant(tenant)
 
 
 def _calls(runtime: TenantRuntime) -> int:

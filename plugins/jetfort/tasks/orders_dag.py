@@ -27,7 +27,7 @@ from typing import Any
 from airflow.sdk import get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
-from jetfort.factory import fortnox_pool, tenant_of
+from jetfort.factory import tenant_of
 from jetfort.rules import TenantRules
 from jetfort.tasks import preflight as checks
 from jetfort.tasks.orders import (
@@ -79,14 +79,13 @@ def shop_status(stages: Mapping[str, Mapping[str, Any]]) -> str:
 def build_orders(rules: TenantRules) -> None:
     """Add the orders tasks to the DAG being built."""
     tenant = tenant_of(rules)
-    pool = fortnox_pool(tenant)
     shops = [shop.key for shop in rules.shops]
     timezone = rules.schedules.timezone
 
     def params_of(context: Mapping[str, Any]) -> OrderParams:
         return order_params_of(context, timezone=timezone)
 
-    @task(task_id="preflight", pool=pool)
+    @task(task_id="preflight")
     def preflight() -> dict[str, Any]:
         context = get_current_context()
         params = params_of(context)  # invalid params fail here, before any shop is touched
@@ -119,13 +118,13 @@ def build_orders(rules: TenantRules) -> None:
             rt, shop_key, context=ctx, order_numbers=params.order_numbers, run_id=ctx.get("run_id"),
             dry_run=params.dry_run, window=range_window(ctx.get("params") or {}, timezone=timezone)))
 
-    @task(task_id="map", map_index_template="{{ shop_key }}", pool=pool)
+    @task(task_id="map", map_index_template="{{ shop_key }}")
     def map_(batch: dict[str, Any]) -> dict[str, Any]:
         return run_stage("map", batch["shop"], lambda rt, params, ctx: map_shop(
             rt, batch["shop"], batch, dry_run=params.dry_run, fresh_facts=bool(params.order_numbers),
             run_id=ctx.get("run_id")))
 
-    @task(task_id="post", map_index_template="{{ shop_key }}", pool=pool)
+    @task(task_id="post", map_index_template="{{ shop_key }}")
     def post(batch: dict[str, Any]) -> dict[str, Any]:
         return run_stage("post", batch["shop"], lambda rt, params, ctx: post_shop(
             rt, batch["shop"], batch, run_id=ctx.get("run_id")))
