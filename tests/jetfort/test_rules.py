@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import pickle
+import subprocess
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +25,7 @@ from jetfort.rules import (
     parse_tenant,
     render_json_schema,
 )
+from jetfort.rules.types import secret_keys
 
 REPO = Path(__file__).resolve().parents[2]
 MAPPINGS = REPO / "include" / "mappings"
@@ -119,7 +123,7 @@ def test_combo_example_is_multishop_with_two_shops() -> None:
 
 def test_examples_hold_no_secrets() -> None:
     for path in EXAMPLES.glob("*.json"):
-        assert rules_mod._secret_keys(json.loads(path.read_text(encoding="utf-8"))) == [], path.name
+        assert secret_keys(json.loads(path.read_text(encoding="utf-8"))) == [], path.name
 
 
 # --------------------------------------------------------------------------------------------
@@ -879,6 +883,20 @@ def test_examples_validate_against_the_committed_schema() -> None:
     for path in sorted(EXAMPLES.glob("*.json")):
         assert list(validator.iter_errors(json.loads(path.read_text(encoding="utf-8")))) == [], path.name
     assert list(validator.iter_errors(with_(erp, orders__document="faktura")()))  # and rejects a bad value
+
+
+def test_python_m_jetfort_rules_writes_the_schema_into_the_mappings_dir(tmp_path: Path) -> None:
+    """The maintenance command the mappings README names rewrites the schema where the data files are."""
+    for path in MAPPINGS.glob("*.json"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    target = tmp_path / "tenant_rules.schema.json"
+    target.write_text("{}\n", encoding="utf-8")
+    env = {**os.environ, "JETFORT_MAPPINGS_DIR": str(tmp_path), "PYTHONPATH": str(REPO / "plugins")}
+    done = subprocess.run([sys.executable, "-m", "jetfort.rules"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(target)
+    assert target.read_text(encoding="utf-8") == (MAPPINGS / "tenant_rules.schema.json").read_text(encoding="utf-8")
 
 
 def test_write_json_schema(tmp_path: Path) -> None:

@@ -1,38 +1,35 @@
 """Pure mapping: Jetshop models and tenant rules in, Fortnox models out (no I/O, no Airflow, no HTTP).
 
-* :mod:`jetfort.mapping.orders` — shop order → Fortnox order/invoice (:func:`map_document`), the
-  idempotency key and the total check;
+* :mod:`jetfort.mapping.orders` — shop order → Fortnox order/invoice (:func:`map_document`) and the
+  idempotency key;
+* :mod:`jetfort.mapping.document` — :class:`MappedDocument` and the total check;
 * :mod:`jetfort.mapping.customers` — shop buyer → Fortnox customer plan (match keys, VAT type);
+* :mod:`jetfort.mapping.plugins` — the tenant plugins' order-mapping extension points (it uses
+  :mod:`jetfort.extensions` to load them; the extensions never import the mapping);
 * :mod:`jetfort.mapping.totals` — document totals computed the way Fortnox computes them;
-* :mod:`jetfort.mapping.problems` — :class:`MappingProblem`, the reason an order is quarantined.
-
-The names below are re-exported lazily so that importing one submodule stays cheap and no import
-cycle with :mod:`jetfort.extensions` can form.
+* :mod:`jetfort.mapping.problems` — :class:`MappingProblem`, the reason an order is quarantined;
+* the catalog side: :mod:`~jetfort.mapping.products`, :mod:`~jetfort.mapping.prices`,
+  :mod:`~jetfort.mapping.stock`, and :mod:`~jetfort.mapping.status` for order status back.
 """
 
-from __future__ import annotations
+from jetfort.mapping.customers import CustomerPlan, plan_customer
+from jetfort.mapping.document import MappedDocument, check_total
+from jetfort.mapping.orders import FortnoxFacts, idempotency_key, map_document
+from jetfort.mapping.plugins import apply_document_plugins
+from jetfort.mapping.problems import MappingProblem
+from jetfort.mapping.totals import DocumentTotals, fortnox_total, fortnox_totals
 
-import importlib
-from typing import Any
-
-_EXPORTS = {
-    "MappingProblem": "problems",
-    "CustomerPlan": "customers",
-    "plan_customer": "customers",
-    "DocumentTotals": "totals",
-    "fortnox_total": "totals",
-    "fortnox_totals": "totals",
-    "FortnoxFacts": "orders",
-    "MappedDocument": "orders",
-    "idempotency_key": "orders",
-    "map_document": "orders",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jetfort.mapping' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"jetfort.mapping.{module}"), name)
+__all__ = [
+    "CustomerPlan",
+    "DocumentTotals",
+    "FortnoxFacts",
+    "MappedDocument",
+    "MappingProblem",
+    "apply_document_plugins",
+    "check_total",
+    "fortnox_total",
+    "fortnox_totals",
+    "idempotency_key",
+    "map_document",
+    "plan_customer",
+]

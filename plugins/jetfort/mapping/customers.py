@@ -27,6 +27,7 @@ from typing import Any
 
 from jetfort.fortnox.models import CustomerType, FortnoxCustomer, VatType, max_length
 from jetfort.jetshop.models import Address, ShopOrder
+from jetfort.mapping.plugins import apply_customer_plugins
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import (
     clean,
@@ -40,13 +41,12 @@ from jetfort.mapping.text import (
     valid_vat_number,
     vat_number_country,
 )
+from jetfort.mapping.totals import VAT_FREE_TYPES
 from jetfort.rules import TenantRules
 
 __all__ = ["VAT_FREE_TYPES", "CustomerPlan", "buyer_name", "buyer_vat_number", "is_company_buyer", "plan_customer",
            "vat_type_for"]
 
-VAT_FREE_TYPES = frozenset({VatType.EXPORT, VatType.EUREVERSEDVAT})
-"""Customer VAT types Fortnox books without VAT on every row, freight and fee."""
 HOME = "SE"
 
 
@@ -243,13 +243,11 @@ def plan_customer(order: ShopOrder, rules: TenantRules, shop_key: str) -> Custom
             "delivery_phone1": clean(delivery.phone or delivery.mobile_phone) or None,
         })
     customer = FortnoxCustomer(**{k: v for k, v in values.items() if v is not None})
+    if rules.plugins:
+        customer = apply_customer_plugins(customer, order, rules)
     plan = CustomerPlan(org_number=keys["organisation_number"], email=email, use_collective=collective,
                         customer=customer, match_order=match_order, vat_type=vat_type, country=country,
                         is_company=is_company, notes=tuple(notes))
-    if rules.plugins:
-        from jetfort.extensions import apply_customer_plugins
-
-        plan = apply_customer_plugins(plan, order, rules)
     return plan
 
 

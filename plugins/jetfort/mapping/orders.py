@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
@@ -54,9 +54,11 @@ from jetfort.fortnox.models import (
 )
 from jetfort.jetshop.models import OrderRow, RowType, ShopOrder
 from jetfort.mapping.customers import VAT_FREE_TYPES, buyer_name, is_company_buyer, vat_type_for
+from jetfort.mapping.document import SEK, MappedDocument, check_total, used_articles
+from jetfort.mapping.plugins import apply_document_plugins, apply_row_plugins
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import clean, cut, normalise_email
-from jetfort.mapping.totals import HEADER_VAT_RATE, DocumentTotals, fortnox_total, fortnox_totals, r2
+from jetfort.mapping.totals import HEADER_VAT_RATE, fortnox_total, r2
 from jetfort.rules import Channel, FeeRule, TenantRules
 
 __all__ = [
@@ -72,7 +74,6 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-SEK = "SEK"
 KEY_PREFIX = "jetfort"
 _ARTICLE_NUMBER = re.compile(r"^[A-Za-z0-9_\-+/.]{1,50}$")
 _ROW_DESCRIPTION = max_length(DocumentRow, "description") or 255
@@ -93,49 +94,6 @@ class FortnoxFacts:
     """Enabled currency codes (SEK always counts as enabled)."""
     currency_rates: Mapping[str, Decimal] = field(default_factory=dict)
     """Code → SEK per unit, when known."""
-
-
-DocumentKind = Literal["order", "invoice"]
-
-
-@dataclass(frozen=True)
-class MappedDocument:
-    """A Fortnox document ready to post, with what the post stage and the audit need."""
-
-    kind: DocumentKind
-    document: FortnoxOrder | FortnoxInvoice
-    idempotency_field: str
-    idempotency_key: str
-    shop_total: Decimal
-    fortnox_total: Decimal
-    articles_to_create: list[FortnoxArticle] = field(default_factory=list)
-    text_rows: list[int] = field(default_factory=list)
-    """Indexes of document rows made from shop rows without a Fortnox article (sent on an account)."""
-    notes: list[str] = field(default_factory=list)
-    vat_type: VatType = VatType.SEVAT
-    totals: DocumentTotals | None = None
-    shop_vat: Decimal | None = None
-    plugins_applied: bool = False
-
-    @property
-    def vat_free(self) -> bool:
-        return self.vat_type in VAT_FREE_TYPES
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON object for ``{"Order": ...}`` / ``{"Invoice": ...}``."""
-        return self.document.to_payload()
-
-    def total_check(self) -> dict[str, str]:
-        """The total check as text figures, for dry runs, the audit and the quarantine."""
-        totals = self.totals
-        out = {"currency": self.document.currency or "SEK", "shop_total": str(self.shop_total),
-               "fortnox_total": str(self.fortnox_total)}
-        if totals is not None:
-            out.update(fortnox_unrounded=str(totals.unrounded), round_off=str(totals.round_off),
-                       fortnox_vat=str(totals.vat), difference=str(self.shop_total - totals.unrounded))
-        if self.shop_vat is not None:
-            out["shop_vat"] = str(self.shop_vat)
-        return out
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -372,8 +330,6 @@ class _Builder:
             self.positive[rate] = self.positive.get(rate, ZERO) + gross_total
         rows = [doc_row]
         if self.rules.plugins:
-            from jetfort.extensions import apply_row_plugins
-
             rows = apply_row_plugins(doc_row, row, self.order, self.rules, index)
         for item in rows:
             self.add_row(item, shop_row=True)
@@ -497,17 +453,12 @@ def _check_reference(order: ShopOrder, value: str, limit: int, path: str, what: 
 # ------------------------------------------------------------------------------------------ main
 
 
-def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, customer_number: str,
-                 facts: FortnoxFacts) -> MappedDocument:
-    """The Fortnox order or invoice for ``order`` (per ``rules.orders.document``), total-checked.
-
-    Raises :class:`MappingProblem` when a person has to act (reason and shop field inside).
-    """
-    orders = rules.orders
-    if len(order.rows) > orders.max_rows:
+def _refuse_unpostable(order: ShopOrder, max_rows: int) -> None:
+    """MappingProblem for an order no document can carry (too many rows, none, a negative total)."""
+    if len(order.rows) > max_rows:
         raise MappingProblem(
             "too_many_rows", "rows",
-            f"Order {order.order_number} has {len(order.rows)} rows; the rules accept at most {orders.max_rows} "
+            f"Order {order.order_number} has {len(order.rows)} rows; the rules accept at most {max_rows} "
             "on one document (Fortnox: 500). Split the order.")
     if not order.rows:
         raise MappingProblem("no_rows", "rows", f"Order {order.order_number} has no rows to put on a document.")
@@ -516,32 +467,12 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
             "negative_total", "total_inc_vat",
             f"Order {order.order_number} totals {order.total_inc_vat} {order.currency}: a sale cannot be "
             "negative; book it as a credit in Fortnox.")
-    currency, currency_rate = _currency(order, facts)
-    b = _Builder(order, rules, facts)
-    for index, row in enumerate(order.rows):
-        b.product_row(index, row)
-    b.order_discount()
-    freight = b.extra("freight", order.freight_inc_vat, order.freight_vat_rate, orders.freight,
-                      clean(f"Frakt {order.delivery_method}") if order.delivery_method else "Frakt")
-    fee = b.extra("payment_fee", order.payment.fee_inc_vat, order.payment.fee_vat_rate, orders.payment_fee,
-                  "Betalningsavgift")
 
-    key = idempotency_key(shop_key, order)
-    key_attr = _IDEMPOTENCY_ATTR[orders.idempotency_field]
-    channel = _channel(rules, shop_key, order.channel_id)
-    if channel is None:
-        b.notes.append(f"channel {order.channel_id} of shop {shop_key!r} is not in the rules; "
-                       "no project, cost centre or our reference set")
-    model = FortnoxOrder if b.is_order else FortnoxInvoice
+
+def _address_values(order: ShopOrder) -> dict[str, Any]:
+    """The document's billing and delivery address fields (empty ones as None)."""
     billing, delivery = order.billing, order.delivery
-    values: dict[str, Any] = {
-        "customer_number": customer_number,
-        "customer_name": cut(buyer_name(order), max_length(model, "customer_name")),
-        "vat_included": b.vat_included,
-        "your_order_number": _check_reference(order, clean(order.order_number),
-                                              max_length(model, "your_order_number") or 75,
-                                              "order_number", "order number"),
-        key_attr: key,
+    return {
         "language": "SV" if (billing.country_code or "SE").upper() in ("SE", "") else "EN",
         "address1": clean(billing.street) or None,
         "address2": clean(billing.care_of) or None,
@@ -553,83 +484,88 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
         "delivery_address2": clean(delivery.care_of) or None,
         "delivery_zip_code": clean(delivery.zip_code) or None,
         "delivery_city": clean(delivery.city) or None,
-        "rows": b.rows,
     }
-    if freight is not None:
-        values["freight"] = freight
-    if fee is not None:
-        values["administration_fee"] = fee
-    # always explicit: without it Fortnox takes the customer's currency (a buyer first seen in EUR)
-    values["currency"] = currency
-    if currency != SEK:
-        values.update(currency_rate=currency_rate, currency_unit=ONE)
-    if is_company_buyer(order) and clean(billing.full_name):
-        values["your_reference"] = cut(clean(billing.full_name), max_length(model, "your_reference"))
+
+
+def _comments(order: ShopOrder, model: type[FortnoxOrder | FortnoxInvoice], notes: list[str]) -> str | None:
+    """The shop comment and the payment, cut to the document's Comments limit (noted when cut)."""
     payment = order.payment
     paid = " ".join(clean(p) for p in (payment.method or payment.provider.value, payment.transaction_id) if p)
     comments = "\n".join(part for part in (clean(order.comment), f"Betalning: {paid}" if paid else "") if part)
-    if comments:
-        limit = max_length(model, "comments") or 1024
-        values["comments"] = cut(comments, limit)
-        if len(comments) > limit:
-            b.notes.append(f"shop comment cut to {limit} characters in Comments")
+    if not comments:
+        return None
+    limit = max_length(model, "comments") or 1024
+    if len(comments) > limit:
+        notes.append(f"shop comment cut to {limit} characters in Comments")
+    return cut(comments, limit)
+
+
+def _channel_values(channel: Channel | None) -> dict[str, Any]:
+    """The channel's Fortnox tags (project, cost centre, our reference) where the rules set them."""
+    if channel is None:
+        return {}
+    tags = {"project": channel.project, "cost_center": channel.cost_center,
+            "our_reference": channel.our_reference}
+    return {name: value for name, value in tags.items() if value}
+
+
+def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, customer_number: str,
+                 facts: FortnoxFacts) -> MappedDocument:
+    """The Fortnox order or invoice for ``order`` (per ``rules.orders.document``), total-checked.
+
+    Raises :class:`MappingProblem` when a person has to act (reason and shop field inside).
+    """
+    orders = rules.orders
+    _refuse_unpostable(order, orders.max_rows)
+    currency, currency_rate = _currency(order, facts)
+    b = _Builder(order, rules, facts)
+    for index, row in enumerate(order.rows):
+        b.product_row(index, row)
+    b.order_discount()
+    freight = b.extra("freight", order.freight_inc_vat, order.freight_vat_rate, orders.freight,
+                      clean(f"Frakt {order.delivery_method}") if order.delivery_method else "Frakt")
+    fee = b.extra("payment_fee", order.payment.fee_inc_vat, order.payment.fee_vat_rate, orders.payment_fee,
+                  "Betalningsavgift")
+
+    key = idempotency_key(shop_key, order)
+    channel = _channel(rules, shop_key, order.channel_id)
+    if channel is None:
+        b.notes.append(f"channel {order.channel_id} of shop {shop_key!r} is not in the rules; "
+                       "no project, cost centre or our reference set")
+    model = FortnoxOrder if b.is_order else FortnoxInvoice
+    values: dict[str, Any] = {
+        "customer_number": customer_number,
+        "customer_name": cut(buyer_name(order), max_length(model, "customer_name")),
+        "vat_included": b.vat_included,
+        "your_order_number": _check_reference(order, clean(order.order_number),
+                                              max_length(model, "your_order_number") or 75,
+                                              "order_number", "order number"),
+        _IDEMPOTENCY_ATTR[orders.idempotency_field]: key,
+        **_address_values(order),
+        "rows": b.rows,
+        "freight": freight,
+        "administration_fee": fee,
+        # always explicit: without it Fortnox takes the customer's currency (a buyer first seen in EUR)
+        "currency": currency,
+    }
+    if currency != SEK:
+        values.update(currency_rate=currency_rate, currency_unit=ONE)
+    if is_company_buyer(order) and clean(order.billing.full_name):
+        values["your_reference"] = cut(clean(order.billing.full_name), max_length(model, "your_reference"))
+    values["comments"] = _comments(order, model, b.notes)
     email = normalise_email(order.customer.email)
     if email and customer_number == orders.collective_customer_number:
         # the collective customer's own e-mail is not the buyer's: a sent document must reach the buyer
         values["email_information"] = EmailInformation(email_address_to=email)
-    if channel is not None:
-        if channel.project:
-            values["project"] = channel.project
-        if channel.cost_center:
-            values["cost_center"] = channel.cost_center
-        if channel.our_reference:
-            values["our_reference"] = channel.our_reference
+    values.update(_channel_values(channel))
     if b.is_order:
         values["order_date"] = order.order_date.date()
-    for name in [n for n, v in values.items() if isinstance(v, str) and not v]:
-        del values[name]
-    document = model(**{k: v for k, v in values.items() if v is not None})
+    document = model(**{k: v for k, v in values.items() if v is not None and not (isinstance(v, str) and not v)})
     mapped = MappedDocument(
         kind="order" if b.is_order else "invoice", document=document,
         idempotency_field=orders.idempotency_field, idempotency_key=key, shop_total=order.total_inc_vat,
         fortnox_total=ZERO, articles_to_create=used_articles(document, b.articles.values()), text_rows=b.text_rows,
         notes=b.notes, vat_type=b.vat_type, shop_vat=order.vat_total)
     if any(p.enabled for p in rules.plugins):
-        from jetfort.extensions import apply_document_plugins
-
         return apply_document_plugins(mapped, order, rules)
     return check_total(mapped, order, rules)
-
-
-def used_articles(document: FortnoxOrder | FortnoxInvoice, articles: Iterable[FortnoxArticle]) -> list[FortnoxArticle]:
-    """The articles to create that the document's rows still use (a plugin may have re-booked a row)."""
-    used = {row.article_number for row in document.rows or ()}
-    return [article for article in articles if article.article_number in used]
-
-
-def check_total(mapped: MappedDocument, order: ShopOrder, rules: TenantRules) -> MappedDocument:
-    """Recompute the document's totals as Fortnox will and compare with the shop's total.
-
-    The comparison is before öresavrundning (Fortnox's rounding to whole kronor is not a mismatch);
-    the tolerance is ``rules.orders.rounding_tolerance`` SEK, converted for foreign currencies.
-    """
-    document = mapped.document
-    totals = fortnox_totals(document, vat_free=mapped.vat_free)
-    currency = document.currency or SEK
-    tolerance = rules.orders.rounding_tolerance
-    if currency != SEK and document.currency_rate:
-        tolerance = tolerance * (document.currency_unit or ONE) / document.currency_rate
-    difference = abs(mapped.shop_total - totals.unrounded)
-    notes = list(mapped.notes)
-    if difference > tolerance:
-        raise MappingProblem(
-            "total_mismatch", "total",
-            f"Order {order.order_number}: the shop's total is {mapped.shop_total} {currency} but Fortnox would "
-            f"compute {totals.unrounded} {currency} (Total {totals.total} after öresavrundning); the difference "
-            f"{r2(difference)} is over the tolerance {r2(tolerance)} {currency}.")
-    if mapped.shop_vat is not None and abs(mapped.shop_vat - totals.vat) > Decimal("0.05") and not mapped.vat_free:
-        note = (f"VAT in Fortnox {totals.vat} {currency} differs from the shop's {mapped.shop_vat} "
-                "(freight/fee VAT follows the goods, rows are exact to the öre)")
-        if note not in notes:
-            notes.append(note)
-    return replace(mapped, fortnox_total=totals.total, totals=totals, notes=notes)

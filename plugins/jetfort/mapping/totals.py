@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from jetfort.fortnox.models import DiscountType, FortnoxInvoice, FortnoxOrder
+from jetfort.fortnox.models import DiscountType, FortnoxInvoice, FortnoxOrder, VatType
 
-__all__ = ["HEADER_VAT_RATE", "DocumentTotals", "fortnox_total", "fortnox_totals", "r2"]
+__all__ = ["HEADER_VAT_RATE", "VAT_FREE_TYPES", "DocumentTotals", "fortnox_total", "fortnox_totals", "r2"]
 
 CENT = Decimal("0.01")
 KRONA = Decimal("1")
@@ -30,6 +30,8 @@ ONE = Decimal(1)
 HUNDRED = Decimal(100)
 HEADER_VAT_RATE = Decimal(25)
 """VAT Fortnox puts on header freight and administration fee (the company setting's default)."""
+VAT_FREE_TYPES = frozenset({VatType.EXPORT, VatType.EUREVERSEDVAT})
+"""Customer VAT types Fortnox books without VAT on every row, freight and fee."""
 
 
 def r2(value: Decimal) -> Decimal:

@@ -1,0 +1,70 @@
+"""Where the rules' data lives: the mappings directory (``include/mappings`` or ``$JETFORT_MAPPINGS_DIR``),
+its JSON files without their ``_doc`` keys, and pydantic fields whose defaults come from ``defaults.json``.
+
+Also the names the rest of jetfort shares with the rules: the Variable prefix, the environment names
+and the tenant id pattern.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+VARIABLE_PREFIX = "jetfort_tenant_"
+ENV_PREFIX = "AIRFLOW_VAR_" + VARIABLE_PREFIX.upper()
+TENANTS_DIR_ENV = "JETFORT_TENANTS_DIR"
+MAPPINGS_DIR_ENV = "JETFORT_MAPPINGS_DIR"
+TENANT_ID_PATTERN = r"^[a-z0-9_]{1,40}$"
+SCHEMA_FILE = "tenant_rules.schema.json"
+
+
+def mappings_dir() -> Path:
+    """``include/mappings`` next to ``plugins/`` in the repo, or ``$JETFORT_MAPPINGS_DIR``."""
+    override = os.environ.get(MAPPINGS_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[3] / "include" / "mappings"
+
+
+def _strip_doc(value: Any) -> Any:
+    """Drop ``_doc``-style keys: the data files document themselves with keys starting with ``_``."""
+    if isinstance(value, dict):
+        return {k: _strip_doc(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list):
+        return [_strip_doc(v) for v in value]
+    return value
+
+
+@lru_cache(maxsize=32)
+def _read_mapping(path: str) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return _strip_doc(json.load(fh))
+
+
+def load_mapping(name: str) -> Any:
+    """A data file from the mappings directory (without its ``_doc`` keys); a fresh copy each call."""
+    return copy.deepcopy(_read_mapping(str(mappings_dir() / name)))
+
+
+def default_value(*path: str) -> Any:
+    """One value from ``defaults.json`` by key path, e.g. ``default_value("orders", "document")``."""
+    value: Any = load_mapping("defaults.json")
+    for key in path:
+        value = value[key]
+    return value
+
+
+def from_defaults(*path: str, description: str | None = None) -> Any:
+    """A pydantic Field whose default comes from ``defaults.json`` when the rules leave it out."""
+    where = ".".join(path)
+    text = f"Default: defaults.json {where}."
+    return Field(
+        default_factory=lambda: default_value(*path),
+        description=f"{description} {text}" if description else text,
+    )

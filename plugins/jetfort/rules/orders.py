@@ -1,0 +1,192 @@
+"""How shop orders become Fortnox documents: triggers, customers, fees, accounts, limits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from jetfort.rules.errors import Problems
+from jetfort.rules.files import default_value, from_defaults, load_mapping
+from jetfort.rules.types import (
+    Account,
+    ArticleNumber,
+    CustomerNumber,
+    DeliveryCode,
+    Key,
+    PriceListCode,
+    RulesModel,
+    StatusId,
+    TermsCode,
+    VatRateKey,
+    unique,
+)
+
+
+class CustomerDefaults(RulesModel):
+    """Values a new Fortnox customer (and the document) gets when the shop order does not say."""
+
+    terms_of_payment: TermsCode | None = from_defaults("orders", "customer_defaults", "terms_of_payment")
+    way_of_delivery: DeliveryCode | None = from_defaults("orders", "customer_defaults", "way_of_delivery")
+    terms_of_delivery: DeliveryCode | None = from_defaults(
+        "orders", "customer_defaults", "terms_of_delivery"
+    )
+    price_list: PriceListCode = from_defaults("orders", "customer_defaults", "price_list")
+
+
+class FeeRule(RulesModel):
+    """Freight or payment fee: on the document header (Freight / AdministrationFee) or as a row."""
+
+    mode: Literal["header", "row"] = "header"
+    article_number: ArticleNumber | None = Field(
+        default=None, description="The Fortnox article for the row (mode row)."
+    )
+
+    @model_validator(mode="after")
+    def _article_when_row(self) -> FeeRule:
+        if self.mode == "row" and not self.article_number:
+            raise Problems([("article_number", "required when mode is 'row'")])
+        if self.mode == "header" and self.article_number:
+            raise Problems([("article_number", "only used when mode is 'row' (mode is 'header')")])
+        return self
+
+
+def _vat_accounts() -> dict[str, Any]:
+    """vat_accounts.json flattened to the OrderAccounts shape."""
+    table = load_mapping("vat_accounts.json")
+    return {
+        "sales": {rate: row["sales_account"] for rate, row in table["rates"].items()},
+        "eu_vat": table["vat_types"]["EUVAT"]["sales_account"],
+        "eu_reverse_charge": table["vat_types"]["EUREVERSEDVAT"]["sales_account"],
+        "export": table["vat_types"]["EXPORT"]["sales_account"],
+        "freight": table["freight_account"],
+        "payment_fee": table["payment_fee_account"],
+    }
+
+
+class OrderAccounts(RulesModel):
+    """Sales accounts per VAT rate and per customer VAT type; defaults from vat_accounts.json.
+
+    ``sales`` merges rate by rate over the defaults, so ``{"sales": {"25": 3011}}`` keeps 12/6/0.
+    """
+
+    sales: dict[VatRateKey, Account] = Field(
+        default_factory=lambda: _vat_accounts()["sales"],
+        description="VAT rate (percent, as text) → sales account.",
+    )
+    eu_vat: Account = Field(
+        default_factory=lambda: _vat_accounts()["eu_vat"], description="EU consumer sales."
+    )
+    eu_reverse_charge: Account = Field(
+        default_factory=lambda: _vat_accounts()["eu_reverse_charge"], description="EU B2B, reverse charge."
+    )
+    export: Account = Field(default_factory=lambda: _vat_accounts()["export"], description="Outside the EU.")
+    freight: Account = Field(default_factory=lambda: _vat_accounts()["freight"])
+    payment_fee: Account = Field(default_factory=lambda: _vat_accounts()["payment_fee"])
+
+    @field_validator("sales", mode="before")
+    @classmethod
+    def _merge_default_rates(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {**_vat_accounts()["sales"], **{str(k): v for k, v in value.items()}}
+
+    def sales_account_for(self, rate: Decimal | int | str) -> int:
+        """The sales account for a VAT rate (25, Decimal('12.00'), '6'); KeyError if none is set."""
+        value = Decimal(str(rate))
+        key = str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
+        return self.sales[key]
+
+
+class OrderRules(RulesModel):
+    """How shop orders become Fortnox documents (issue: orders flow)."""
+
+    document: Literal["order", "invoice"] = from_defaults("orders", "document")
+    trigger_statuses: Annotated[list[StatusId], AfterValidator(unique)] = Field(
+        default_factory=lambda: default_value("orders", "trigger_statuses"),
+        min_length=1,
+        description="Jetshop status ids that release an order to Fortnox (all shops unless overridden).",
+    )
+    trigger_statuses_by_shop: dict[Key, Annotated[list[StatusId], AfterValidator(unique)]] = Field(
+        default_factory=dict, description="Shop key → trigger statuses, replacing the default for that shop."
+    )
+    transferred_status: StatusId = from_defaults(
+        "orders", "transferred_status", description="Jetshop status set after posting."
+    )
+    transferred_status_by_shop: dict[Key, StatusId] = Field(
+        default_factory=dict,
+        description="Shop key → transferred status (Jetshop status ids are per shop).",
+    )
+    customer_match: Annotated[list[Literal["organisation_number", "email"]], AfterValidator(unique)] = Field(
+        default_factory=lambda: default_value("orders", "customer_match"),
+        min_length=1,
+        description="Order in which existing Fortnox customers are looked up; none found → create.",
+    )
+    collective_customer_number: CustomerNumber | None = Field(
+        default=None,
+        description="Fortnox customer for all private (B2C) buyers; unset = one customer per buyer.",
+    )
+    customer_defaults: CustomerDefaults = Field(default_factory=lambda: CustomerDefaults())
+    freight: FeeRule = Field(default_factory=lambda: FeeRule())
+    payment_fee: FeeRule = Field(default_factory=lambda: FeeRule())
+    accounts: OrderAccounts = Field(default_factory=lambda: OrderAccounts())
+    vat_included: bool = from_defaults("orders", "vat_included", description="Document VATIncluded.")
+    rounding_tolerance: Decimal = Field(
+        default_factory=lambda: default_value("orders", "rounding_tolerance"),
+        ge=0,
+        le=100,
+        decimal_places=2,
+        description="Largest accepted difference (SEK) between the shop total and Fortnox's computed total.",
+    )
+    idempotency_field: Literal["ExternalInvoiceReference1", "ExternalInvoiceReference2"] = from_defaults(
+        "orders", "idempotency_field", description="Document field that carries the shop+order key."
+    )
+    missing_article: Literal["create", "text_row", "quarantine"] = from_defaults(
+        "orders",
+        "missing_article",
+        description="Article unknown in Fortnox: create it (ecom/combo), text row, or quarantine.",
+    )
+    max_rows: int = Field(
+        default_factory=lambda: default_value("orders", "max_rows"),
+        ge=1,
+        le=500,
+        description="Orders with more rows are quarantined (Fortnox accepts at most 500).",
+    )
+
+    @model_validator(mode="after")
+    def _transferred_is_not_a_trigger(self) -> OrderRules:
+        problems = []
+        if self.transferred_status in self.trigger_statuses:
+            problems.append(
+                (
+                    "transferred_status",
+                    f"{self.transferred_status} is also a trigger status; posted orders would be picked up again",
+                )
+            )
+        shops = set(self.trigger_statuses_by_shop) | set(self.transferred_status_by_shop)
+        for shop in sorted(shops):
+            transferred = self.transferred_status_for(shop)
+            if shop in self.trigger_statuses_by_shop and transferred in self.trigger_statuses_for(shop):
+                problems.append(
+                    (
+                        f"trigger_statuses_by_shop.{shop}",
+                        f"contains the transferred status {transferred} of shop {shop!r}",
+                    )
+                )
+            elif shop in self.transferred_status_by_shop and transferred in self.trigger_statuses_for(shop):
+                problems.append(
+                    (
+                        f"transferred_status_by_shop.{shop}",
+                        f"{transferred} is also a trigger status of shop {shop!r}",
+                    )
+                )
+        if problems:
+            raise Problems(problems)
+        return self
+
+    def transferred_status_for(self, shop_key: str) -> int:
+        return self.transferred_status_by_shop.get(shop_key, self.transferred_status)
+
+    def trigger_statuses_for(self, shop_key: str) -> tuple[int, ...]:
+        return tuple(self.trigger_statuses_by_shop.get(shop_key, self.trigger_statuses))
