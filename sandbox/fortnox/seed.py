@@ -102,7 +102,7 @@ def article_entity(number: str, description: str, *, vat: int = 25, stock_goods:
         "Active": True, "Manufacturer": None, "ManufacturerArticleNumber": "", "Note": "",
         "PurchaseAccount": 4000, "PurchasePrice": purchase_price, "QuantityInStock": 0, "ReservedQuantity": 0,
         "SalesAccount": SALES_ACCOUNT_BY_VAT.get(vat, 3001), "StockGoods": stock_goods, "StockPlace": None,
-        "StockValue": 0, "StockWarning": 0, "SupplierName": None, "SupplierNumber": None, "Type": article_type,
+        "StockValue": 0, "StockWarning": None, "SupplierName": None, "SupplierNumber": None, "Type": article_type,
         "Unit": unit, "VAT": vat, "WebshopArticle": webshop, "Weight": 0, "Width": 0, "Expired": False,
         "SalesPrice": None, "CostCalculationMethod": None, "StockAccount": None, "StockChangeAccount": None,
         "DirectCost": None, "FreightCost": None, "OtherCost": None, "DefaultStockPoint": None,

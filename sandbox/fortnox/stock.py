@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import totals
 from .state import Company
 
 DEFAULT_POINT = "LAGER1"
@@ -42,9 +43,9 @@ def refresh_article_stock(company: Company, only: str | None = None) -> None:
         if points:
             in_stock = sum(v[0] for v in points)
             reserved = sum(v[1] for v in points) + (reserved_by_orders(company, number) if article.get("StockGoods") else 0)
-            article["QuantityInStock"] = in_stock
-            article["ReservedQuantity"] = reserved
-            article["DisposableQuantity"] = in_stock - reserved
+            article["QuantityInStock"] = totals.quantity(in_stock)
+            article["ReservedQuantity"] = totals.quantity(reserved)
+            article["DisposableQuantity"] = totals.quantity(in_stock - reserved)
             article["StockValue"] = round(in_stock * float(article.get("PurchasePrice") or 0), 2)
         base = company.data["prices"].get(price_key("A", number, 0))
         article["SalesPrice"] = base["Price"] if base else None
@@ -67,7 +68,7 @@ def deliver(company: Company, rows: list[dict[str, Any]], sign: int) -> None:
         number = article["ArticleNumber"]
         points = sorted(k for k in company.stock if k[0] == number) or [(number, DEFAULT_POINT)]
         balance = company.stock.setdefault(points[0], [0.0, 0.0])
-        balance[0] -= sign * float(row.get("DeliveredQuantity") or 0)
+        balance[0] = totals.quantity(balance[0] - sign * float(row.get("DeliveredQuantity") or 0))
         touched.add(number)
     refresh_articles(company, touched)
 
@@ -81,5 +82,5 @@ def balances(company: Company, items: set[str] | None, points: set[str] | None) 
         article = company.get("articles", item) or {}
         reserved = balance[1] + (reserved_by_orders(company, item) if article.get("StockGoods") else 0)
         out.append({"itemId": item, "stockPointCode": point, "inStock": balance[0],
-                    "availableStock": balance[0] - reserved})
+                    "availableStock": totals.quantity(balance[0] - reserved)})
     return out

@@ -9,7 +9,8 @@
   (``FreightVAT``/``AdministrationFeeVAT`` are amounts); both are in ``TotalVAT`` and ``Total``.
 - ``Total`` is rounded to whole kronor with the difference in ``RoundOff`` (öresavrundning);
   example from a real invoice: rows 1590 + freight 95 + VAT 421.25 → Total 2106, RoundOff -0.25.
-- Money and quantities are rounded to 2 decimals, half up.
+- Money and quantities are rounded to 2 decimals, half up; that includes an article's stock figures
+  (recorded: row quantity 1.123 -> "1.12"; reference: quantity_in_stock_rounding). See FIDELITY.md.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def num(value: Decimal) -> int | float:
     """JSON number as Fortnox prints it: integers without decimals."""
     value = r2(value)
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def quantity(value: Any) -> float:
+    """A stored quantity as Fortnox keeps it: 2 decimals, half up (1.123 -> 1.12, 1.125 -> 1.13)."""
+    return float(r2(dec(value)))
 
 
 def qty_text(value: Decimal) -> str:

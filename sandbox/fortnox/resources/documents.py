@@ -36,13 +36,17 @@ ROT = {"CONSTRUCTION", "ELECTRICITY", "GLASSMETALWORK", "GROUNDDRAINAGEWORK", "M
        "PAINTINGWALLPAPERING", "HVAC", "OTHERCOSTS"}
 GREEN = {"SOLARCELLS", "STORAGESELFPRODUCEDELECTRICITY", "CHARGINGSTATIONELECTRICVEHICLE", "OTHERCOSTS"}
 ENDED_HOUSEWORK = {"COOKING", "TUTORING"}
+# Fields Fortnox computes or sets itself: ignored in write bodies ([I] from the reference's RO lists; the
+# official spec marks no field read-only). CustomerName is NOT among them: the spec lets a client write it
+# (a collective customer's document carries the buyer's name), and no recording shows Fortnox rewriting a
+# written value; when it is not given it defaults to the customer's name (recorded). See FIDELITY.md.
 READ_ONLY = {
     "Cancelled", "Sent", "Booked", "InvoiceReference", "OfferReference", "OrderReference", "ContractReference",
     "Net", "Gross", "Total", "TotalVAT", "TotalToPay", "RoundOff", "FreightVAT", "AdministrationFeeVAT",
     "Balance", "FinalPayDate", "Credit", "CreditInvoiceReference", "VoucherNumber", "VoucherSeries",
     "VoucherYear", "ContributionPercent", "ContributionValue", "OrderType", "WarehouseReady",
     "BasisTaxReduction", "TaxReduction", "HouseWork", "AccountingMethod", "NoxFinans", "LastRemindDate",
-    "Reminders", "@urlTaxReductionList", "OrganisationNumber", "CustomerName",
+    "Reminders", "@urlTaxReductionList", "OrganisationNumber",
 }
 ADDRESS_FIELDS = ("Address1", "Address2", "City", "ZipCode", "Phone1", "Phone2")
 CUSTOMER_COPY = ("YourReference", "OurReference", "TermsOfDelivery", "WayOfDelivery", "PriceList", "Currency")

@@ -13,6 +13,7 @@ from ..query import ListSpec
 from ..seed import SALES_ACCOUNT_BY_VAT, VAT_RATES, article_entity, customer_entity
 from ..state import Company
 from ..stock import refresh_article_stock
+from ..totals import quantity
 from .base import Entity, Resource
 
 COUNTRY_NAMES = {"SE": "Sverige", "NO": "Norge", "DK": "Danmark", "FI": "Finland", "DE": "Tyskland",
@@ -107,7 +108,7 @@ def _article_after(company: Company, entity: Entity, changes: Entity) -> None:
         for point in points[1:]:
             del company.stock[point]
         reserved = company.stock[points[0]][1] if points else 0.0
-        company.stock[points[0] if points else (number, "LAGER1")] = [float(changes["QuantityInStock"]), reserved]
+        company.stock[points[0] if points else (number, "LAGER1")] = [quantity(changes["QuantityInStock"]), reserved]
     company.data["articles"][number] = entity
     refresh_article_stock(company, only=number)
 

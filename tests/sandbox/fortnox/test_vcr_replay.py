@@ -6,12 +6,19 @@ every field value of a successful answer — lists in their order included — (
 ``vcr.VALUE_IGNORED``, each with its reason) and OAuth body keys agree with the recording. The ones that cannot match
 are listed in ``CANNOT_MATCH`` with the reason; the test fails if any other exchange differs, and
 also if a listed one starts to match (so the list never goes stale).
+
+Every recorded write that succeeded is also read back from the sandbox (GET of the stored entity) and
+compared with what Fortnox answered on each field the request named: the whole string kept (no
+length limit tighter than Fortnox's), numbers rounded as Fortnox rounded them, empty values kept empty
+(``fidelity.stored_diffs``; the divergences from the spec are listed in ``sandbox/fortnox/FIDELITY.md``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -19,16 +26,8 @@ import requests
 from tests.contract.openapi import ContractError, validate_response
 
 from .conftest import REPORT, Server
+from .fidelity import RECONSTRUCTED, default_diffs, request_body, stored_diffs
 from .vcr import Exchange, build_world, compare, field_drift, load, value_diffs
-
-# the recorder redacted these request bodies as "<REFRESH_TOKEN>"; rebuilt from the recorded answer
-RECONSTRUCTED = {
-    "articles/limits/quantity_in_stock_min_value": {"Article": {"Description": "Test article",
-                                                                "QuantityInStock": -100000000000000}},
-    "invoices/row_delivered_quantity_decimals": {"Invoice": {
-        "CustomerNumber": "1", "InvoiceDate": "2024-12-02", "DueDate": "2025-01-01",
-        "InvoiceRows": [{"ArticleNumber": "101", "Description": "Test", "DeliveredQuantity": 1.123}]}},
-}
 
 CANNOT_MATCH: dict[str, str] = {}
 
@@ -41,7 +40,11 @@ CONTRACT_EXCEPTIONS: dict[str, str] = {
 }
 
 
-def _send(server: Server, exchange: Exchange) -> requests.Response:
+Fetch = Callable[[str], Any]
+
+
+def _send(server: Server, exchange: Exchange) -> tuple[requests.Response, Fetch | None]:
+    """Replay one exchange; also return a GET for the company it ran in (None for OAuth exchanges)."""
     sandbox = server.sandbox
     credentials = sandbox.create_company(empty=True)
     session = requests.Session()
@@ -50,34 +53,56 @@ def _send(server: Server, exchange: Exchange) -> requests.Response:
         if exchange.name.endswith("invalid_authorization"):
             client = (credentials.client_id, "a-secret-that-is-wrong")  # what makes Fortnox answer invalid_client
         if exchange.path.endswith("/oauth-v1/token"):
-            return session.post(f"{server.base}/oauth-v1/token", auth=client,
-                                data={"grant_type": "refresh_token", "refresh_token": credentials.refresh_token})
+            return session.post(f"{server.base}/oauth-v1/token", auth=client, data={
+                "grant_type": "refresh_token", "refresh_token": credentials.refresh_token}), None
         expired = sandbox.mint_access_token(credentials.tenant_id, credentials.client_id, ttl=-1)
         return session.request(exchange.method, server.base + exchange.target, headers={
-            "Authorization": f"Bearer {expired}", "Content-Type": "application/json", "Accept": "application/json"})
+            "Authorization": f"Bearer {expired}", "Content-Type": "application/json", "Accept": "application/json"}), None
     company = sandbox.company(credentials.tenant_id)
     with company.lock:
         build_world(company, exchange)
     token = sandbox.mint_access_token(credentials.tenant_id, credentials.client_id)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"}
     body: Any = exchange.body or None
     if exchange.name in RECONSTRUCTED:
         body = json.dumps(RECONSTRUCTED[exchange.name])
-    return session.request(exchange.method, server.base + exchange.target, data=body.encode() if body else None,
-                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                    "Accept": "application/json"})
+    response = session.request(exchange.method, server.base + exchange.target, data=body.encode() if body else None,
+                               headers=headers)
+    return response, lambda path: session.get(server.base + path, headers=headers).json()
+
+
+def _stored_entity_diffs(exchange: Exchange, body: Any, fetch: Fetch | None) -> list[str] | None:
+    """After a recorded write that succeeded: read the stored entity back and compare it with what
+    Fortnox answered on every field the request named (lengths, decimals, empties). None: no write."""
+    sent = request_body(exchange)
+    if sent is None or fetch is None or exchange.status >= 300 or not isinstance(body, dict):
+        return None
+    envelope = next(iter(sent))
+    url = (body.get(envelope) or {}).get("@url")
+    if not url:
+        return [f"no stored {envelope} to read back"]
+    stored = fetch(urlsplit(url).path).get(envelope)
+    diffs = stored_diffs(sent[envelope], stored, exchange.response[envelope])
+    if exchange.method == "POST":
+        diffs += default_diffs(stored, exchange.response[envelope])
+    return [f"stored entity: {d}" for d in diffs]
 
 
 def test_recorded_exchanges_replay_against_the_sandbox(server: Server) -> None:
     exchanges = load()
     assert len(exchanges) == 117
-    matched, mismatched, contract_failures = [], {}, {}
+    matched, mismatched, contract_failures, stored_checked = [], {}, {}, 0
     for exchange in exchanges:
-        response = _send(server, exchange)
+        response, fetch = _send(server, exchange)
         body = response.json() if response.content else None
         diffs = compare(exchange, response.status_code, body)
         if field_drift(exchange, body):
             diffs.append(f"entity field names differ: {sorted(field_drift(exchange, body))}")
         diffs += value_diffs(exchange, body)
+        stored = _stored_entity_diffs(exchange, body, fetch)
+        if stored is not None:
+            stored_checked += 1
+            diffs += stored
         if diffs:
             mismatched[exchange.name] = diffs
         else:
@@ -89,7 +114,8 @@ def test_recorded_exchanges_replay_against_the_sandbox(server: Server) -> None:
                 contract_failures[exchange.name] = str(exc)[:300]
     summary = (f"VCR replay: {len(matched)}/{len(exchanges)} match ({len(CANNOT_MATCH)} allowlisted as unmatchable, "
                f"{len(RECONSTRUCTED)} with redacted request bodies rebuilt, "
-               f"{len(CONTRACT_EXCEPTIONS)} recorded answers outside the official spec)")
+               f"{len(CONTRACT_EXCEPTIONS)} recorded answers outside the official spec; "
+               f"{stored_checked} recorded writes read back and compared as stored)")
     REPORT.append(summary)
     print(f"\n{summary}")
     for name, diffs in sorted(mismatched.items()):
