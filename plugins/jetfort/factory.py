@@ -14,6 +14,7 @@ shown in the UI, naming the tenant and the field, while every other tenant's DAG
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, ExceptionRetryPolicy, Pa
 from airflow.sdk.definitions.retry_policy import RetryAction
 
 from jetfort.rules import RulesError, TenantRules
+from jetfort.tasks.notify import FailureNotifier
 from jetfort.tenants import load_tenants_from_airflow
 
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -57,8 +59,6 @@ def tenant_of(rules: TenantRules) -> str:
 
 
 def default_args(rules: TenantRules) -> dict[str, Any]:
-    from jetfort.tasks.notify import FailureNotifier
-
     notes = rules.notifications
     notifier = FailureNotifier(tenant=tenant_of(rules), kind=notes.kind if notes.on_failure else None,
                                conn_id=notes.conn_id, to=notes.to)
@@ -131,8 +131,6 @@ _cache: tuple[float, tuple[dict[str, TenantRules], dict[str, RulesError]]] | Non
 
 def load_tenants(max_age: float = 5.0) -> tuple[dict[str, TenantRules], dict[str, RulesError]]:
     """Tenant rules for this parse: one read shared by all DAG files parsed within ``max_age`` s."""
-    import time
-
     global _cache
     now = time.monotonic()
     if _cache is None or now - _cache[0] > max_age:

@@ -16,6 +16,7 @@ import pytest
 
 from jetfort.jetshop.hook import JetshopHook
 from jetfort.tasks import order_status
+from jetfort.tasks.order_status import push as status_push
 from jetfort.tasks.runtime import TenantRuntime
 from tests.e2e.test_order_status import (
     INVOICED,
@@ -77,7 +78,7 @@ def test_three_runs_with_dropped_responses_and_retries_change_each_state_once(
     sync_env.jetshop.clear_faults()
     sync_env.fortnox.clear_faults()
     # claims a failed run left in doubt are checked by other runs once their lease is over
-    monkeypatch.setattr(order_status, "LEASE", dt.timedelta(0))
+    monkeypatch.setattr(status_push, "LEASE", dt.timedelta(0))
     third, out3 = run()
     print("FAULTS", fired, tries, out1["tasks"], out2["tasks"])
     assert fired["drop_after_commit"] > 0 and fired["reset"] > 0

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from jetfort.errors import PreflightFailed
+from jetfort.fortnox.errors import FortnoxAuthError, FortnoxError, FortnoxNotFound
 
 if TYPE_CHECKING:
     from jetfort.tasks.runtime import TenantRuntime
@@ -32,8 +33,6 @@ def rules_hash(runtime: TenantRuntime) -> str:
 
 def _probe(gaps: list[str], what: str, call: Callable[[], Any]) -> Any:
     """Run one read; a refusal becomes a gap naming the scope/licence instead of a traceback."""
-    from jetfort.fortnox.errors import FortnoxAuthError, FortnoxError
-
     try:
         return call()
     except FortnoxAuthError as exc:
@@ -44,8 +43,6 @@ def _probe(gaps: list[str], what: str, call: Callable[[], Any]) -> Any:
 
 
 def fortnox_gaps(runtime: TenantRuntime) -> list[str]:
-    from jetfort.fortnox.errors import FortnoxNotFound
-
     rules, hook = runtime.rules, runtime.fortnox
     orders = rules.orders
     gaps: list[str] = []

@@ -1,0 +1,44 @@
+"""The order-status DAG's tasks (called by :func:`jetfort.factory.tenant_dags` from ``dags/jetfort_order_status.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import task
+
+from jetfort.factory import tenant_of
+from jetfort.rules import TenantRules
+from jetfort.tasks.order_status.push import push_status
+from jetfort.tasks.order_status.read import read_changes
+from jetfort.tasks.order_status.summary import summarize
+
+
+def build_order_status(rules: TenantRules) -> None:
+    """Add the status tasks to the DAG being built (called by :func:`jetfort.factory.tenant_dags`):
+    read_changes → push_status[<shop>] → summary."""
+    tenant = tenant_of(rules)
+    shops = [shop.key for shop in rules.shops]
+
+    @task(task_id="read_changes")
+    def read(**context: Any) -> dict[str, Any]:
+        return read_changes(tenant, context)
+
+    @task(task_id="push_status", map_index_template="{{ shop_key }}")
+    def push(shop_key: str, **context: Any) -> dict[str, Any]:
+        context["shop_key"] = shop_key
+        read_result = context["ti"].xcom_pull(task_ids="read_changes") if (
+            context.get("params") or {}).get("dry_run") else None
+        return push_status(tenant, shop_key, context, read=read_result)
+
+    @task(task_id="summary", trigger_rule="all_done")
+    def summary(read_result: Any, pushes: Any, **context: Any) -> dict[str, Any]:
+        # one slice request for every shop's result: iterating the lazy sequence would ask for the
+        # item after the last one, which the API answers with a logged "XCom not found"
+        result = summarize(tenant, read_result, list(pushes[:]), shops=shops)
+        context["ti"].xcom_push(key="summary", value=result)
+        return result
+
+    changes = read()
+    pushed = push.expand(shop_key=shops)
+    changes >> pushed
+    summary(changes, pushed)
