@@ -18,6 +18,12 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    _records_and_audit()
+    _cursors_and_quarantine()
+    _catalog_tokens_and_budget()
+
+
+def _records_and_audit() -> None:
     op.create_table(
         "records",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -52,6 +58,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_record_audit_record_id", "record_audit", ["record_id"])
+
+
+def _cursors_and_quarantine() -> None:
     op.create_table(
         "cursors",
         sa.Column("tenant", sa.String(40), nullable=False),
@@ -79,6 +88,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant", "kind", "source_key", name="uq_quarantine_tenant_kind_source_key"),
     )
     op.create_index("ix_quarantine_tenant_resolved_at", "quarantine", ["tenant", "resolved_at"])
+
+
+def _catalog_tokens_and_budget() -> None:
     op.create_table(
         "catalog_snapshots",
         sa.Column("tenant", sa.String(40), nullable=False),
