@@ -6,7 +6,7 @@
 """
 
 from jetfort.factory import tenant_dags
-from jetfort.tasks.catalog import build_catalog, build_drift, build_initial, initial_params
+from jetfort.tasks.catalog.dag import build_catalog, build_drift, build_initial, initial_params
 
 for _dag_id, _dag in {
     **tenant_dags("catalog", build_catalog,

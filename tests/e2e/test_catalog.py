@@ -336,6 +336,34 @@ def test_drift_report_finds_and_corrects_stock_and_missing_products(catalog_env:
     assert sides.writes_since_mark() == (0, 0)
 
 
+def test_drift_report_says_what_each_correction_did_and_corrects_a_price(catalog_env: Any) -> None:
+    sides: Sides = catalog_env.sides
+    run("jetfort__demo_erp__catalog")
+    # Fortnox changes a price with no catalog run since; someone edits a shop's stock by hand
+    sides.set_fortnox_price("A", "1011", 444.0)
+    with catalog_env.jetshop.lock:
+        catalog_env.jetshop.shop("demoshop").products["1001"]["stock"]["NewStockCount"] = 999
+    rules = catalog_env.tenant_rules("demo_erp")
+    rules.setdefault("catalog", {})["correct_drift"] = True
+    catalog_env.set_tenant("demo_erp", rules)
+
+    dag_run = run("jetfort__demo_erp__drift")
+    import csv
+    import os
+
+    report = Path(os.environ["AIRFLOW_HOME"]) / "jetfort" / "reports" / "demo_erp" / f"{_safe(dag_run.run_id)}.csv"
+    with report.open(newline="") as handle:
+        actions = {(r["kind"], r["article"]): r["action"] for r in csv.DictReader(handle)}
+    assert actions[("price", "1011")] == "price written"
+    assert actions[("stock", "1001")] == "stock written"
+    # erp cannot create a shop-only product in Fortnox: such rows are reported, nothing else
+    shop_only = [a for (kind, _), a in actions.items() if kind == "missing_in_fortnox"]
+    assert shop_only and set(shop_only) == {"reported"}
+    assert sides.shop_price("demoshop", "1011", PL_SE) == Decimal("444.00")  # list A holds prices incl. VAT
+    quantity = int(Decimal(str(sides.article("1001")["DisposableQuantity"])))  # type: ignore[index]
+    assert sides.shop_stock("demoshop", "1001")[0] == quantity
+
+
 def _safe(run_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
 
