@@ -14,7 +14,15 @@ hand: ``python -m sandbox.celery_stack up`` (Ctrl-C stops everything).
 ``python -m sandbox.celery_stack fortnox-sandbox --port P ...`` is the Fortnox sandbox process the
 stack starts: the ordinary emulator plus read-only audit counters at ``/_sandbox/dist/audit``
 (every request arrival per company, accepted or not, and the most arriving / accepted in any
-window; refresh rotations and ``invalid_grant`` answers per company), so the test proves budget and token sharing from the sandbox's own view.
+window; the shortest span holding ``limit + 1`` arrivals; refresh rotations and ``invalid_grant``
+answers per company), so the test proves budget and token sharing from the sandbox's own view.
+
+The workers' budget window (the Fortnox connection's extra ``rate_window``) is the sandbox's window
+times ``client_window_factor`` plus ``client_jitter`` seconds: a request may wait between its budget
+slot and its arrival (scheduling on a loaded machine), and if no request waits more than ``J``
+seconds longer than another, a client window of ``window + J`` keeps every sandbox window within the
+limit. The jitter is absolute, so against a short sandbox window it costs a large share of the rate
+(figures: :meth:`CeleryStack.client_window` and the audit's ``shortest_span_over_limit``).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from typing import Any
 
 import httpx
 
+from jetfort.fortnox.budget import padded_window
 from sandbox.fortnox.ratelimit import max_in_window
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +135,7 @@ class CeleryStack:
                  workers: int | None = None, rate_limit: int = 25, rate_window: float = 5.0,
                  access_ttl: float = 3600.0, refresh_margin: float = 300.0,
                  client_window_factor: float = 1.0, extra_env: Mapping[str, str] | None = None,
-                 startup_timeout: float = 240.0) -> None:
+                 startup_timeout: float = 240.0, client_jitter: float = 0.0) -> None:
         import sqlalchemy as sa
 
         self.topology = load_topology()
@@ -140,6 +149,7 @@ class CeleryStack:
         self.access_ttl = access_ttl
         self.refresh_margin = refresh_margin
         self.client_window_factor = client_window_factor
+        self.client_jitter = client_jitter
         self.extra_env = dict(extra_env or {})
         self.startup_timeout = startup_timeout
         self.run_id = uuid.uuid4().hex[:8]
@@ -181,6 +191,17 @@ class CeleryStack:
 
     def _pg_url(self, url: Any) -> str:
         return str(url.render_as_string(hide_password=False))
+
+    # -------------------------------------------------------------------------------- budget
+    @property
+    def client_rate_window(self) -> float:
+        """The Fortnox connections' extra ``rate_window``: the sandbox's, scaled, plus the jitter allowance."""
+        return round(self.rate_window * self.client_window_factor + self.client_jitter, 4)
+
+    @property
+    def client_window(self) -> float:
+        """The window the workers' budget enforces (``make_budget`` pads the connection's window)."""
+        return padded_window(self.client_rate_window)
 
     # -------------------------------------------------------------------------------- lifecycle
     def __enter__(self) -> CeleryStack:
@@ -543,10 +564,8 @@ class CeleryStack:
                           "company": spec.budget_company,
                           "refresh_margin": self.refresh_margin,
                           # the client's budget window follows the sandbox's (25 per window either
-                          # way), with extra headroom for arrival jitter: make_budget pads 5 s by
-                          # 0.2 s, but a 0.35 s window only by 0.05 s, less than a loaded 2-core
-                          # box delays a request between slot and send
-                          "rate_window": round(self.rate_window * self.client_window_factor, 4)},
+                          # way) plus the arrival-jitter allowance (see the module docstring)
+                          "rate_window": self.client_rate_window},
             }}
             shops = {s["shop_id"]: s for s in httpx.get(f"{spec.jetshop_url}/_sandbox/shops", timeout=30).json()}
             rules = json.loads(json.dumps(spec.rules))
@@ -639,6 +658,14 @@ class CeleryStack:
 
 
 # ------------------------------------------------------------------ the audited Fortnox sandbox
+def shortest_span(stamps: list[float], count: int) -> float | None:
+    """The shortest time holding ``count`` of the sorted ``stamps`` (None: fewer stamps than that).
+    A sandbox window holds more than the limit exactly when this, for ``limit + 1``, is < the window."""
+    if count < 1 or len(stamps) < count:
+        return None
+    return min(stamps[i + count - 1] - stamps[i] for i in range(len(stamps) - count + 1))
+
+
 def _audited_fortnox_app(rate_limit: int, rate_window: float, access_ttl: float) -> Any:
     """The Fortnox sandbox plus counters of what it saw; it changes no behaviour."""
     from sandbox.fortnox.app import create_app
@@ -692,6 +719,7 @@ def _audited_fortnox_app(rate_limit: int, rate_window: float, access_ttl: float)
             companies[str(tenant)] = {"requests": len(times), "rejected_429": out_rejected.get(tenant, 0),
                                       "max_in_window": max_in_window(times, limiter.window),
                                       "max_accepted_in_window": max_in_window(accepted, limiter.window),
+                                      "shortest_span_over_limit": shortest_span(times, limiter.limit + 1),
                                       "refresh_rotations": out_rot.get(tenant, 0)}
         return {"limit": limiter.limit, "window": limiter.window, "companies": companies,
                 "invalid_grant": out_bad}
@@ -717,7 +745,7 @@ def example_tenants(count: int = 2) -> list[TenantSpec]:
     for index in range(1, count + 1):
         rules = json.loads(json.dumps(base))
         rules["display_name"] = f"Distributed test tenant {index} (two shops)"
-        rules["retries"] = {"delay_seconds": 5}
+        rules["retries"] = {"count": 3, "delay_seconds": 5}  # Airflow retries a killed task after 5 s
         out.append(TenantSpec(tenant_id=f"dist_t{index}", rules=rules, jetshop_seed=index))
     return out
 

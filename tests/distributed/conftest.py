@@ -5,6 +5,7 @@ topology test (minutes, starts ~10 processes) and the newcomer's ``make up`` wal
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 
 import pytest
 
@@ -25,7 +26,7 @@ def postgres_url_base() -> str:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keep each phase's report on the item, so a fixture can print logs when the test failed."""
     report = yield
     setattr(item, f"rep_{report.when}", report)

@@ -10,8 +10,9 @@ API (JWT from ``POST /auth/token``) — unpause, trigger, clear — and the back
 Phases, each checked against the sandboxes' own state and counters:
 
 A. both tenants' orders runs at once; one worker is SIGKILLed (its whole process tree) while it
-   posts → the run finishes on the other worker (retries; failed tasks cleared through the API if
-   a run fails) with every order in Fortnox exactly once and acknowledged in the shop.
+   posts → Airflow's own retry (the tenant rules' ``retries``; nothing is cleared by hand) runs
+   each killed task again on the other worker, its try number one higher, and the runs finish with
+   every order in Fortnox exactly once and acknowledged in the shop.
 B. a backfill over two past days with ``airflow backfill create`` (as a data engineer types it; the
    scheduler runs it on the workers): one day brings new orders, the other repeats phase A's window
    and creates nothing twice.
@@ -24,9 +25,16 @@ C. drain a backlog of ``JETFORT_DIST_BACKLOG`` (2 000) orders: one tenant alone,
 
 Throughout: the Fortnox sandbox counts every request arrival per company (accepted or not) and every
 refresh rotation / ``invalid_grant``; the budget and the token rotation are shared by all workers,
-so no company sees more than 25 requests in any window and no refresh token is lost. The sandbox's
-window is ``JETFORT_DIST_RATE_WINDOW`` seconds (default 0.35 s: 25 per 0.35 s; the real ratio is 25
-per 5 s) and access tokens live 15 s, so tokens rotate many times during the run.
+so no company sees more than 25 requests arriving in any window, no request is answered 429 and no
+refresh token is lost. The sandbox's window is ``JETFORT_DIST_RATE_WINDOW`` seconds (default 0.35 s:
+25 per 0.35 s; the real ratio is 25 per 5 s) and access tokens live 15 s, so tokens rotate many
+times during the run. No run is ever cleared to make it pass: a run that fails fails the test.
+
+The workers' budget window is the sandbox's plus ``JETFORT_DIST_CLIENT_JITTER`` seconds (arrival
+jitter: a request delayed between its budget slot and the sandbox, see ``sandbox/celery_stack.py``),
+padded once more by ``make_budget``. The jitter is absolute, so against a 0.35 s window it costs a
+large share of the rate (against Fortnox's 5 s, make_budget's own padding leaves 96 %); the figures
+print the share and the jitter the run actually used (window minus the shortest span of 26 arrivals).
 """
 
 from __future__ import annotations
@@ -44,14 +52,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from jetfort.fortnox.budget import rate_use
 from sandbox.celery_stack import CeleryStack, StackError, TenantSpec, example_tenants
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 RATE_WINDOW = float(os.environ.get("JETFORT_DIST_RATE_WINDOW", "0.35"))
-#: the workers' budget window is this much longer than the sandbox's (arrival jitter, see celery_stack)
-CLIENT_WINDOW_FACTOR = 1.1
-JITTER_ALLOWANCE = 3
+#: seconds added to the sandbox's window for the workers' budget (arrival jitter, see celery_stack)
+CLIENT_JITTER = float(os.environ.get("JETFORT_DIST_CLIENT_JITTER", "0.25"))
 BACKLOG = int(os.environ.get("JETFORT_DIST_BACKLOG", "2000"))
 PHASE_A_PER_SHOP = int(os.environ.get("JETFORT_DIST_ORDERS_PER_SHOP", "100"))
 BACKFILL_PER_SHOP = 20
@@ -66,7 +74,9 @@ STATUS_PER_SHOP = 10
 #: worker's process group is SIGKILLed, and the task processes (groups of their own) run on orphaned
 KILL_MODE = os.environ.get("JETFORT_DIST_KILL_MODE", "tree")
 IDEMPOTENCY_FIELD = "ExternalInvoiceReference1"
-TEST_BUDGET_SECONDS = 840  # the whole test stops by itself well before pytest's timeout
+#: a guard against a hung stack, not a performance target: how long the test takes is a printed
+#: figure (it moves with whatever else the machine runs), never a pass/fail assertion
+HANG_GUARD_SECONDS = 2100
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -143,17 +153,31 @@ def wait_documents(sandboxes: Sandboxes, spec: TenantSpec, at_least: int, second
     raise StackError(f"{spec.tenant_id}: only {count} Fortnox documents after {seconds:.0f}s (wanted {at_least})")
 
 
-def finish(stack: CeleryStack, runs: list[tuple[str, str]], seconds: float, cleared: list[str]) -> None:
-    """Wait for the runs; a failed run gets its failed tasks cleared through the REST API once."""
+def finish(stack: CeleryStack, runs: list[tuple[str, str]], seconds: float) -> None:
+    """Wait for the runs; each must succeed on its own (Airflow's retries, nothing cleared by hand)."""
     states = stack.wait_runs(runs, seconds)
-    failed = [key for key, state in states.items() if state == "failed"]
-    for dag_id, run_id in failed:
-        tis = [f"{ti['task_id']}[{ti['map_index']}]={ti['state']}" for ti in stack.task_instances(dag_id, run_id)]
-        print(f"run {dag_id}/{run_id} failed ({', '.join(tis)}); clearing failed tasks via the API", flush=True)
-        cleared.extend(stack.clear_failed(dag_id, run_id))
-    if failed:
-        states = stack.wait_runs(runs, seconds)
+    for dag_id, run_id in [key for key, state in states.items() if state != "success"]:
+        tis = [f"{ti['task_id']}[{ti['map_index']}]={ti['state']} try {ti['try_number']}"
+               for ti in stack.task_instances(dag_id, run_id)]
+        print(f"run {dag_id}/{run_id} {states[(dag_id, run_id)]}: {', '.join(tis)}", flush=True)
     assert all(s == "success" for s in states.values()), f"runs did not succeed: {states}"
+
+
+class Figures(dict[str, Any]):
+    """The test's figures, each printed as it is known (a run cut short still shows how far it got)."""
+
+    def __init__(self, first: dict[str, Any]) -> None:
+        super().__init__()
+        for name, value in first.items():
+            self[name] = value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        print(f"[figure] {name}: {value}", flush=True)
+        super().__setitem__(name, value)
+
+
+def ti_key(ti: dict[str, Any]) -> tuple[str, str, str, int]:
+    return ti["dag_id"], ti["dag_run_id"], ti["task_id"], int(ti["map_index"])
 
 
 def stage_seconds(stack: CeleryStack, runs: list[tuple[str, str]], task_id: str) -> float:
@@ -182,7 +206,7 @@ def stack(postgres_url_base: str, redis_url: str, request: pytest.FixtureRequest
         spec.rules["schedules"]["orders"] = "@daily"  # data intervals of whole shop-local days
         spec.rules["schedules"]["order_status"] = "@daily"  # no scheduled runs while the test runs
     stack = CeleryStack(postgres_url=postgres_url_base, redis_url=redis_url, workdir=workdir, tenants=tenants,
-                        rate_window=RATE_WINDOW, client_window_factor=CLIENT_WINDOW_FACTOR,
+                        rate_window=RATE_WINDOW, client_jitter=CLIENT_JITTER,
                         access_ttl=ACCESS_TTL, refresh_margin=REFRESH_MARGIN)
     ok = False
     try:
@@ -197,15 +221,17 @@ def stack(postgres_url_base: str, redis_url: str, request: pytest.FixtureRequest
         print(f"celery stack stopped; logs kept in {stack.logs}", flush=True)
 
 
-@pytest.mark.timeout(TEST_BUDGET_SECONDS + 120)
+@pytest.mark.timeout(HANG_GUARD_SECONDS)
 def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
     started = time.monotonic()
     sandboxes = Sandboxes(stack)
     t1 = stack.tenants[0]
-    figures: dict[str, Any] = {"rate window (s)": RATE_WINDOW, "limit per window": 25,
-                               "workers": stack.workers, "startup (s)": round(stack.startup_seconds)}
+    figures: dict[str, Any] = Figures({
+        "rate window (s)": RATE_WINDOW, "limit per window": 25, "workers": stack.workers,
+        "startup (s)": round(stack.startup_seconds),
+        "budget window (s): jitter allowance / enforced": f"{CLIENT_JITTER} / {stack.client_window:.3f}",
+        "budget's share of the allowed rate (at most)": f"{rate_use(RATE_WINDOW, stack.client_window):.0%}"})
     expected: dict[str, set[str]] = {t.tenant_id: set() for t in stack.tenants}
-    cleared: list[str] = []
 
     def expect(spec: TenantSpec, ids: dict[str, list[int]]) -> None:
         for shop_key, shop_id in SHOP_IDS.items():
@@ -225,7 +251,7 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
     runs_a = [(orders_dag(spec), stack.trigger(orders_dag(spec), start=iso(day_a),
                                                end=iso(day_a + dt.timedelta(days=1)), run_id=f"phase_a_{spec.tenant_id}"))
               for spec in stack.tenants]
-    victim, killed_tasks = "worker-1", []
+    victim, killed_tries = "worker-1", {}
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # wait until worker-1 runs a post task with work under way
         stack.check_alive()
@@ -233,20 +259,22 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
         posting = [ti for dag_id, run_id in runs_a for ti in stack.task_instances(dag_id, run_id)
                    if ti["task_id"] == "shop.post" and ti["state"] == "running" and ti["id"] in runners]
         if posting and sum(sum(sandboxes.keys(s).values()) for s in stack.tenants) >= 20:
-            killed_tasks = [f"{ti['dag_id']}:{ti['task_id']}[{ti.get('rendered_map_index') or ti['map_index']}]"
-                            for ti in posting]
+            killed_tries = {ti_key(ti): int(ti["try_number"]) for ti in posting}
             orphans = stack.kill_tree(victim) if KILL_MODE == "tree" else stack.kill(victim)
             figures["kill mode"] = f"{KILL_MODE} ({len(orphans)} processes{' orphaned' if KILL_MODE == 'group' else ''})"
             break
         time.sleep(0.3)
-    assert killed_tasks, "worker-1 never ran a post task in phase A"
-    figures["killed mid-post"] = f"{victim}: {', '.join(killed_tasks)}"
-    finish(stack, runs_a, 420, cleared)
-    retried = [f"{ti['task_id']}[{ti['map_index']}] try {ti['try_number']}" for dag_id, run_id in runs_a
-               for ti in stack.task_instances(dag_id, run_id) if ti["try_number"] > 1]
-    figures["retried after kill"] = ", ".join(retried) or "none"
-    figures["cleared via API"] = ", ".join(cleared) or "none needed"
-    assert retried or cleared, "the killed worker's tasks were neither retried nor cleared"
+    assert killed_tries, "worker-1 never ran a post task in phase A"
+    figures["killed mid-post"] = f"{victim}: " + ", ".join(
+        f"{dag}:{task}[{index}] try {n}" for (dag, _run, task, index), n in killed_tries.items())
+    finish(stack, runs_a, 420)
+    tries_after = {ti_key(ti): int(ti["try_number"]) for dag_id, run_id in runs_a
+                   for ti in stack.task_instances(dag_id, run_id)}
+    figures["retried by Airflow after the kill"] = ", ".join(
+        f"{task}[{index}] try {tries_after[(dag, run, task, index)]}" for dag, run, task, index in killed_tries)
+    # each killed task was failed by the scheduler (heartbeat timeout) and run again by Airflow's own
+    # retry, once: its try number went up by exactly one, and nothing was cleared by hand
+    assert {key: tries_after[key] for key in killed_tries} == {key: n + 1 for key, n in killed_tries.items()}
     for spec in stack.tenants:
         assert sandboxes.transferred(spec, ids_a[spec.tenant_id]) == 2 * PHASE_A_PER_SHOP
     figures["phase A (s)"] = round(time.monotonic() - started)
@@ -305,12 +333,12 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
     runs_d = [(status_dag(spec), stack.trigger(status_dag(spec), start=iso(now - dt.timedelta(hours=1)),
                                                end=iso(now + dt.timedelta(seconds=1)), run_id="status_back"))
               for spec in stack.tenants]
-    finish(stack, runs_d, 240, cleared)
+    finish(stack, runs_d, 240)
     captures_first = {spec.tenant_id: sandboxes.capture_calls(spec) for spec in stack.tenants}
     for dag_id, run_id in runs_d:  # repeat the whole run: nothing may be pushed or captured again
         stack.api("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", json_body={
             "dry_run": False, "dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True})
-    finish(stack, runs_d, 240, cleared)
+    finish(stack, runs_d, 240)
     for spec in stack.tenants:
         captured = sandboxes.captures_per_order(spec)
         for source_key in delivered[spec.tenant_id]:
@@ -330,8 +358,11 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
     t0 = time.monotonic()
     run_c1 = [(orders_dag(t1), stack.trigger(orders_dag(t1), start=iso(day_c1),
                                              end=iso(day_c1 + dt.timedelta(days=1)), run_id="drain_one"))]
-    finish(stack, run_c1, 420, cleared)
+    requests_before = {c: n["requests"] for c, n in stack.fortnox_audit()["companies"].items()}
+    finish(stack, run_c1, 600)
     one = time.monotonic() - t0
+    drained = stack.fortnox_audit()["companies"][str(t1.fortnox_tenant)]["requests"] \
+        - requests_before.get(str(t1.fortnox_tenant), 0)
     assert sandboxes.transferred(t1, ids_c1) == BACKLOG
 
     ids_c2 = {spec.tenant_id: sandboxes.add_orders(spec, per_shop, day_c2 + dt.timedelta(hours=12), seed=44)
@@ -342,7 +373,7 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
     runs_c2 = [(orders_dag(spec), stack.trigger(orders_dag(spec), start=iso(day_c2),
                                                 end=iso(day_c2 + dt.timedelta(days=1)), run_id="drain_two"))
                for spec in stack.tenants]
-    finish(stack, runs_c2, 420, cleared)
+    finish(stack, runs_c2, 600)
     two = time.monotonic() - t0
     for spec in stack.tenants:
         assert sandboxes.transferred(spec, ids_c2[spec.tenant_id]) == BACKLOG
@@ -350,6 +381,8 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
     figures[f"drain {BACKLOG} orders, one tenant: run / Fortnox post stage (s)"] = f"{one:.1f} / {post_one:.1f}"
     figures[f"drain {BACKLOG} orders each, two tenants: run / post stage (s)"] = f"{two:.1f} / {post_two:.1f}"
     figures["two tenants / one tenant: run / post stage"] = f"{two / one:.2f} / {post_two / post_one:.2f}"
+    figures["one-tenant drain: requests per s over the post stage / allowed"] = (
+        f"{drained / post_one:.1f} / {25 / RATE_WINDOW:.1f} ({drained / post_one * RATE_WINDOW / 25:.0%})")
 
     # --- the sandboxes' own counters ------------------------------------------------------------
     audit = stack.fortnox_audit()
@@ -364,6 +397,9 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
                 f"refresh rotations"] = (
             f"{company['requests']} / {company['max_in_window']} ({company['max_accepted_in_window']}) / "
             f"{company['rejected_429']} / {company['refresh_rotations']}")
+        span = company["shortest_span_over_limit"]
+        figures[f"{spec.tenant_id}: shortest span of 26 arrivals (s) / jitter used of the allowance (s)"] = (
+            "n/a" if span is None else f"{span:.3f} / {stack.client_window - span:.3f}")
     figures["orders synced"] = f"{sum(synced.values())} ({', '.join(f'{t}: {n}' for t, n in synced.items())})"
     figures["duplicate documents"] = duplicates
     figures["double captures"] = double_captures
@@ -390,16 +426,13 @@ def test_two_tenants_on_celery_workers(stack: CeleryStack) -> None:
         company = audit["companies"][str(spec.fortnox_tenant)]
         # the sandbox accepts at most 25 per window by construction; what proves one shared budget
         # is what arrives: without it two to four processes would send 50-100 per window and get
-        # thousands of 429s. Arrival jitter on a loaded 2-core box (a request delayed ~0.1 s between
-        # its budget slot and the sandbox, then arriving with the next ones) is worth a few requests
-        # in a 0.35 s window (it is 14x smaller against the real 5 s window): tolerated up to
-        # JITTER_ALLOWANCE, and the 429s it causes (each retried by the hook) to 0.1 % of requests.
+        # thousands of 429s. The budget reserves with the jitter margin, so not one window sees a
+        # 26th request and not one request is answered 429 (as the README promises).
+        assert company["max_in_window"] <= 25, company
         assert company["max_accepted_in_window"] <= 25, company
-        assert company["max_in_window"] <= 25 + JITTER_ALLOWANCE, company
-        assert company["rejected_429"] <= max(1, company["requests"] // 1000), company
+        assert company["rejected_429"] == 0, company
         assert company["refresh_rotations"] >= 2, f"token rotation not exercised: {company}"
     for spec in stack.tenants:
         assert set(sandboxes.keys(spec)) == expected[spec.tenant_id]
     # each tenant has its own budget: the drain ratios (two tenants / one, printed with the figures)
     # show it; wall-clock ratios are figures, not pass/fail (they move with whatever else the machine runs)
-    assert time.monotonic() - started < TEST_BUDGET_SECONDS

@@ -23,6 +23,9 @@ and run straight on a pooled DBAPI connection (no SQLAlchemy statement execution
 older than the window are purged only every :data:`PURGE_EVERY` calls. Old rows never count (only
 stamps later than ``now - window`` are read), so purging less often changes nothing but the table's
 size.
+
+``clock`` (epoch seconds) and ``sleep`` default to the machine's (PostgreSQL: the server's clock);
+a test passes a clock it advances and a sleep that advances it, on either database.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +50,10 @@ WAIT_MARGIN = 0.0005
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
 #: The newest ``limit`` stamps later than ``now - window``. On PostgreSQL ``now`` is the server's clock
-#: (one clock for all hosts), read after the lock by the same statement that reads the stamps.
+#: (one clock for all hosts), read after the lock by the same statement that reads the stamps; with
+#: a clock of the caller's (tests) the "given" statement, on either database.
 _RECENT = {
-    "sqlite": "SELECT at FROM request_log WHERE company = :company AND at > :start ORDER BY at DESC LIMIT :limit",
+    "given": "SELECT at FROM request_log WHERE company = :company AND at > :start ORDER BY at DESC LIMIT :limit",
     "postgresql": "SELECT n.now, r.at FROM (SELECT CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
                   " AS now) AS n LEFT JOIN LATERAL (SELECT at FROM request_log WHERE company = :company"
                   " AND at > n.now - :window ORDER BY at DESC LIMIT :limit) AS r ON true",
@@ -76,7 +80,8 @@ class _Sql:
 
 
 class SqlRequestBudget:
-    def __init__(self, ledger: Ledger, *, limit: int = 25, window: float = 5.0, purge: bool = True) -> None:
+    def __init__(self, ledger: Ledger, *, limit: int = 25, window: float = 5.0, purge: bool = True,
+                 clock: Callable[[], float] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self._ledger = ledger
         self.limit = limit
         self.window = window
@@ -85,9 +90,11 @@ class SqlRequestBudget:
         self._local = threading.local()  # SQLite: each thread's own connection (see _connection)
         dialect = ledger.engine.dialect
         self._postgresql = dialect.name == "postgresql"
-        name = "postgresql" if self._postgresql else "sqlite"
+        self._server_clock = self._postgresql and clock is None
+        self._clock = clock or time.time
+        self._sleep = sleep
         self._lock = _Sql.compile(_LOCK, dialect) if self._postgresql else None
-        self._recent = _Sql.compile(_RECENT[name], dialect)
+        self._recent = _Sql.compile(_RECENT["postgresql" if self._server_clock else "given"], dialect)
         self._insert = _Sql.compile(_INSERT, dialect)
         self._purge_sql = _Sql.compile(_PURGE, dialect)
 
@@ -100,7 +107,7 @@ class SqlRequestBudget:
         waited. ``TimeoutError`` (and nothing taken) when that is more than ``timeout`` seconds away."""
         wait = self._take(company, reserve=True, timeout=timeout)
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)
         return wait
 
     def _take(self, company: str, *, reserve: bool, timeout: float | None = None) -> float:
@@ -112,13 +119,15 @@ class SqlRequestBudget:
             values: dict[str, Any] = {"company": company, "window": self.window, "limit": self.limit}
             if self._lock is not None:  # PostgreSQL: the driver opens the transaction
                 self._lock.run(cursor, {"key": f"jetfort-budget:{company}"})
+            else:
+                cursor.execute("BEGIN IMMEDIATE")  # isolation_level None: we begin ourselves (engine.py)
+            if self._server_clock:
                 rows = self._recent.run(cursor, values).fetchall()
                 now = float(rows[0][0])
                 stamps = [float(r[1]) for r in rows if r[1] is not None]
             else:
-                cursor.execute("BEGIN IMMEDIATE")  # isolation_level None: we begin ourselves (engine.py)
-                now = time.time()
-                stamps = [r[0] for r in self._recent.run(cursor, {**values, "start": now - self.window})]
+                now = self._clock()
+                stamps = [float(r[0]) for r in self._recent.run(cursor, {**values, "start": now - self.window})]
             at = now
             if len(stamps) >= self.limit:
                 stamps.sort()

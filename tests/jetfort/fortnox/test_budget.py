@@ -14,11 +14,13 @@ from jetfort.fortnox.budget import (
     RequestBudget,
     make_budget,
     padded_window,
+    rate_use,
 )
 from jetfort.fortnox.errors import FortnoxRateLimited, FortnoxServerError
 from jetfort.fortnox.hook import FortnoxHook
 from jetfort.ledger import Ledger
 from jetfort.ledger.budget import SqlRequestBudget
+from tests.manual_clock import ManualClock
 
 
 def _burst(budget: RequestBudget, company: str, threads: int = 16, attempts: int = 4) -> int:
@@ -44,20 +46,26 @@ def _burst(budget: RequestBudget, company: str, threads: int = 16, attempts: int
 
 
 def test_local_budget_grants_the_limit_then_says_how_long_to_wait() -> None:
-    budget = LocalRequestBudget(limit=25, window=30.0)
+    clock = ManualClock()
+    budget = LocalRequestBudget(limit=25, window=30.0, clock=clock)
     assert _burst(budget, "acme") == 25
-    wait = budget.try_acquire("acme")
-    assert 0 < wait <= 30.0
+    clock.advance(4.0)
+    assert budget.try_acquire("acme") == pytest.approx(26.0)  # the burst leaves the window 30 s after it
     assert budget.try_acquire("other-company") == 0.0  # one budget per company
 
 
 def test_local_budget_frees_slots_as_the_window_slides() -> None:
-    budget = LocalRequestBudget(limit=2, window=0.2)
-    assert budget.acquire("acme") == 0.0 and budget.acquire("acme") == 0.0
-    with pytest.raises(TimeoutError):
+    clock = ManualClock()
+    budget = LocalRequestBudget(limit=2, window=0.2, clock=clock, sleep=clock.sleep)
+    assert budget.acquire("acme") == 0.0
+    clock.advance(0.05)
+    assert budget.acquire("acme") == 0.0
+    with pytest.raises(TimeoutError, match=r"'acme' within 0\.0s"):
         budget.acquire("acme", timeout=0.0)
-    waited = budget.acquire("acme")  # blocks until the oldest slot leaves the window
-    assert waited > 0
+    assert clock.slept == []
+    assert budget.acquire("acme") == pytest.approx(0.15)  # until the oldest slot leaves the window
+    assert budget.acquire("acme") == pytest.approx(0.05)  # then the second one
+    assert budget.try_acquire("acme") == pytest.approx(0.15)  # two in the window again: full
 
 
 def test_redis_budget_is_atomic_across_clients(redis_url: str) -> None:
@@ -74,6 +82,7 @@ def test_factory_pads_the_window_and_picks_the_backend(sqlite_url: str, monkeypa
     assert padded_window(1.0) == pytest.approx(1.05)  # at least 50 ms
     local = make_budget("local", window=5.0)
     assert isinstance(local, LocalRequestBudget) and local.window == pytest.approx(5.2) and local.limit == 25
+    assert rate_use(5.0, local.window) == pytest.approx(5 / 5.2)  # 96 % of Fortnox's rate at most
     ledger = Ledger.from_url(sqlite_url)
     assert isinstance(make_budget(ledger=ledger), SqlRequestBudget)  # default with a ledger
     assert isinstance(make_budget(), LocalRequestBudget)  # default without one

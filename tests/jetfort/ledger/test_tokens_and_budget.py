@@ -14,6 +14,7 @@ from jetfort.ledger import Ledger
 from jetfort.ledger.budget import SqlRequestBudget
 from jetfort.ledger.schema import oauth_tokens, request_log
 from jetfort.ledger.tokens import TokenStore
+from tests.manual_clock import ManualClock
 
 
 def _rotate(url: str, server: Any, lock: Any, rounds: int, errors: Any) -> None:
@@ -110,46 +111,58 @@ def test_processes_sharing_a_budget_never_exceed_it_in_any_window(ledger_url: st
 
 def test_acquire_takes_one_trip_per_slot_and_returns_at_its_slot(ledger_url: str,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten callers in a row, 3 slots per 0.3 s, on a clock that moves only when a caller sleeps."""
     ledger = Ledger.from_url(ledger_url)
-    budget = SqlRequestBudget(ledger, limit=3, window=0.3, purge=False)
-    trips = []  # database transactions of the budget
+    clock = ManualClock()
+    t0 = clock()
+    budget = SqlRequestBudget(ledger, limit=3, window=0.3, purge=False, clock=clock, sleep=clock.sleep)
+    trips: list[str] = []  # database transactions of the budget
     take = budget._take
-    monkeypatch.setattr(budget, "_take", lambda *a, **k: trips.append(1) or take(*a, **k))
+
+    def counted(company: str, **kwargs: Any) -> float:
+        trips.append(company)
+        return take(company, **kwargs)
+
+    monkeypatch.setattr(budget, "_take", counted)
     returned = []
     for _ in range(10):
         budget.acquire("c")
-        returned.append(time.time())
+        returned.append(clock())
     assert len(trips) == 10  # a slot reserved ahead is slept for, not asked for again
-    stamps = _stamps(ledger)
-    assert len(stamps) == 10 and _most_in_any_window(stamps, 0.3) <= 3
-    assert all(later >= earlier + 0.3 for earlier, later in zip(stamps, stamps[3:], strict=False))
-    # the caller went on no sooner than its slot (same clock as the stamps here, to a millisecond)
-    assert all(back >= stamp - 0.001 for back, stamp in zip(returned, stamps, strict=True))
-    assert returned[-1] - returned[0] >= 0.6 - 0.001  # 10 slots of 3 per 0.3 s: three windows on
+    # three at once, then three each time the oldest three leave the window (0.3 s later)
+    expected = [t0] * 3 + [t0 + 0.3] * 3 + [t0 + 0.6] * 3 + [t0 + 0.9]
+    assert _stamps(ledger) == pytest.approx(expected, abs=1e-6)
+    assert returned == pytest.approx(expected, abs=1e-6)  # each caller went on exactly at its slot
+    assert clock.slept == pytest.approx([0.3, 0.3, 0.3], abs=1e-6)  # the 4th, 7th and 10th waited
 
 
 def test_acquire_gives_up_past_its_timeout_without_taking_a_slot(ledger_url: str) -> None:
     ledger = Ledger.from_url(ledger_url)
-    budget = SqlRequestBudget(ledger, limit=1, window=60.0)
+    clock = ManualClock()
+    budget = SqlRequestBudget(ledger, limit=1, window=60.0, clock=clock, sleep=clock.sleep)
     assert budget.acquire("c") == 0.0
-    started = time.monotonic()
-    with pytest.raises(TimeoutError):
-        budget.acquire("c", timeout=5.0)
-    assert time.monotonic() - started < 5.0  # known at once: no sleeping towards a slot it cannot have
+    clock.advance(10.0)
+    with pytest.raises(TimeoutError, match=r"'c' within 5\.0s"):
+        budget.acquire("c", timeout=5.0)  # the slot is 50 s away
+    assert clock.slept == []  # known at once: no sleeping towards a slot it cannot have
     assert len(_stamps(ledger)) == 1
+    assert budget.acquire("c", timeout=50.0) == pytest.approx(50.0)  # within the timeout: reserved
+    assert clock.slept == pytest.approx([50.0])
 
 
 def test_sleeping_the_wait_try_acquire_returns_finds_the_slot_free(ledger_url: str) -> None:
-    budget = SqlRequestBudget(Ledger.from_url(ledger_url), limit=2, window=0.15)
-    full = 0
-    for _ in range(12):
+    clock = ManualClock()
+    budget = SqlRequestBudget(Ledger.from_url(ledger_url), limit=2, window=0.15, clock=clock)
+    outcomes = []
+    for _ in range(9):
         wait = budget.try_acquire("c")
+        outcomes.append("ok" if wait == 0.0 else "full")
         if wait > 0:
-            full += 1
-            assert wait <= 0.15 + 0.01
-            time.sleep(wait)
+            assert wait == pytest.approx(0.15, abs=0.001)  # until the older of the two leaves the window
+            clock.advance(wait)
             assert budget.try_acquire("c") == 0.0  # one caller: nobody else could take it meanwhile
-    assert full >= 4
+    # two slots, then full; the slot taken after the wait and the next one fill the window again
+    assert outcomes == ["ok", "ok", "full", "ok", "full", "ok", "full", "ok", "full"]
 
 
 def test_the_budget_leaves_sqlite_connections_as_durable_as_it_found_them(sqlite_url: str) -> None:
@@ -169,7 +182,8 @@ def test_the_budget_leaves_sqlite_connections_as_durable_as_it_found_them(sqlite
 
 
 def test_other_companies_have_their_own_budget(sqlite_url: str) -> None:
-    budget = SqlRequestBudget(Ledger.from_url(sqlite_url), limit=2, window=60)
+    clock = ManualClock()
+    budget = SqlRequestBudget(Ledger.from_url(sqlite_url), limit=2, window=60, clock=clock)
     assert [budget.try_acquire("a") for _ in range(2)] == [0.0, 0.0]
-    assert budget.try_acquire("a") > 0
+    assert budget.try_acquire("a") == pytest.approx(60.0, abs=0.001)
     assert budget.try_acquire("b") == 0.0
