@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from typing import Any
 
 Key = tuple[int, str]  # (tenant id, client id)
-
 
 
 def max_in_window(stamps: list[float], window: float) -> int:
@@ -26,12 +26,17 @@ def max_in_window(stamps: list[float], window: float) -> int:
         best = max(best, end - start + 1)
     return best
 
-class SlidingWindowLimiter:
-    """Accept a request if fewer than ``limit`` were accepted in the last ``window`` seconds."""
 
-    def __init__(self, limit: int = 25, window: float = 5.0) -> None:
+class SlidingWindowLimiter:
+    """Accept a request if fewer than ``limit`` were accepted in the last ``window`` seconds.
+
+    Arrivals are stamped by ``clock`` (seconds, monotonic); tests pass a clock they move."""
+
+    def __init__(self, limit: int = 25, window: float = 5.0, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self.window = window
+        self.clock = clock
         self._lock = threading.Lock()
         self._recent: dict[Key, deque[float]] = defaultdict(deque)
         self.accepted: dict[Key, list[float]] = defaultdict(list)
@@ -45,7 +50,7 @@ class SlidingWindowLimiter:
                 self.window = window
 
     def try_acquire(self, key: Key, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         with self._lock:
             recent = self._recent[key]
             while recent and recent[0] <= now - self.window:

@@ -1,7 +1,7 @@
 """The request budget: N requests in any sliding window per company, 429 beyond it.
 
 The HTTP tests use 5 requests per 0.5 s (Fortnox's 25/5 s ratio scaled down). The sandbox's limiter
-there reads a clock the test moves (:class:`ClockedLimiter`), so a request counts in the window the
+there reads a clock the test moves (its ``clock`` argument), so a request counts in the window the
 test puts it in however slow the machine is: the tests assert exact counts, never a duration.
 """
 
@@ -13,20 +13,9 @@ import pytest
 import requests
 
 from sandbox.fortnox import create_app
-from sandbox.fortnox.ratelimit import Key, SlidingWindowLimiter
+from sandbox.fortnox.ratelimit import SlidingWindowLimiter
 from sandbox.server import serve_in_thread
 from tests.manual_clock import ManualClock
-
-
-class ClockedLimiter(SlidingWindowLimiter):
-    """The sandbox's limiter, with arrivals stamped by ``clock`` instead of the machine's."""
-
-    def __init__(self, limit: int, window: float, clock: ManualClock) -> None:
-        super().__init__(limit, window)
-        self.clock = clock
-
-    def try_acquire(self, key: Key, now: float | None = None) -> bool:
-        return super().try_acquire(key, self.clock() if now is None else now)
 
 
 def test_sliding_window_counts_exactly_with_explicit_clock() -> None:
@@ -50,7 +39,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def fast(clock: ManualClock) -> Iterator[tuple[str, object]]:
     app = create_app(seed=3, rate_limit=5, rate_window=0.5)
-    app.sandbox.limiter = ClockedLimiter(5, 0.5, clock)  # type: ignore[attr-defined]
+    app.sandbox.limiter = SlidingWindowLimiter(5, 0.5, clock=clock)  # type: ignore[attr-defined]
     with serve_in_thread(app) as base:
         yield base, app.sandbox
 
