@@ -136,3 +136,44 @@ def test_send_lean_honours_session_proxies_and_hooks(
     assert kwargs["proxies"]["https"] == "http://from-connection:8080"  # type: ignore[index]
     assert kwargs["verify"] is False and kwargs["timeout"] == 5
     assert called == [200] and response.json() == {}
+
+
+def test_what_it_overrides_and_calls_in_requests_keeps_its_shape() -> None:
+    """``EnvCachedSession`` (kept: about a fifth of jetfort's CPU per order, ``bench/internals.py``)
+    overrides ``merge_environment_settings`` and builds requests from ``PreparedRequest``'s steps: a
+    requests upgrade that changes how those are called must fail here, by name."""
+    import inspect
+
+    from requests.sessions import merge_setting
+    from requests.utils import get_environ_proxies
+
+    def params(func: object) -> list[str]:
+        return list(inspect.signature(func).parameters)  # type: ignore[arg-type]
+
+    assert params(requests.Session.merge_environment_settings) == ["self", "url", "proxies", "stream", "verify",
+                                                                   "cert"]
+    assert params(merge_setting)[:2] == ["request_setting", "session_setting"]
+    assert params(get_environ_proxies) == ["url", "no_proxy"]
+    assert params(requests.PreparedRequest.prepare_url)[:3] == ["self", "url", "params"]
+    assert params(requests.PreparedRequest.prepare_body)[:3] == ["self", "data", "files"]
+    for step in ("prepare_method", "prepare_headers", "prepare_hooks"):
+        assert len(params(getattr(requests.PreparedRequest, step))) == 2, step
+    # Session.request still asks merge_environment_settings (the override is what caches the environment)
+    assert "merge_environment_settings" in inspect.getsource(requests.Session.request)
+
+
+def test_like_carries_over_a_configured_session(captured: list[tuple[requests.PreparedRequest, dict[str, object]]]
+                                                ) -> None:
+    configured = requests.Session()
+    configured.headers["X-Extra"] = "from-connection"
+    configured.proxies = {"https": "http://from-connection:8080"}
+    configured.verify, configured.cert, configured.max_redirects, configured.trust_env = False, "/c.pem", 3, False
+    adapter = requests.adapters.HTTPAdapter()
+    configured.mount("https://", adapter)
+    session = EnvCachedSession.like(configured)
+    assert session.get_adapter("https://api.fortnox.se/") is adapter
+    assert (session.verify, session.cert, session.max_redirects, session.trust_env) == (False, "/c.pem", 3, False)
+    session.send_lean("GET", "https://api.fortnox.se/3/invoices", timeout=5)
+    (request, kwargs), = captured
+    assert request.headers["X-Extra"] == "from-connection"
+    assert kwargs["proxies"] == {"https": "http://from-connection:8080"} and kwargs["verify"] is False

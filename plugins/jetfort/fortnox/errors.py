@@ -8,7 +8,9 @@ Swedish) message, never the response body or a token.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from jetfort.errors import JetfortError, PermanentError, TransientError
@@ -116,6 +118,62 @@ class FortnoxBudgetTimeout(FortnoxTransientError):
     """No request slot in the shared per-company budget within the allowed wait."""
 
 
+def error_fields(body: Any) -> tuple[int | str | None, str | None]:
+    """``(code, message)`` from any Fortnox error body.
+
+    400s use ``{"ErrorInformation": {"error", "message", "code"}}`` (lowercase), 404s the same
+    capitalised; 401s ``{"message": ...}``; OAuth ``{"error", "error_description"}``; the warehouse
+    API ``{"error": "<code>", "message", "id"}``.
+    """
+    if not isinstance(body, dict):
+        return None, None
+    info = body.get("ErrorInformation")
+    if isinstance(info, dict):
+        lower = {str(k).lower(): v for k, v in info.items()}
+        code = lower.get("code")
+        if isinstance(code, str) and code.strip().isdigit():
+            code = int(code)
+        return code, (str(lower["message"]) if lower.get("message") is not None else None)
+    if "error_description" in body:
+        return body.get("error"), str(body.get("error_description"))
+    if "message" in body:
+        return (body.get("error") if isinstance(body.get("error"), str) else None), str(body["message"])
+    return None, None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - dt.datetime.now(dt.UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def error_for_answer(status: int, body: Any, *, reason: str | None = None, retry_after: str | None = None,
+                     method: str | None = None, path: str | None = None) -> FortnoxError:
+    """The typed error of a non-2xx answer (``body``: its parsed JSON, or None)."""
+    code, message = error_fields(body)
+    text = message or reason or "error"
+    kwargs: dict[str, Any] = {"status": status, "code": code if isinstance(code, int) else None,
+                              "method": method, "path": path}
+    if isinstance(code, str) and code:
+        text = f"{code}: {text}"
+    if status == 429:
+        return FortnoxRateLimited(text, retry_after=retry_after_seconds(retry_after), **kwargs)
+    if status >= 500:
+        return FortnoxServerError(text, **kwargs)
+    if status == 404:
+        return FortnoxNotFound(text, **kwargs)
+    if status in (401, 403):
+        return FortnoxAuthError(text, **kwargs)
+    return FortnoxValidationError(text, **kwargs)
+
+
 __all__ = [
     "FortnoxAmbiguousWrite",
     "FortnoxAuthError",
@@ -129,5 +187,8 @@ __all__ = [
     "FortnoxTokenError",
     "FortnoxTransientError",
     "FortnoxValidationError",
+    "error_fields",
+    "error_for_answer",
     "redact",
+    "retry_after_seconds",
 ]

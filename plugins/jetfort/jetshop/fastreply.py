@@ -7,6 +7,10 @@ Why this exists: in the orders extract stage, zeep's generic XSD deserialization
 stage at 0.78-0.82 ms CPU per order before and 0.27-0.29 ms with this reader, which reads a 100-order
 ``Order_Search`` page in ~0.05 ms per order (lxml's parse included) where zeep + ``convert.plain``
 took ~0.55 ms. What is left of the stage is the HTTP exchange, jetfort's models and the ledger.
+Over the whole orders flow it saves about a quarter of jetfort's CPU per order (``bench/internals.py``,
+issue 17). It reads zeep's schema objects, which are not zeep's public API: ``test_zeep_internals.py``
+names every part it relies on and ``test_fastreply.py`` checks that it gives exactly zeep's result, so
+a zeep upgrade that changes them fails those tests instead of quietly slowing down or misreading.
 
 What it does: zeep keeps the WSDL, request building, transport, SOAP headers and faults. Only the
 body of a *successful* reply is read here. For each operation :func:`compile_reader` walks zeep's

@@ -209,16 +209,27 @@ def test_server_errors_rate_limits_and_resets_are_retried(make_hook: HookFactory
     assert hook.request_count - sent == 5  # four failures, then the answer
 
 
-def test_retries_are_bounded(make_hook: HookFactory, server: Server) -> None:
+def test_retries_are_bounded(make_hook: HookFactory, server: Server, company: Credentials) -> None:
+    def arrivals() -> int:  # counted by the sandbox: what reached the server, not what the client meant to send
+        return sum(1 for e in server.log_for(company.tenant_id) if e["path"] == "/3/companyinformation")
+
     hook = make_hook(max_attempts=3)
     hook.company_information()
+    assert arrivals() == 1
     server.sandbox.set_faults(forced={"server_error": 10})
     with pytest.raises(FortnoxServerError) as err:
         hook.company_information()
     assert err.value.retryable is True and err.value.status == 500
+    assert arrivals() == 1 + 3  # exactly max_attempts, then the typed error
+    server.sandbox.clear_faults()
     server.sandbox.set_faults(forced={"rate_limit": 10})
     with pytest.raises(FortnoxRateLimited):
         hook.company_information()
+    assert arrivals() == 1 + 3 + 3
+    server.sandbox.clear_faults()
+    server.sandbox.set_faults(forced={"rate_limit": 2})
+    assert hook.company_information().database_number == company.tenant_id  # third attempt answered
+    assert arrivals() == 1 + 3 + 3 + 3
 
 
 # ------------------------------------------------------------------------------------ ambiguous writes
@@ -375,6 +386,48 @@ def test_airflow_connection_extras_are_settings_not_headers(server: Server, comp
     hook.method = "GET"
     response = hook.run("3/companyinformation")
     assert response.status_code == 200 and response.json()["CompanyInformation"]["DatabaseNumber"] == company.tenant_id
+
+
+def test_connection_options_of_the_http_provider_still_apply(server: Server, company: Credentials,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "fortnox", "host": server.base, "login": company.client_id,
+            "password": company.client_secret,
+            "extra": {"refresh_token": company.refresh_token, "auth_url": server.auth_url, "budget": "local",
+                      "verify": False, "proxies": {"https": "http://proxy.example:3128"}, "max_redirects": 3}}
+    monkeypatch.setenv("AIRFLOW_CONN_FORTNOX_OPTIONS", json.dumps(conn))
+    with FortnoxHook("fortnox_options") as hook:
+        session = hook.get_conn()
+        assert session.verify is False and session.max_redirects == 3
+        assert session.proxies == {"https": "http://proxy.example:3128"}
+        assert session.auth is None  # the client secret is for the token endpoint only
+        assert not {k.lower() for k in session.headers} & {"refresh_token", "auth_url", "budget", "verify"}
+        assert hook.company_information().database_number == company.tenant_id  # http: the proxy is not used
+
+
+@pytest.mark.parametrize("value", ["fast", 0, -1, "-0.5", "nan", True])
+def test_an_unreadable_rate_window_names_the_connection_and_the_field(
+        server: Server, company: Credentials, monkeypatch: pytest.MonkeyPatch, value: object) -> None:
+    conn = {"conn_type": "fortnox", "host": server.base, "login": company.client_id,
+            "password": company.client_secret, "extra": {"budget": "local", "rate_window": value}}
+    monkeypatch.setenv("AIRFLOW_CONN_FORTNOX_WINDOW", json.dumps(conn))
+    hook = FortnoxHook("fortnox_window")
+    with pytest.raises(ValueError, match=r"connection 'fortnox_window': extra rate_window .*got") as err:
+        hook.budget  # noqa: B018  (the budget is what the window configures)
+    assert repr(value) in str(err.value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0.5, 0.5), ("2", 2.0), (None, 5.0)])
+def test_a_rate_window_sets_the_budget_window(server: Server, company: Credentials, monkeypatch: pytest.MonkeyPatch,
+                                              value: object, expected: float) -> None:
+    extra = {"budget": "local", **({"rate_window": value} if value is not None else {})}
+    conn = {"conn_type": "fortnox", "host": server.base, "login": company.client_id,
+            "password": company.client_secret, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_FORTNOX_WINDOW", json.dumps(conn))
+    hook = FortnoxHook("fortnox_window")
+    assert hook.settings.rate_window == (None if value is None else expected)
+    # the budget enforces that window plus a safety margin (padding), not Fortnox's 5 s nor anything else
+    assert expected < hook.budget.window < expected * 2
+    assert hook.budget.limit == 25
 
 
 def test_tokens_are_registered_with_airflows_secrets_masker(make_hook: HookFactory, company: Credentials) -> None:

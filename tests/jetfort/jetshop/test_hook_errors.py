@@ -21,6 +21,7 @@ from jetfort.jetshop.errors import (
 from jetfort.jetshop.hook import JetshopHook
 from jetfort.jetshop.models import PriceListPrice, ProductUpsert, StatusUpdate
 from sandbox.jetshop.state import JetshopSandbox
+from tests.jetfort.jetshop.counting import counting_proxy
 
 PL_SE = "7C7DFEC3-2312-4DC9-A74F-913F3DA0C686"
 
@@ -63,21 +64,31 @@ def test_retries_are_bounded_and_end_in_a_typed_transient_error(
     assert sb.faults.counts["reset"] == 3
 
 
-def test_timeouts_are_retried(make_hook: Callable[..., JetshopHook], sb: JetshopSandbox) -> None:
-    hook = make_hook(timeout=0.2, retries=1)
-    sb.faults.update(latency=0.5)
-    with pytest.raises(JetshopConnectionError, match="timed out"):
-        hook.get_channels()
-    assert sb.call_count() == 0
+def test_timeouts_are_retried(make_hook: Callable[..., JetshopHook], base_url: str, sb: JetshopSandbox) -> None:
+    with counting_proxy(base_url, delay=0.6) as (proxy, slow_url):  # answers after the client gave up
+        hook = make_hook(endpoint=slow_url, timeout=0.2, retries=2)
+        with pytest.raises(JetshopConnectionError, match="timed out"):
+            hook.get_channels()
+        assert proxy.count("POST") == 3  # the first try and exactly two retries reached the server
+        hook = make_hook(endpoint=slow_url, timeout=0.2, retries=0)
+        with pytest.raises(JetshopConnectionError, match="timed out"):
+            hook.get_channels()
+        assert proxy.count("POST") == 3 + 1
 
 
-def test_wrong_login_is_an_auth_error_and_not_retried(make_hook: Callable[..., JetshopHook]) -> None:
-    hook = make_hook(password="not-the-password")
-    with pytest.raises(JetshopAuthError):
-        hook.get_statuses()
-    other_shop = make_hook("nordicshop", login="jetfort-demo", password="demo-secret")
-    with pytest.raises(JetshopAuthError):
-        other_shop.get_statuses()
+def test_wrong_login_is_an_auth_error_and_not_retried(make_hook: Callable[..., JetshopHook], base_url: str,
+                                                      sb: JetshopSandbox) -> None:
+    with counting_proxy(base_url) as (proxy, url):
+        hook = make_hook(endpoint=url, password="not-the-password")
+        with pytest.raises(JetshopAuthError):
+            hook.get_statuses()
+        assert proxy.count("POST") == 1  # one request, refused, never repeated (retries=3)
+        other_shop = make_hook("nordicshop", endpoint=url, login="jetfort-demo", password="demo-secret")
+        with pytest.raises(JetshopAuthError):
+            other_shop.get_statuses()
+        assert proxy.count("POST") == 2
+        assert make_hook(endpoint=url).get_statuses()  # the right login through the same proxy: answered
+        assert proxy.count("POST") == 3 and sb.call_count("OrderStatus_GetList") == 1
 
 
 def test_per_item_failures_raise_typed_errors_or_are_returned(hook: JetshopHook, sb: JetshopSandbox) -> None:
