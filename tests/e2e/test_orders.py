@@ -229,6 +229,34 @@ def test_dropped_answers_and_a_crash_after_post_end_with_one_document(orders_env
     assert [a["step"] for a in ledger.audit("demo_ecom", "order", crashed[0])].count("adopt") == 1
 
 
+def test_a_shop_clock_weeks_ahead_still_ends_with_one_document_after_a_crash(orders_env: Any, monkeypatch: Any) -> None:
+    """Order dates three weeks in the future (a shop clock or time zone set wrong): the retry after a
+    crash between Fortnox's create and the ledger commit must still find what the first try posted."""
+    env = orders_env
+    ids = [o["OrderId"] for o in env.orders.shop_orders("demoshop") if o["_kind"] == "ordinary"]
+    shop = env.jetshop.shops["demoshop"]
+    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(days=21)).astimezone(shop.timezone).replace(tzinfo=None)
+    with env.jetshop.lock:
+        for oid in ids:
+            shop.orders[oid]["OrderDate"] = ahead
+    env.orders.touch("demoshop", order_ids=ids)
+    crashed: list[str] = []
+
+    def crash_once(key: str, state: str, step: str | None) -> bool:
+        if state == "posted" and step == "post" and not crashed:
+            crashed.append(key)
+            return True
+        return False
+
+    crash_ledger_writes(monkeypatch, crash_once)
+    run = run_orders("demo_ecom")
+    assert_success(run)
+    post_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "shop.post")
+    assert crashed and post_ti.try_number == 2
+    docs = env.orders.by_key()
+    assert {oid: len(docs.get(f"jetfort:se:{oid}", [])) for oid in ids} == {oid: 1 for oid in ids}
+
+
 # ------------------------------------------------------------------------------------------ people
 def test_quarantine_dry_run_and_resync_on_demand(orders_env: Any) -> None:
     env = orders_env

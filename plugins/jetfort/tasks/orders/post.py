@@ -17,7 +17,6 @@ The protocol for one shop's batch (:class:`ShopPosting`), step by step:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
@@ -38,7 +37,6 @@ from jetfort.tasks.orders.common import (
     CREATE_ATTEMPTS,
     KIND,
     PostingIncomplete,
-    aware,
     carried_counts,
     fortnox_calls,
     order_from,
@@ -60,6 +58,7 @@ from jetfort.tasks.orders.recovery import (
     IdempotencyLookup,
     batch_lookups,
     claim_batch,
+    earliest_document,
 )
 from jetfort.tasks.runtime import TenantRuntime
 from jetfort.tasks.summary import push_partial
@@ -95,10 +94,6 @@ class ClaimedOrder:
     def number(self) -> str:
         return str(self.detail.get("order_number"))
 
-    @property
-    def date(self) -> dt.datetime:
-        return aware(dt.datetime.fromisoformat(self.detail["order_date"]))
-
 
 class ShopPosting:
     """The post stage of one shop: the protocol's steps (see the module docstring) as methods."""
@@ -124,7 +119,7 @@ class ShopPosting:
         if batch.get("dry_run") or not todo:
             return {**self.counts, "keys": self.out_keys, "fortnox_calls": self.calls_total()}
         details = {k: dict(records[k].detail or {}) for k in todo}  # type: ignore[union-attr]
-        lookups = batch_lookups(self.runtime, todo, details, self.now)
+        lookups = batch_lookups(self.runtime, todo, details, records, self.now)
         claim = claim_batch(self.runtime, todo, records, details, run_id=self.run_id, owner=self.owner,
                             now=self.now)
         self.counts["retry_later"] += claim.retry_later
@@ -194,7 +189,8 @@ class ShopPosting:
         # the batch list was read after any earlier try of this run, so it already shows what
         # that try created; a targeted search is for old orders and takeovers from dead runs
         if existing is None and (claim.needs_search(order.key) or order.lookup.known is None
-                                 or self.now - order.date > LIST_LOOKUP_MAX_AGE):
+                                 or self.now - earliest_document(order.detail, order.record, self.now)
+                                 > LIST_LOOKUP_MAX_AGE):
             existing = order.lookup.find(order.idempotency_key)
         return existing
 

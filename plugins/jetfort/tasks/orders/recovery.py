@@ -8,10 +8,10 @@ never created again before Fortnox has been asked for its idempotency key.
 
 **Lookups (~1 Fortnox call per order).** A per-order search before each create would double the
 calls. Instead :class:`IdempotencyLookup` makes one list query per batch: every Fortnox document
-modified since the oldest order date in the batch (minus :data:`LIST_LOOKUP_MARGIN` for clock
-skew). A document for an order can only have been created after the order existed, and Fortnox's
-``lastmodified`` only moves forward, so that list contains any document already carrying one of the
-batch's keys: an exact-equality lookup for the whole batch in one or a few paged calls (Fortnox's
+modified since the earliest moment a document of the batch can have been created (minus
+:data:`LIST_LOOKUP_MARGIN` for clock skew): an order's date, never later than now, or the time an
+earlier try claimed it (see :func:`earliest_document`). Fortnox's ``lastmodified`` only moves
+forward, so that list contains any document already carrying one of the batch's keys: an exact-equality lookup for the whole batch in one or a few paged calls (Fortnox's
 own search matches substrings). Orders older than :data:`LIST_LOOKUP_MAX_AGE` and takeovers from
 dead runs get a targeted lookup instead; a match is *adopted*.
 """
@@ -65,16 +65,26 @@ class IdempotencyLookup:
         return str(hits[0].document_number) if hits else None
 
 
+def earliest_document(detail: Mapping[str, Any], record: Record | None, now: dt.datetime) -> dt.datetime:
+    """The earliest a Fortnox document for this order can have been created: the order's date,
+    never later than now (a shop clock or time zone set ahead must not hide what an earlier try
+    posted), or, for a record an earlier try left in ``posting``, when it was claimed (our clock)."""
+    start = min(aware(dt.datetime.fromisoformat(detail["order_date"])), now)
+    if record is not None and record.state == "posting":
+        start = min(start, record.updated_at)
+    return start
+
+
 def batch_lookups(runtime: TenantRuntime, todo: Sequence[str], details: Mapping[str, Mapping[str, Any]],
-                  now: dt.datetime) -> dict[str, IdempotencyLookup]:
+                  records: Mapping[str, Record | None], now: dt.datetime) -> dict[str, IdempotencyLookup]:
     """One lookup per document kind of the batch, primed with the list of its recent orders."""
     rules = runtime.rules
-    kinds = {str(details[k].get("doc_kind", rules.orders.document)) for k in todo}
-    lookups = {kind: IdempotencyLookup(runtime, kind, rules.orders.idempotency_field) for kind in kinds}
+    kind_of = {k: str(details[k].get("doc_kind") or rules.orders.document) for k in todo}
+    lookups = {kind: IdempotencyLookup(runtime, kind, rules.orders.idempotency_field)
+               for kind in set(kind_of.values())}
     for kind, lookup in lookups.items():
-        dates = [aware(dt.datetime.fromisoformat(details[k]["order_date"]))
-                 for k in todo if details[k].get("doc_kind") == kind]
-        recent = [d for d in dates if now - d <= LIST_LOOKUP_MAX_AGE]
+        starts = [earliest_document(details[k], records.get(k), now) for k in todo if kind_of[k] == kind]
+        recent = [d for d in starts if now - d <= LIST_LOOKUP_MAX_AGE]
         if recent:
             lookup.prime(min(recent))
     return lookups
