@@ -195,13 +195,9 @@ def test_reruns_backfills_and_a_lost_ledger_create_nothing_twice(orders_env: Any
     assert all(len(v) == 1 for v in env.orders.by_key().values())
 
 
-def test_dropped_answers_and_a_crash_after_post_end_with_one_document(orders_env: Any, monkeypatch: Any) -> None:
-    env = orders_env
-    ids = [o["OrderId"] for o in env.orders.shop_orders("demoshop") if o["_kind"] == "ordinary"]
-    env.orders.touch("demoshop", order_ids=ids)
-    # Fortnox commits the next three POSTs and drops their answers
-    env.fortnox.set_faults(forced={"drop_after_commit": 3}, drop_methods=["POST"])
-    # and the worker "dies" after the first successful create, before the ledger learns of it
+def crash_after_the_first_create(monkeypatch: Any) -> list[str]:
+    """The worker "dies" after Fortnox's first successful create, before the ledger learns of it;
+    the returned list names the order it died on."""
     crashed: list[str] = []
 
     def crash_once(key: str, state: str, step: str | None) -> bool:
@@ -211,6 +207,16 @@ def test_dropped_answers_and_a_crash_after_post_end_with_one_document(orders_env
         return False
 
     crash_ledger_writes(monkeypatch, crash_once)
+    return crashed
+
+
+def test_dropped_answers_and_a_crash_after_post_end_with_one_document(orders_env: Any, monkeypatch: Any) -> None:
+    env = orders_env
+    ids = [o["OrderId"] for o in env.orders.shop_orders("demoshop") if o["_kind"] == "ordinary"]
+    env.orders.touch("demoshop", order_ids=ids)
+    # Fortnox commits the next three POSTs and drops their answers
+    env.fortnox.set_faults(forced={"drop_after_commit": 3}, drop_methods=["POST"])
+    crashed = crash_after_the_first_create(monkeypatch)
     run = run_orders("demo_ecom")
     assert_success(run)
     post_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "shop.post")
@@ -240,15 +246,7 @@ def test_a_shop_clock_weeks_ahead_still_ends_with_one_document_after_a_crash(ord
         for oid in ids:
             shop.orders[oid]["OrderDate"] = ahead
     env.orders.touch("demoshop", order_ids=ids)
-    crashed: list[str] = []
-
-    def crash_once(key: str, state: str, step: str | None) -> bool:
-        if state == "posted" and step == "post" and not crashed:
-            crashed.append(key)
-            return True
-        return False
-
-    crash_ledger_writes(monkeypatch, crash_once)
+    crashed = crash_after_the_first_create(monkeypatch)
     run = run_orders("demo_ecom")
     assert_success(run)
     post_ti = next(ti for ti in run.get_task_instances() if ti.task_id == "shop.post")
