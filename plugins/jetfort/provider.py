@@ -31,6 +31,10 @@ def _text(label: str, description: str, default: str | None = None) -> dict[str,
     return {"label": label, "description": description, "schema": schema}
 
 
+def _seconds(label: str, description: str) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["number", "null"]}}
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "jetfort",
@@ -50,6 +54,12 @@ def get_provider_info() -> dict[str, Any]:
                     "auth_url": _text("Token URL", "OAuth token endpoint",
                                       "https://apps.fortnox.se/oauth-v1/token"),
                     "company": _text("Company key", "Name of the shared request budget (default: conn id)"),
+                    "budget": _text("Request budget",
+                                    "Where the shared budget lives: ledger, redis://… or local "
+                                    "(empty: $JETFORT_FORTNOX_BUDGET, else the ledger)"),
+                    "rate_window": _seconds("Rate window (seconds)",
+                                            "The API's rate window; empty = Fortnox's 5 s. Set only for a "
+                                            "sandbox that runs a shorter window"),
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],
@@ -64,6 +74,9 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "shop_id": _text("ShopId", "Jetshop ShopId (GUID) sent in the SOAP header"),
                     "wsdl_url": _text("WSDL URL", "The live service's ?WSDL; empty = jetfort's shipped WSDL"),
+                    "timezone": _text("Time zone", "The shop's time zone (IANA name) for its naive timestamps",
+                                      "Europe/Stockholm"),
+                    "culture": _text("Culture", "Language/culture of texts read from the shop", "sv-SE"),
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],

@@ -12,6 +12,10 @@ fresh clone) with nothing but the README's commands and the official tools:
 5. every order of the week has exactly one Fortnox document (counted in the Fortnox sandbox, keyed
    by the idempotency reference, never from jetfort's own view) and is acknowledged in the shop;
 6. the scheduler killed by PID → the supervisor restarts it, and the next scheduled run succeeds;
+6b. a new tenant on the running stack: a new Fortnox sandbox company and its connection (imported
+   from a 0600 file, as the README shows), then ``airflow variables set jetfort_tenant_<new>`` and
+   no other command → its orders DAG appears unpaused, a run of it succeeds, and the shop's
+   released orders of that run's range are in the new company, once each;
 7. every secret value (Fortnox client secret, every refresh and access token the sandbox issued,
    the shop passwords, the ledger's encryption key, the admin password) searched for in the
    metadata database (every table: audit ``log``, XCom, rendered fields ...), the ledger database,
@@ -42,6 +46,7 @@ import psutil
 import pytest
 import sqlalchemy as sa
 
+from sandbox import demo_setup
 from sandbox.celery_stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +58,11 @@ SHOP_TZ = ZoneInfo("Europe/Stockholm")
 IDEMPOTENCY_FIELD = "ExternalInvoiceReference1"
 DAYS = 7
 ORDERS_PER_DAY = 3
+#: the tenant added to the running stack, with demo_ecom's rules and a Fortnox company of its own
+NEW_TENANT = "newcomer"
+NEW_ORDERS_DAG = f"jetfort__{NEW_TENANT}__orders"
+NEW_ORDERS = 3
+NEW_ORDERS_DAYS_AGO = 10  # outside the week the other steps sync: only the new tenant's run reads it
 FIGURES: dict[str, Any] = {}
 
 
@@ -183,17 +193,22 @@ def wait_runs(api: Any, dag_id: str, seconds: float, **filters: Any) -> list[Any
     raise AssertionError(f"{dag_id}: runs not finished after {seconds:.0f}s: {dict(states)}")
 
 
+def add_orders(stack: Stack, when: dt.datetime, count: int, seed: int) -> list[int]:
+    """``count`` released orders in the shop, created and last modified at ``when`` (shop time)."""
+    stamp = when.astimezone(SHOP_TZ).replace(tzinfo=None).isoformat()
+    made = httpx.post(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders/generate", timeout=60,
+                      json={"count": count, "seed": seed, "start": stamp})
+    new = [int(i) for i in made.raise_for_status().json()["order_ids"]]
+    httpx.post(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders/touch", timeout=60,
+               json={"order_ids": new, "when": stamp}).raise_for_status()
+    return new
+
+
 def add_week_of_orders(stack: Stack, today: dt.datetime) -> list[int]:
     """``ORDERS_PER_DAY`` orders on each of the ``DAYS`` past days, at midday shop time."""
     ids: list[int] = []
     for days_ago in range(DAYS, 0, -1):
-        stamp = (today - dt.timedelta(days=days_ago, hours=-12)).replace(tzinfo=None).isoformat()
-        made = httpx.post(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders/generate", timeout=60,
-                          json={"count": ORDERS_PER_DAY, "seed": 100 + days_ago, "start": stamp})
-        new = made.raise_for_status().json()["order_ids"]
-        httpx.post(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders/touch", timeout=60,
-                   json={"order_ids": new, "when": stamp}).raise_for_status()
-        ids.extend(new)
+        ids.extend(add_orders(stack, today - dt.timedelta(days=days_ago, hours=-12), ORDERS_PER_DAY, 100 + days_ago))
     return ids
 
 
@@ -333,6 +348,9 @@ def test_newcomer_backfill_resync_restart_secrets_down(stack: Stack) -> None:
     FIGURES["next scheduled run after the kill"] = f"{next_run.dag_id} {next_run.dag_run_id}: {next_run.state.value}"
     assert str(next_run.state.value) == "success"
 
+    # --- a new tenant on the running stack: its Variable is all it takes ------------------------
+    add_tenant_to_running_stack(stack, api, today)
+
     # --- no secret anywhere -----------------------------------------------------------------------
     secrets = secret_values(stack)
     assert len(secrets) >= 5, sorted(secrets)
@@ -347,6 +365,58 @@ def test_newcomer_backfill_resync_restart_secrets_down(stack: Stack) -> None:
     while stack_pids(stack) and time.monotonic() < deadline:
         time.sleep(1)
     assert stack_pids(stack) == [], "processes left after make down"
+
+
+def add_tenant_to_running_stack(stack: Stack, api: Any, today: dt.datetime) -> None:
+    """A new Fortnox company and connection, then ``airflow variables set`` and no other command: the
+    tenant's orders DAG appears unpaused, and a run over a range of released shop orders succeeds and
+    books each of them into the new company once."""
+    from airflow_client.client.api.dag_run_api import DagRunApi
+    from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
+
+    conn_id = f"fortnox_{NEW_TENANT}"
+    company = demo_setup.provision(stack.fortnox_url, stack.jetshop_url, company_name=f"{NEW_TENANT} AB",
+                                   fortnox_conn_id=conn_id)
+    conn = company.connections[conn_id]
+    with demo_setup._private_json({conn_id: {**conn, "extra": json.dumps(conn["extra"])}}) as path:
+        imported = stack.airflow("connections", "import", str(path))
+    assert imported.returncode == 0 and f"Imported connection {conn_id}" in imported.stdout, (
+        f"airflow connections import failed (exit {imported.returncode})")
+    day = today - dt.timedelta(days=NEW_ORDERS_DAYS_AGO)
+    ids = add_orders(stack, day + dt.timedelta(hours=12), NEW_ORDERS, seed=900)
+    rules = json.loads((REPO / "include" / "mappings" / "tenants" / "demo_ecom.json").read_text())
+    rules.update(fortnox_conn_id=conn_id, display_name="Newcomer added to a running stack")
+
+    began = time.monotonic()
+    variable = stack.airflow("variables", "set", f"jetfort_tenant_{NEW_TENANT}", json.dumps(rules))
+    assert variable.returncode == 0, f"airflow variables set failed:\n{variable.stderr[-2000:]}"
+    wait_for_unpaused_dag(api, NEW_ORDERS_DAG, seconds=600)
+    FIGURES["new tenant: Variable set → orders DAG unpaused (s)"] = round(time.monotonic() - began)
+    body = TriggerDAGRunPostBody(dag_run_id=f"newcomer-{int(time.time())}", logical_date=None,
+                                 conf={"since": day.isoformat(), "until": (day + dt.timedelta(days=1)).isoformat()})
+    DagRunApi(api).trigger_dag_run(NEW_ORDERS_DAG, body)
+    [run] = wait_runs(api, NEW_ORDERS_DAG, 900, run_id_pattern="newcomer-")
+    FIGURES["new tenant: Variable set → successful orders run (s)"] = round(time.monotonic() - began)
+    assert str(run.state.value) == "success", f"{NEW_ORDERS_DAG} {run.dag_run_id}: {run.state.value}"
+    in_company = {key: docs for (tenant, key), docs in posted_documents(stack).items()
+                  if tenant == company.fortnox_tenant_id}
+    expected = {f"jetfort:se:{order_id}" for order_id in ids}
+    FIGURES["new tenant: documents in its Fortnox company"] = sum(map(len, in_company.values()))
+    assert {key: len(in_company.get(key, [])) for key in expected} == dict.fromkeys(expected, 1), in_company
+    assert transferred(stack, ids) == len(ids)
+
+
+def wait_for_unpaused_dag(api: Any, dag_id: str, seconds: float) -> None:
+    """Until the dag-processor has parsed ``dag_id`` and it is unpaused (nothing done to it here)."""
+    from airflow_client.client.api.dag_api import DAGApi
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = [d for d in DAGApi(api).get_dags(dag_id_pattern=dag_id, limit=10).dags if d.dag_id == dag_id]
+        if found and not found[0].is_paused:
+            return
+        time.sleep(5)
+    raise AssertionError(f"{dag_id} not listed unpaused within {seconds:.0f}s of its tenant Variable")
 
 
 def wait_for_scheduled_run(api: Any, after: dt.datetime, seconds: float) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,40 @@ def test_the_api_redacts_the_secret_extras_by_their_names() -> None:
                                    extra=json.dumps(extra), team_name=None)
         assert shown.password == "***"
         assert json.loads(shown.extra or "{}") == {name: "***" for name in secret} | {"shop_id": "demoshop"}
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_extras() -> dict[str, set[str]]:
+    """The extras README.md's "Connections" table documents per conn type: the backticked names
+    after the first "extra" in each row, leaving out what stands in parentheses (example values)."""
+    section = README.read_text().split("### Connections", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (.+) \|$", section, flags=re.MULTILINE)
+    documented: dict[str, set[str]] = {}
+    for conn_type, fields in rows:
+        after_extra = fields.split("extra", 1)[1] if "extra" in fields else ""
+        without_examples = re.sub(r"\([^)]*\)", "", after_extra)
+        documented[conn_type] = set(re.findall(r"`([a-z_]+)`", without_examples))
+    return documented
+
+
+def test_the_readme_table_is_read_as_documented() -> None:
+    documented = _readme_extras()
+    assert set(documented) == {"fortnox", "jetshop", "jetfort_ledger"}
+    assert {"budget", "company", "refresh_token"} <= documented["fortnox"]
+    assert {"timezone", "culture", "shop_id"} <= documented["jetshop"]
+    assert "ledger" not in documented["fortnox"]  # an example value of `budget`, not an extra
+
+
+def test_the_ui_form_offers_every_extra_the_readme_documents() -> None:
+    forms = {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}
+    for conn_type, extras in _readme_extras().items():
+        offered = set(forms[conn_type].extra_fields or {})
+        assert extras <= offered, f"{conn_type}: the form lacks {sorted(extras - offered)}"
+
+
+def test_the_fortnox_form_offers_the_rate_window_in_seconds() -> None:
+    forms = {meta.connection_type: meta for meta in HookMetaService.hook_meta_data()}
+    rate_window = (forms["fortnox"].extra_fields or {})["rate_window"]
+    assert "number" in rate_window["schema"]["type"]

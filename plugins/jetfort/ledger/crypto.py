@@ -1,6 +1,6 @@
 """Encryption of OAuth secrets at rest (Fernet from ``cryptography``).
 
-The key comes from ``JETFORT_LEDGER_SECRET_KEY`` or the ledger connection's ``extra.secret_key``.
+The key comes from the ledger connection's ``extra.secret_key``, else ``JETFORT_LEDGER_SECRET_KEY``.
 For the embedded SQLite default only, a key file beside the database is created on first use
 (mode 0600), so a demo needs no setup; PostgreSQL ledgers must be given a key.
 """
@@ -49,5 +49,6 @@ def resolve_key(explicit: str | None, sqlite_path: str | None) -> str:
                 fh.write(Fernet.generate_key())
         return key_file.read_text().strip()
     raise SecretKeyMissing(
-        f"no ledger secret key: set {KEY_ENV} or extra.secret_key on the ledger connection"
+        f"no ledger secret key: set {KEY_ENV} or extra.secret_key on the ledger connection "
+        "(jetfort_ledger); a ledger other than SQLite needs one, the same on every worker"
     )

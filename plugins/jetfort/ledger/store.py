@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jetfort.ledger import engine as engine_mod
 from jetfort.ledger import migrate
+from jetfort.ledger.crypto import resolve_key
 from jetfort.ledger.schema import catalog_snapshots, cursors, quarantine, record_audit, records
 
 
@@ -239,14 +240,11 @@ class Ledger:
 
     @classmethod
     def from_conn_id(cls, conn_id: str = engine_mod.DEFAULT_CONN_ID) -> Ledger:
-        secret_key = None
-        try:
-            from airflow.sdk import BaseHook
-
-            secret_key = BaseHook.get_connection(conn_id).extra_dejson.get("secret_key")
-        except Exception:  # no connection: env key or the SQLite key file
-            secret_key = None
-        return cls.from_url(engine_mod.resolve_url(conn_id), secret_key=secret_key)
+        """The ledger named by ``conn_id`` (see :func:`jetfort.ledger.engine.resolve`): a connection
+        that cannot be read raises :class:`~jetfort.ledger.engine.LedgerUnavailable`, a database
+        other than SQLite without a key :class:`~jetfort.ledger.crypto.SecretKeyMissing`."""
+        target = engine_mod.resolve(conn_id)
+        return cls.from_url(target.url, secret_key=target.secret_key)
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)
@@ -256,8 +254,6 @@ class Ledger:
         return self.engine.dialect.name
 
     def secret_key(self) -> str:
-        from jetfort.ledger.crypto import resolve_key
-
         path = self.engine.url.database if self.dialect == "sqlite" else None
         return resolve_key(self._secret_key, path)
 
