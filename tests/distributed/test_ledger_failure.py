@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +31,6 @@ import pytest
 
 from sandbox.celery_stack import CeleryStack, example_tenants
 from tests.jetfort.ledger import secrets_down
-
-if os.environ.get("JETFORT_DISTRIBUTED") != "1":
-    pytest.skip("runs in `make test-distributed` (JETFORT_DISTRIBUTED=1)", allow_module_level=True)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 

@@ -165,7 +165,7 @@ class JetshopHook(BaseHook):
             self._settings = JetshopSettings(
                 endpoint=_endpoint(conn.host, conn.schema, conn.port), login=conn.login,
                 password=conn.password or "", shop_id=str(extra["shop_id"]), wsdl_url=extra.get("wsdl_url") or None,
-                timezone=extra.get("timezone", "Europe/Stockholm"), culture=extra.get("culture", "sv-SE"),
+                timezone=extra.get("timezone") or "Europe/Stockholm", culture=extra.get("culture") or "sv-SE",
                 timeout=float(extra.get("timeout", 30)))
         return self._settings
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk.bases.hook import BaseHook
 
-from jetfort.ledger.engine import DEFAULT_CONN_ID, url_from_connection
+from jetfort.ledger.engine import DEFAULT_CONN_ID
 from jetfort.ledger.store import Ledger
 
 
@@ -21,5 +21,5 @@ class LedgerHook(BaseHook):
         self.ledger_conn_id = ledger_conn_id
 
     def get_ledger(self) -> Ledger:
-        conn = self.get_connection(self.ledger_conn_id)
-        return Ledger.from_url(url_from_connection(conn), secret_key=conn.extra_dejson.get("secret_key"))
+        """The ledger of this connection, read as every task reads it (failures raise with the reason)."""
+        return Ledger.from_conn_id(self.ledger_conn_id)

@@ -126,6 +126,19 @@ def test_an_extra_that_is_not_json_fails_instead_of_reading_as_empty(
     assert _files(home) == []
 
 
+def test_the_connection_types_hook_reads_the_ledger_as_tasks_do(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``conn.get_hook().get_ledger()`` (the ``jetfort_ledger`` type's hook) is held to the same rules."""
+    from jetfort.ledger.hook import LedgerHook
+
+    _define(monkeypatch, OTHER, extra='{"url": "postgresql://db.invalid/ledger"')
+    with pytest.raises(LedgerUnavailable, match="extra is not valid JSON"):
+        LedgerHook(OTHER).get_ledger()
+    _define(monkeypatch, OTHER, host="db.invalid", login="jetfort", schema="ledger")
+    with pytest.raises(SecretKeyMissing, match="secret_key"):
+        LedgerHook(OTHER).get_ledger()
+    assert _files(home) == []
+
+
 def test_a_connection_variable_airflow_cannot_read_fails(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Airflow reports an ``AIRFLOW_CONN_*`` it cannot parse as "not defined"."""
     monkeypatch.setenv(f"AIRFLOW_CONN_{OTHER.upper()}", '{"conn_type": "jetfort_ledger", "host": ')
