@@ -57,6 +57,8 @@ def get_provider_info() -> dict[str, Any]:
                     "budget": _text("Request budget",
                                     "Where the shared budget lives: ledger, redis://… or local "
                                     "(empty: $JETFORT_FORTNOX_BUDGET, else the ledger)"),
+                    "refresh_margin": _seconds("Token refresh margin (seconds)",
+                                               "Renew the access token this long before it expires; empty = 300"),
                     "rate_window": _seconds("Rate window (seconds)",
                                             "The API's rate window; empty = Fortnox's 5 s. Set only for a "
                                             "sandbox that runs a shorter window"),
@@ -77,6 +79,7 @@ def get_provider_info() -> dict[str, Any]:
                     "timezone": _text("Time zone", "The shop's time zone (IANA name) for its naive timestamps",
                                       "Europe/Stockholm"),
                     "culture": _text("Culture", "Language/culture of texts read from the shop", "sv-SE"),
+                    "timeout": _seconds("Timeout (seconds)", "Per web-service call; empty = 30"),
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port"],

@@ -166,7 +166,7 @@ class JetshopHook(BaseHook):
                 endpoint=_endpoint(conn.host, conn.schema, conn.port), login=conn.login,
                 password=conn.password or "", shop_id=str(extra["shop_id"]), wsdl_url=extra.get("wsdl_url") or None,
                 timezone=extra.get("timezone") or "Europe/Stockholm", culture=extra.get("culture") or "sv-SE",
-                timeout=float(extra.get("timeout", 30)))
+                timeout=float(extra.get("timeout") or 30))
         return self._settings
 
     @property

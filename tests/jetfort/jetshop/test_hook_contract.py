@@ -261,11 +261,11 @@ def test_dynamic_fields_save_and_read_per_culture(hook: JetshopHook) -> None:
     assert refused[0].message == "No dynamic field, connected to product, found with key."
 
 
-def test_a_form_saved_with_empty_time_zone_and_culture_gets_the_documented_defaults(
+def test_a_form_saved_with_empty_fields_gets_the_documented_defaults(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The connection form stores an empty field as "": that is "not set", never a time zone named ""."""
     monkeypatch.setenv("AIRFLOW_CONN_JETSHOP_FORM_EMPTY", json.dumps({
         "conn_type": "jetshop", "host": "http://127.0.0.1:1/Services/WebService.svc", "login": "u",
-        "password": "p", "extra": {"shop_id": "demoshop", "timezone": "", "culture": ""}}))
+        "password": "p", "extra": {"shop_id": "demoshop", "timezone": "", "culture": "", "timeout": None}}))
     settings = JetshopHook("jetshop_form_empty").settings
-    assert (settings.timezone, settings.culture) == ("Europe/Stockholm", "sv-SE")
+    assert (settings.timezone, settings.culture, settings.timeout) == ("Europe/Stockholm", "sv-SE", 30.0)
