@@ -3,7 +3,7 @@
 Builds 100 000 canonical product records (the demo erp tenant's field mapping), stores them as the
 ledger snapshot (SQLite), changes 1 % of them, then times what a catalog run does after reading the
 master side: build the pandas frame, hash every row, diff against the snapshot. The changed rows are
-then written for real — through ``CatalogSync.write_shop_products`` and the JetshopHook into an
+then written for real — through ``ProductSync.write_shop_products`` and the JetshopHook into an
 in-process Jetshop sandbox — and the sandbox's own product count proves that writes equal the
 changed count. Prints diff time and peak memory (goals: diff ≤ 3 s, ≤ 500 MB).
 
@@ -65,7 +65,7 @@ def main() -> None:
 
         baseline = records(args.articles, rng)
         t0 = time.perf_counter()
-        frame = sync._frame(baseline)
+        frame = sync.run.frame(baseline)
         ledger.save_snapshot(TENANT, FORTNOX, PRODUCT, ((str(k), str(h), None) for k, h in frame["hash"].items()))
         setup = time.perf_counter() - t0
 
@@ -82,13 +82,13 @@ def main() -> None:
         timings = []
         for _ in range(3):  # timed without tracemalloc (it slows allocation several-fold); best of 3
             t0 = time.perf_counter()
-            frame = sync._frame(current)             # master rows → pandas frame + row hashes
+            frame = sync.run.frame(current)             # master rows → pandas frame + row hashes
             result = diff_frame(frame, snapshot)     # ... against the last snapshot
             timings.append(time.perf_counter() - t0)
             del frame
         diff_time = min(timings)
         tracemalloc.start()                          # then once more, for the peak memory of the diff
-        frame = sync._frame(current)
+        frame = sync.run.frame(current)
         result = diff_frame(frame, snapshot)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -101,7 +101,7 @@ def main() -> None:
             rt._jetshop["se"] = hook
             before = len(sb.shop("demoshop").products)
             t0 = time.perf_counter()
-            outcome = sync.write_shop_products("se", result.to_write, current)
+            outcome = sync.products.write_shop_products("se", result.to_write, current)
             write_time = time.perf_counter() - t0
             created = len(sb.shop("demoshop").products) - before
             calls = sb.call_count("Product_AddUpdate")

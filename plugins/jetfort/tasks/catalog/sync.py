@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
 import pandas as pd
 
 from jetfort.mapping.products import ProductMapping
-from jetfort.tasks.catalog.base import CatalogRun, Counts, Outcome
+from jetfort.tasks.catalog.base import CatalogRun, Counts
 from jetfort.tasks.catalog.drift import drift
 from jetfort.tasks.catalog.initial import initial_sync
 from jetfort.tasks.catalog.prices import PriceSync
@@ -53,11 +53,3 @@ class CatalogSync:
 
     def drift(self, *, correct: bool | None = None) -> tuple[list[Counts], pd.DataFrame]:
         return drift(self.products, self.prices, self.stock, correct=correct)
-
-    # ---------------------------------------------------------------------------- what bench/catalog_diff.py drives
-    def _frame(self, records: Mapping[str, Mapping[str, str]]) -> pd.DataFrame:
-        return self.run.frame(records)
-
-    def write_shop_products(self, shop_key: str, keys: Sequence[str],
-                            records: Mapping[str, Mapping[str, str]]) -> Outcome:
-        return self.products.write_shop_products(shop_key, keys, records)

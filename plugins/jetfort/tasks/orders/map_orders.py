@@ -16,7 +16,6 @@ from jetfort.jetshop.models import ShopOrder
 from jetfort.ledger.store import Record
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
-from jetfort.mapping.plugins import apply_document_plugins
 from jetfort.mapping.problems import MappingProblem
 from jetfort.tasks.orders.common import (
     KIND,
@@ -57,10 +56,8 @@ def map_one(runtime: TenantRuntime, shop_key: str, order: ShopOrder, facts: Any,
         plan = plan_customer(order, rules, shop_key)
     if customer_number is None:
         customer_number = cached_customer(runtime, plan) or plan.use_collective or CUSTOMER_PLACEHOLDER
-    mapped = map_document(order, rules, shop_key, customer_number=customer_number, facts=facts)
-    if rules.plugins:
-        mapped = apply_document_plugins(mapped, order, rules)
-    return plan, mapped
+    # map_document runs the tenant's document plugins itself
+    return plan, map_document(order, rules, shop_key, customer_number=customer_number, facts=facts)
 
 
 def quarantine_problem(runtime: TenantRuntime, key: str, order: ShopOrder, problem: Any,
