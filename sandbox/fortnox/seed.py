@@ -33,6 +33,14 @@ ACCOUNTS = [
     (3105, "Försäljning varor till land utanför EU", "", 7410), (3106, "Försäljning varor till annat EU-land, momspliktig", "", 7410),
     (3108, "Försäljning varor till annat EU-land, momsfri", "", 7410), (3740, "Öres- och kronutjämning", "", 7410),
     (3520, "Fakturerade frakter", "MP1", 7410), (3540, "Faktureringsavgifter", "MP1", 7410),
+    # BAS 3521/3522, 3541/3542 (EU-land, export); 3523-3525, 3543-3545 per VAT rate and 2421 gift cards,
+    # as a company that follows jetfort's default account rules has them (pre-flight checks they exist)
+    (3521, "Fakturerade frakter, EU-land", "", 7410), (3522, "Fakturerade frakter, export", "", 7410),
+    (3523, "Fakturerade frakter, 12 % moms", "MP2", 7410), (3524, "Fakturerade frakter, 6 % moms", "MP3", 7410),
+    (3525, "Fakturerade frakter, momsfri", "", 7410),
+    (3541, "Faktureringsavgifter, EU-land", "", 7410), (3542, "Faktureringsavgifter, export", "", 7410),
+    (3543, "Faktureringsavgifter, 12 % moms", "MP2", 7410), (3544, "Faktureringsavgifter, 6 % moms", "MP3", 7410),
+    (3545, "Faktureringsavgifter, momsfri", "", 7410), (2421, "Ej inlösta presentkort", "", 7369),
     (3990, "Övriga ersättningar och intäkter", "", 7413), (4000, "Inköp av varor från Sverige", "", 7512),
 ]
 SALES_ACCOUNT_BY_VAT = {25: 3001, 12: 3002, 6: 3003, 0: 3004}
@@ -189,7 +197,7 @@ def _customers(company: Company, rng: random.Random) -> None:
     company.put("customers", "16", customer_entity(
         "16", "Müller Handels GmbH", Address1="Hauptstraße 5", City="Berlin", ZipCode="10115", CountryCode="DE",
         Country="Tyskland", Email="einkauf@mueller.example.de", OrganisationNumber="HRB 12345",
-        VATNumber="DE123456789", VATType="EUREVERSEDVAT", Currency="EUR", PriceList="B"))
+        VATNumber="DE123456788", VATType="EUREVERSEDVAT", Currency="EUR", PriceList="B"))
     company.put("customers", "17", customer_entity(
         "17", "Nordmann AS", Address1="Karl Johans gate 1", City="Oslo", ZipCode="0154", CountryCode="NO",
         Country="Norge", Email="post@nordmann.example.no", OrganisationNumber="987654321", VATType="EXPORT",

@@ -11,6 +11,9 @@
   example from a real invoice: rows 1590 + freight 95 + VAT 421.25 → Total 2106, RoundOff -0.25.
 - Money and quantities are rounded to 2 decimals, half up; that includes an article's stock figures
   (recorded: row quantity 1.123 -> "1.12"; reference: quantity_in_stock_rounding). See FIDELITY.md.
+- VAT is rounded once per document, not per rate (no real document settles it). The whole rule, what
+  is UNCONFIRMED and why, is FIDELITY.md "Document arithmetic"; two real invoices
+  (tests/sandbox/fortnox/test_real_invoices.py) and an independent oracle (tests/oracle/) pin it.
 """
 
 from __future__ import annotations

@@ -194,6 +194,33 @@ def _admin_routes(app: FastAPI, sb: JetshopSandbox) -> None:
             raise HTTPException(400, f"bad order spec: {exc}") from None
         return JSONResponse({"order_id": oid})
 
+    @app.post("/_sandbox/shops/{shop_id}/orders/{order_id}/returns")
+    async def add_return(shop_id: str, order_id: int, request: Request) -> JSONResponse:
+        """MODELLED return. Body: ``rows`` [{row_id, quantity, amount_inc_vat?}], ``freight_inc_vat``,
+        ``payment_fee_inc_vat``, ``status_id`` (all but ``rows`` optional); answers ``{"return_id"}``."""
+        if order_id not in shop_or_404(shop_id).orders:
+            raise HTTPException(404, f"no order {order_id} in {shop_id}")
+        body = await request.json()
+        try:
+            rid = sb.add_return(shop_id, order_id, list(body["rows"]),
+                                freight_inc_vat=str(body.get("freight_inc_vat", 0)),
+                                payment_fee_inc_vat=str(body.get("payment_fee_inc_vat", 0)),
+                                status_id=body.get("status_id"))
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise HTTPException(400, f"bad return: {exc}") from None
+        return JSONResponse({"return_id": rid})
+
+    @app.post("/_sandbox/shops/{shop_id}/orders/{order_id}/status")
+    async def set_status(shop_id: str, order_id: int, request: Request) -> JSONResponse:
+        """Move an order to a status as a shop user would. Body: ``{"status_id": n}``."""
+        if order_id not in shop_or_404(shop_id).orders:
+            raise HTTPException(404, f"no order {order_id} in {shop_id}")
+        try:
+            sb.set_status(shop_id, order_id, int((await request.json())["status_id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HTTPException(400, f"bad status: {exc}") from None
+        return JSONResponse({"ok": True})
+
     @app.post("/_sandbox/shops/{shop_id}/orders/generate")
     async def generate(shop_id: str, request: Request) -> JSONResponse:
         shop_or_404(shop_id)

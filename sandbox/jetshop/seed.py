@@ -162,7 +162,7 @@ def person(rng: random.Random, country: str = "SE") -> dict[str, str]:
             "Company": ""}
 
 
-def row(article: str | None, qty: int, unit: Decimal | str | None = None, *, vat: str | None = None,
+def row(article: str | None, qty: int | Decimal, unit: Decimal | str | None = None, *, vat: str | None = None,
         name: str | None = None, discount: str = "0", item_type: str = "Product", att: str = "",
         product_id: int | None = None) -> dict[str, Any]:
     """An order row; unit price and VAT default to the catalog's SEK price."""
@@ -315,7 +315,7 @@ def _awkward(rng: random.Random) -> dict[str, Callable[[], OrderSpec]]:
         "company_buyer_eu_reverse_charge": lambda: OrderSpec(
             [row("1001", 10, "15.94", vat="0"), row("1006", 10, "8.26", vat="0")],
             _addr("Jan", "de Vries", "Keizersgracht 10", "1015 CJ", "Amsterdam", "NL", company="Tulip Trading B.V."),
-            company_name="Tulip Trading B.V.", vat_number="NL123456789B01", channel_id=4, freight="12.00",
+            company_name="Tulip Trading B.V.", vat_number="NL123456782B01", channel_id=4, freight="12.00",
             freight_vat="0", email="orders@tulip.example.nl", payment_provider="Card", payment_method="Kort"),
         "eu_address_sek": lambda: OrderSpec(
             [row("1001", 1)], _addr("Aino", "Virtanen", "Mannerheimintie 3", "00100", "Helsinki", "FI")),
@@ -369,6 +369,12 @@ def _awkward(rng: random.Random) -> dict[str, Callable[[], OrderSpec]]:
         "empty_optional_fields": lambda: OrderSpec(
             [row("1007", 1)], _addr("", "Enbart Efternamn", "Box 12", "11122", "Stockholm", "SE"), email="a@b.se"),
         "authorized_below_total": lambda: OrderSpec([row("1001", 2)], p(), authorized="249.00"),
+        # goods sold by weight and by length: decimal quantities (1.5 kg of coffee, 0.25 m of fabric)
+        "decimal_quantity_1_5_kg": lambda: OrderSpec(
+            [row("1011", D("1.5"), "179.00", name="Kaffe mörkrost, lösvikt per kg"), row("1001", 1)], p()),
+        "decimal_quantity_0_25_m": lambda: OrderSpec(
+            [row("1007", D("0.25"), "119.90", name="Bomullstyg, metervara"), row("1006", 1)], p(),
+            freight="29.00"),
     }
 
 

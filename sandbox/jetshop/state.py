@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -60,6 +60,7 @@ class ShopState:
     dynamic_field_keys: dict[int, set[str]] = field(default_factory=dict)
     next_product_id: int = 2000
     next_order_id: int = 10000
+    next_return_id: int = 1
 
     @property
     def default_culture(self) -> str:
@@ -236,6 +237,65 @@ class JetshopSandbox:
                 if "price_inc_vat" in a:
                     shop.prices[(number, shop.default_price_list)] = {
                         "PriceIncVat": Decimal(str(a["price_inc_vat"])), "DiscountedPriceIncVat": Decimal(-1)}
+
+    def add_return(self, shop_id: str, order_id: int, rows: list[dict[str, Any]], *,
+                   freight_inc_vat: Decimal | str | int = 0, payment_fee_inc_vat: Decimal | str | int = 0,
+                   status_id: int | None = None) -> int:
+        """Register a return (MODELLED) against an order; returns its ``ReturnId``.
+
+        ``rows``: ``{"row_id", "quantity", "amount_inc_vat"?}``; the amount defaults to the row's share
+        (quantity / sold quantity x row total incl. VAT, to the öre). Returning more than was sold is
+        NOT refused (shop data can be wrong). The order's ``ModifiedDate`` becomes now; ``status_id``
+        moves the order to that status as well (e.g. the shop's "Returned" status).
+        """
+        with self.lock:
+            shop = self.shops[shop_id]
+            order = shop.orders[order_id]
+            by_row = {item["RowId"]: item for item in order["OrderItems"]}
+            items = []
+            for r in rows:
+                if r["row_id"] not in by_row:
+                    raise ValueError(f"order {order_id} has no row {r['row_id']}")
+                sold = by_row[r["row_id"]]
+                quantity = Decimal(str(r["quantity"]))
+                if quantity <= 0:
+                    raise ValueError(f"returned quantity must be > 0, got {quantity}")
+                amount = r.get("amount_inc_vat")
+                if amount is None:
+                    share = quantity / Decimal(str(sold["Quantity"])) * sold["RowTotalIncVat"]
+                    amount = share.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+                items.append({"RowId": r["row_id"], "Quantity": quantity, "AmountIncVat": Decimal(str(amount))})
+            now = self.now(shop)
+            return_id = shop.next_return_id
+            shop.next_return_id += 1
+            order.setdefault("Returns", []).append({
+                "ReturnId": return_id, "ReturnDate": now, "FreightRefundIncVat": Decimal(str(freight_inc_vat)),
+                "PaymentFeeRefundIncVat": Decimal(str(payment_fee_inc_vat)), "Items": items})
+            if status_id is not None and status_id != order["OrderStatusId"]:
+                if shop.status(status_id) is None:
+                    raise ValueError(f"shop {shop_id} has no status {status_id}")
+                shop.status_changes.append({
+                    "shop_id": shop_id, "order_id": order_id, "from_status_id": order["OrderStatusId"],
+                    "to_status_id": status_id, "tracking_number": None, "tracking_url": None, "carrier": None,
+                    "send_email": False, "changed_at": now.isoformat()})
+                order["OrderStatusId"] = status_id
+            order["ModifiedDate"] = now
+            return return_id
+
+    def set_status(self, shop_id: str, order_id: int, status_id: int) -> None:
+        """Move an order to a status as a shop user would (no capture, no e-mail); ModifiedDate = now."""
+        with self.lock:
+            shop = self.shops[shop_id]
+            order = shop.orders[order_id]
+            if shop.status(status_id) is None:
+                raise ValueError(f"shop {shop_id} has no status {status_id}")
+            now = self.now(shop)
+            shop.status_changes.append({
+                "shop_id": shop_id, "order_id": order_id, "from_status_id": order["OrderStatusId"],
+                "to_status_id": status_id, "tracking_number": None, "tracking_url": None, "carrier": None,
+                "send_email": False, "changed_at": now.isoformat()})
+            order["OrderStatusId"] = status_id
+            order["ModifiedDate"] = now
 
     def captures(self, shop_id: str | None = None, order_id: int | None = None) -> list[dict[str, Any]]:
         return self._events("captures", shop_id, order_id)

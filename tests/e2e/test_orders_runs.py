@@ -152,8 +152,10 @@ def test_a_range_run_reads_its_days_once_and_a_second_one_posts_nothing(orders_e
     second = run_orders("demo_ecom", conf=span)
     assert_success(second)
     (row,) = summary_of(second)
-    assert row["posted"] == row["adopted"] == 0 and row["skipped"] == len(ids)
+    # already in Fortnox: never posted again, acknowledged again (the shop gets the transferred status back)
+    assert row["posted"] == row["adopted"] == 0 and row["already_linked"] == len(ids)
     assert len(env.orders.documents()) == count
+    assert all(env.jetshop.order("demoshop", oid)["OrderStatusId"] == 6 for oid in ids)
 
 
 def test_invalid_range_fails_before_any_shop_is_touched(orders_env: Any) -> None:

@@ -14,9 +14,10 @@ Enable it in the tenant rules (plugins are a plan 800+ feature)::
 * ``map_row``: a shop row whose name contains one of ``gift_wrap_words`` (case-insensitive) and has
   no article number of its own is booked on the Fortnox article ``gift_wrap_article`` (e.g. a
   service article "Presentinslagning"), instead of an account row.
-* ``map_row``: with ``gift_card_account`` set, gift-card rows (bought or redeemed) are booked on that
-  balance-sheet account (e.g. 2421 "Ej inlösta presentkort") instead of a sales account or article:
-  a multi-purpose voucher is a debt to the holder until it is used, not revenue.
+* ``map_row``: with ``gift_card_account`` set, gift-card rows are booked on that balance-sheet account
+  (e.g. 2421 "Ej inlösta presentkort") instead of a sales account or article: a multi-purpose voucher
+  is a debt to the holder until it is used, not revenue. jetfort itself already books a *redeemed*
+  card on ``orders.accounts.gift_card`` (2421 by default); the plugin also moves card *purchases*.
 
 Plugins get copies of jetfort's models and return changed ones (``model_copy(update=...)``);
 jetfort validates what they return and runs the total check afterwards.

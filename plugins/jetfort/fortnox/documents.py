@@ -106,16 +106,21 @@ class DocumentEndpoints(FortnoxClient):
                                      path=f"/{path}")
         return str(number)
 
-    def document_references(self, kind: str, field: str, *, since: dt.datetime | str) -> Iterator[tuple[str, str]]:
+    def document_references(self, kind: str, field: str, *, since: dt.datetime | str,
+                            credit: bool | None = None) -> Iterator[tuple[str, str]]:
         """``(value of field, DocumentNumber)`` for every order or invoice changed since ``since`` whose
         ``field`` (e.g. ``ExternalInvoiceReference1``) is set, cancelled ones included.
 
         The orders flow's idempotency list for a whole batch: the list items are read for these two
-        fields only instead of one model each (a busy hour lists thousands).
+        fields only instead of one model each (a busy hour lists thousands). ``credit`` (invoices
+        only): ``False`` leaves credit invoices out (``PUT credit`` copies the original's references).
         """
         path = DOCUMENT_ENDPOINTS[kind][1]
         list_key = "Invoices" if kind == "invoice" else "Orders"
-        for _meta, items in self.iter_pages(path, list_key, {"lastmodified": lastmodified(since)}):
+        params: dict[str, Any] = {"lastmodified": lastmodified(since)}
+        if credit is not None and kind == "invoice":
+            params["credit"] = "true" if credit else "false"
+        for _meta, items in self.iter_pages(path, list_key, params):
             for item in items:
                 value, number = item.get(field), item.get("DocumentNumber")
                 if value and number not in (None, ""):
@@ -140,15 +145,19 @@ class DocumentEndpoints(FortnoxClient):
     def invoices_changed_since(self, since: dt.datetime | str) -> Iterator[InvoiceListItem]:
         return self.list_invoices(since=since)
 
-    def find_invoices_by_reference(self, value: str, *, field: str = "ExternalInvoiceReference1"
-                                   ) -> list[InvoiceListItem]:
+    def find_invoices_by_reference(self, value: str, *, field: str = "ExternalInvoiceReference1",
+                                   credit: bool | None = None) -> list[InvoiceListItem]:
         """Invoices whose ``field`` equals ``value`` exactly (substring search, then equality).
 
         ``field``: ``ExternalInvoiceReference1``/``2`` (compared on the list item) or
         ``YourOrderNumber`` (not in the list item: each candidate is fetched and compared).
+        ``credit=False`` leaves credit invoices out, ``True`` lists only them, ``None`` both.
         """
         key = field.lower()
-        hits = list(self.list_invoices(**{key: value}))
+        search: dict[str, Any] = {key: value}
+        if credit is not None:
+            search["credit"] = "true" if credit else "false"
+        hits = list(self.list_invoices(**search))
         if key in _EXTERNAL_REFERENCES:
             found = [i for i in hits if getattr(i, _EXTERNAL_REFERENCES[key]) == value]
         elif key == "yourordernumber":
@@ -172,6 +181,12 @@ class DocumentEndpoints(FortnoxClient):
                             lambda: self.get_invoice(document_number),
                             lambda i: bool(i.credit_invoice_reference))
 
+    def update_invoice_fields(self, document_number: str, fields: Mapping[str, Any]) -> FortnoxInvoice:
+        """PUT only ``fields`` (API names, e.g. ``{"ExternalInvoiceReference1": ...}``) on an unbooked
+        invoice; a repeat writes the same values again (safe to retry)."""
+        answer = self._request("PUT", f"3/invoices/{path_segment(document_number)}",
+                               json={"Invoice": dict(fields)}) or {}
+        return FortnoxInvoice.model_validate(answer.get("Invoice") or {})
 
     # ----------------------------------------------------------------------------- payments
     def list_invoice_payments(self, invoice_number: str | int) -> list[InvoicePayment]:

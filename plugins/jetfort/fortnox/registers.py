@@ -16,6 +16,7 @@ from jetfort.fortnox.models import (
     CompanyInformation,
     Currency,
     CustomerListItem,
+    EUVatLimitRegulation,
     FortnoxArticle,
     FortnoxCustomer,
     Price,
@@ -171,6 +172,13 @@ class RegisterEndpoints(FortnoxClient):
         except FortnoxNotFound:
             return False
         return account.active is not False
+
+    def eu_vat_limit(self, year: int | None = None) -> EUVatLimitRegulation:
+        """The EU distance-sales threshold for ``year`` (Fortnox: the current year when not given):
+        ``is_over_limit`` once sales excluding VAT to private buyers in other EU countries exceed it."""
+        params = {"year": int(year)} if year is not None else None
+        answer = self._request("GET", "3/euvatlimitregulation", params=params) or {}
+        return EUVatLimitRegulation.model_validate(answer["EUVatLimitRegulation"])
 
     def missing_accounts(self, numbers: Iterable[int]) -> list[int]:
         """Accounts from the tenant's VAT/account table that Fortnox lacks or has deactivated."""

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from zeep.xsd.valueobjects import CompoundValue
 
+from jetfort.jetshop.errors import JetshopUnreadableOrder as UnreadableOrder
 from jetfort.jetshop.models import (
     Address,
     CaptureResult,
@@ -21,6 +22,7 @@ from jetfort.jetshop.models import (
     DeleteResult,
     DynamicFieldResult,
     DynamicFieldValue,
+    OrderReturn,
     OrderRow,
     OrderStatus,
     Payment,
@@ -30,6 +32,7 @@ from jetfort.jetshop.models import (
     Product,
     ProductUpsert,
     ProductUpsertResult,
+    ReturnRow,
     RowType,
     ShopCustomer,
     ShopOrder,
@@ -114,40 +117,140 @@ def _row_type(value: str) -> RowType:
         return RowType.OTHER
 
 
-def order_from_wire(data: Mapping[str, Any], shop_id: str, tz: ZoneInfo) -> ShopOrder:
+class Unreadable:
+    """A value the fast reader could not convert to its element's type, kept as the text that came.
+
+    Only the order operations' readers keep these (see :mod:`fastreply`); :func:`order_from_wire`
+    turns one into :class:`UnreadableOrder` naming the order, the row and the element.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unreadable) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(("Unreadable", self.text))
+
+
+class _Strict:
+    """Strict reads of one order's values: an unreadable or non-finite value names order, row and field."""
+
+    def __init__(self, data: Mapping[str, Any], row_id: int | None = None, outer: _Strict | None = None,
+                 prefix: str = "") -> None:
+        self.data, self.row_id, self.prefix = data, row_id, prefix
+        self.order_id: int | None = outer.order_id if outer else None
+        self.order_number: str = outer.order_number if outer else ""
+
+    def fail(self, key: str, text: str | None, problem: str) -> UnreadableOrder:
+        return UnreadableOrder(self.order_id, self.order_number, self.prefix + key, text, problem, self.row_id)
+
+    def _raw(self, key: str, required: bool) -> Any:
+        value = self.data.get(key)
+        if isinstance(value, Unreadable):
+            return value
+        if value is None and required:
+            raise self.fail(key, None, "is required")
+        return value
+
+    def int_(self, key: str, *, required: bool = False) -> int | None:
+        value = self._raw(key, required)
+        if isinstance(value, Unreadable | bool) or not (value is None or isinstance(value, int)):
+            raise self.fail(key, _text(value), "is not a whole number")
+        return value
+
+    def dec(self, key: str, *, required: bool = False, default: Decimal = Decimal(0)) -> Decimal:
+        value = self._raw(key, required)
+        if value is None:
+            return default
+        if isinstance(value, Unreadable | bool) or not isinstance(value, Decimal | int):
+            raise self.fail(key, _text(value), "is not a decimal number (a point, no thousands separator)")
+        value = Decimal(value)
+        if not value.is_finite():
+            raise self.fail(key, _text(value), "is not a finite number")
+        return value
+
+    def when(self, key: str, tz: ZoneInfo, *, required: bool = False) -> datetime | None:
+        value = self._raw(key, required)
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise self.fail(key, _text(value), "is not a date and time")
+        return aware(value, tz)
+
+
+def _text(value: Any) -> str:
+    return value.text if isinstance(value, Unreadable) else str(value)
+
+
+def _row_from_wire(r: Mapping[str, Any], order: _Strict) -> OrderRow:
+    row_id = _Strict(r, outer=order, prefix="OrderItems.").int_("RowId", required=True)
+    assert row_id is not None
+    v = _Strict(r, row_id=row_id, outer=order)
+    return OrderRow(
+        row_id=row_id, article_number=r.get("ArticleNumber") or None, product_id=v.int_("ProductId"),
+        name=_s(r, "Name"), variant_text=_s(r, "AttValue"), row_type=_row_type(_s(r, "ItemType") or "Product"),
+        quantity=v.dec("Quantity", required=True), unit_price_inc_vat=v.dec("UnitPriceIncVat"),
+        unit_price_ex_vat=v.dec("UnitPriceExVat"), vat_rate=v.dec("Vat"), discount_inc_vat=v.dec("DiscountIncVat"),
+        total_inc_vat=v.dec("RowTotalIncVat"))
+
+
+def _return_from_wire(data: Mapping[str, Any], order: _Strict, tz: ZoneInfo) -> OrderReturn:
+    v = _Strict(data, outer=order, prefix="Returns.")
+    return_id = v.int_("ReturnId", required=True)
+    v.prefix = f"Returns[{return_id}]."
+    return_date = v.when("ReturnDate", tz, required=True)
+    assert return_id is not None and return_date is not None
     rows = []
-    for r in items(data.get("OrderItems"), "OrderItemData"):
-        rows.append(OrderRow(
-            row_id=int(r.get("RowId") or 0), article_number=r.get("ArticleNumber") or None,
-            product_id=r.get("ProductId"), name=_s(r, "Name"), variant_text=_s(r, "AttValue"),
-            row_type=_row_type(_s(r, "ItemType") or "Product"), quantity=int(r.get("Quantity") or 0),
-            unit_price_inc_vat=_d(r, "UnitPriceIncVat"), unit_price_ex_vat=_d(r, "UnitPriceExVat"),
-            vat_rate=_d(r, "Vat"), discount_inc_vat=_d(r, "DiscountIncVat"),
-            total_inc_vat=_d(r, "RowTotalIncVat")))
-    order_date = aware(data.get("OrderDate"), tz)
-    modified = aware(data.get("ModifiedDate"), tz) or order_date
-    assert order_date is not None and modified is not None
+    for item in items(data.get("Items"), "OrderReturnItemData"):
+        r = _Strict(item, outer=order, prefix=f"Returns[{return_id}].Items.")
+        row_id = r.int_("RowId", required=True)
+        assert row_id is not None
+        r.prefix = f"Returns[{return_id}].Items[{row_id}]."
+        rows.append(ReturnRow(row_id=row_id, quantity=r.dec("Quantity", required=True),
+                              amount_inc_vat=r.dec("AmountIncVat", required=True)))
+    return OrderReturn(return_id=return_id, return_date=return_date, rows=rows,
+                       freight_inc_vat=v.dec("FreightRefundIncVat"),
+                       payment_fee_inc_vat=v.dec("PaymentFeeRefundIncVat"))
+
+
+def order_from_wire(data: Mapping[str, Any], shop_id: str, tz: ZoneInfo) -> ShopOrder:
+    """One order, strictly: a value that cannot be read raises :class:`UnreadableOrder` naming it."""
+    v = _Strict(data)
+    v.order_number = _s(data, "OrderNumber")
+    v.order_id = v.int_("OrderId", required=True)
+    rows = [_row_from_wire(r, v) for r in items(data.get("OrderItems"), "OrderItemData")]
+    returns = [_return_from_wire(r, v, tz) for r in items(data.get("Returns"), "OrderReturnData")]
+    order_date = v.when("OrderDate", tz, required=True)
+    modified = v.when("ModifiedDate", tz) or order_date
+    assert v.order_id is not None and order_date is not None and modified is not None
     return ShopOrder(
-        shop_id=shop_id, order_id=int(data["OrderId"]), order_number=_s(data, "OrderNumber"),
-        order_date=order_date, modified_date=modified, status_id=int(data.get("OrderStatusId") or 0),
-        status_name=_s(data, "OrderStatusName"), channel_id=int(data.get("ChannelId") or 0),
+        shop_id=shop_id, order_id=v.order_id, order_number=v.order_number,
+        order_date=order_date, modified_date=modified, status_id=v.int_("OrderStatusId") or 0,
+        status_name=_s(data, "OrderStatusName"), channel_id=v.int_("ChannelId") or 0,
         culture=_s(data, "Culture"), currency=_s(data, "CurrencyCode") or "SEK",
-        currency_rate=_d(data, "CurrencyRate") or Decimal(1),
-        customer=ShopCustomer(customer_id=data.get("CustomerId"), email=_s(data, "Email"),
+        currency_rate=v.dec("CurrencyRate") or Decimal(1),
+        customer=ShopCustomer(customer_id=v.int_("CustomerId"), email=_s(data, "Email"),
                               company_name=_s(data, "CompanyName"), org_number=_s(data, "OrgNumber"),
                               vat_number=_s(data, "VatNumber")),
-        billing=Address(**{k: _s(data, "BillTo" + v) for k, v in ADDRESS_FIELDS.items()}),
-        delivery=Address(**{k: _s(data, "ShipTo" + v) for k, v in ADDRESS_FIELDS.items()}),
-        rows=rows, delivery_method=_s(data, "DeliveryMethod"), freight_inc_vat=_d(data, "FreightPriceIncVat"),
-        freight_vat_rate=_d(data, "FreightVat"),
+        billing=Address(**{k: _s(data, "BillTo" + n) for k, n in ADDRESS_FIELDS.items()}),
+        delivery=Address(**{k: _s(data, "ShipTo" + n) for k, n in ADDRESS_FIELDS.items()}),
+        rows=rows, delivery_method=_s(data, "DeliveryMethod"), freight_inc_vat=v.dec("FreightPriceIncVat"),
+        freight_vat_rate=v.dec("FreightVat"),
         payment=Payment(method=_s(data, "PaymentMethod"), provider=_provider(_s(data, "PaymentProvider")),
                         transaction_id=_s(data, "PaymentTransactionId"), status=_s(data, "PaymentStatus"),
-                        authorized_amount=_d(data, "AuthorizedAmount"), captured_amount=_d(data, "CapturedAmount"),
-                        fee_inc_vat=_d(data, "PaymentFeeIncVat"), fee_vat_rate=_d(data, "PaymentFeeVat")),
-        discount_code=_s(data, "DiscountCode"), order_discount_inc_vat=_d(data, "OrderDiscountIncVat"),
-        total_inc_vat=_d(data, "OrderTotalIncVat"), total_ex_vat=_d(data, "OrderTotalExVat"),
-        vat_total=_d(data, "VatTotal"), tracking_number=_s(data, "TrackingNumber"),
-        tracking_url=_s(data, "TrackingUrl"), comment=_s(data, "Comment"))
+                        authorized_amount=v.dec("AuthorizedAmount"), captured_amount=v.dec("CapturedAmount"),
+                        fee_inc_vat=v.dec("PaymentFeeIncVat"), fee_vat_rate=v.dec("PaymentFeeVat")),
+        discount_code=_s(data, "DiscountCode"), order_discount_inc_vat=v.dec("OrderDiscountIncVat"),
+        total_inc_vat=v.dec("OrderTotalIncVat"), total_ex_vat=v.dec("OrderTotalExVat"),
+        vat_total=v.dec("VatTotal"), tracking_number=_s(data, "TrackingNumber"),
+        tracking_url=_s(data, "TrackingUrl"), comment=_s(data, "Comment"), returns=returns)
 
 
 def status_from_wire(data: Mapping[str, Any]) -> OrderStatus:

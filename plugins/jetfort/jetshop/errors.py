@@ -25,6 +25,13 @@ class JetshopError(Exception):
         self.operation = operation
         self.message = message
 
+    def during(self, operation: str) -> JetshopError:
+        """This error, named after the operation it happened in (when it does not name one yet)."""
+        if self.operation is None:
+            self.operation = operation
+            self.args = (f"{operation}: {self.message}",)
+        return self
+
 
 class JetshopConfigError(JetshopError):
     """The connection is incomplete (missing endpoint, login or ShopId)."""
@@ -70,6 +77,26 @@ class JetshopReceiverFault(JetshopFault, JetshopTransientError):
 
 class JetshopNotFound(JetshopError):
     """The service answered with an empty result for the requested order or product."""
+
+
+class JetshopUnreadableOrder(JetshopError):
+    """An order whose reply holds a value jetfort cannot read (or lacks a required one); never retried.
+
+    ``order_id`` is None when the order's own id is what cannot be read; ``field_path`` names the
+    element (``rows[3].Quantity``, ``Returns[501].Items.RowId``, ``OrderDate``).
+    """
+
+    def __init__(self, order_id: int | None, order_number: str, field: str, text: str | None, problem: str,
+                 row_id: int | None = None) -> None:
+        where = f"order {order_number or order_id or '?'}" + (f" row {row_id}" if row_id is not None else "")
+        shown = "is missing" if text is None else f"{text!r} {problem}"
+        super().__init__(f"{where}: {field} {shown}; the shop's value is not read as anything else")
+        self.order_id, self.order_number, self.row_id = order_id, order_number, row_id
+        self.field, self.text, self.problem = field, text, problem
+
+    @property
+    def field_path(self) -> str:
+        return f"rows[{self.row_id}].{self.field}" if self.row_id is not None else self.field
 
 
 class JetshopItemError(JetshopError):

@@ -29,6 +29,11 @@ and schema shapes outside plain ``sequence``-of-elements complex types without a
 operations are not compiled at all). In all these cases the same HTTP response goes through zeep's
 ``binding.process_reply``, which raises what it always raised (``Fault``, ``TransportError``,
 ``XMLParseError``, ...) or returns its result, made plain.
+
+One deliberate difference: for the order reads (``keep_unreadable``, see :data:`hook.ORDER_READS`) a
+value its type cannot convert is kept as :class:`convert.Unreadable` instead of sending the reply
+to zeep — zeep would log it and read it as None (``1.5`` in an int element) or fail the whole reply
+(``1,5`` in a decimal one); the order it belongs to is then refused by name and the rest is read.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from zeep.xsd.types.builtins import String
 from zeep.xsd.types.complex import ComplexType
 from zeep.xsd.types.simple import AnySimpleType
 
-from jetfort.jetshop.convert import plain
+from jetfort.jetshop.convert import Unreadable, plain
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _HAS_XSI_TYPE = etree.XPath("boolean(//@xsi:type)", namespaces={"xsi": XSI})  # anywhere in the document
@@ -134,17 +139,28 @@ class _Converted(dict[str, Any]):
     """text → the simple type's ``pythonvalue(text)``, remembering immutable results (a dict, for speed).
 
     zeep's decimal and boolean conversions run a whitespace regex per value, and money values repeat a
-    lot within and across pages; a hit is a plain dict lookup.
+    lot within and across pages; a hit is a plain dict lookup. ``keep_unreadable``: a text the type
+    cannot convert becomes :class:`convert.Unreadable` (the order operations: the order it belongs
+    to is refused by name, the rest of the page is read) instead of sending the reply to zeep, which
+    would log it and read it as None, or fail the whole reply.
     """
 
-    __slots__ = ("convert",)
+    __slots__ = ("convert", "keep_unreadable")
 
-    def __init__(self, convert: Callable[[str], Any]) -> None:
+    def __init__(self, convert: Callable[[str], Any], keep_unreadable: bool = False) -> None:
         super().__init__()
         self.convert = convert
+        self.keep_unreadable = keep_unreadable
 
     def __missing__(self, text: str) -> Any:
-        value = self.convert(text)
+        try:
+            value = self.convert(text)
+        except (ValueError, TypeError, ArithmeticError):
+            if not self.keep_unreadable:
+                raise
+            value = Unreadable(text)
+            self[text] = value
+            return value
         if type(value) in _IMMUTABLE:
             if len(self) >= _CACHE_SIZE:
                 self.clear()
@@ -152,7 +168,7 @@ class _Converted(dict[str, Any]):
         return value
 
 
-def _conversion(xsd_type: AnySimpleType) -> _Converted | None:
+def _conversion(xsd_type: AnySimpleType, keep_unreadable: bool = False) -> _Converted | None:
     """The type's own ``pythonvalue`` (None: the identity, as for strings), remembering immutable results.
 
     zeep's ``AnySimpleType.parse_xmlelement`` is: no text → None, else ``pythonvalue(text)``, and it logs
@@ -161,7 +177,7 @@ def _conversion(xsd_type: AnySimpleType) -> _Converted | None:
     """
     if type(xsd_type).pythonvalue is String.pythonvalue:  # strings and their restrictions (guid)
         return None
-    return _Converted(xsd_type.pythonvalue)
+    return _Converted(xsd_type.pythonvalue, keep_unreadable)
 
 
 def _complex_reader(xsd_type: ComplexType, memo: dict[Any, Any]) -> _ComplexReader:
@@ -215,7 +231,7 @@ def _simple_conversion(xsd_type: AnySimpleType, memo: dict[Any, Any]) -> _Conver
     """One conversion (and cache) per simple type object, shared by all its elements."""
     key = ("conversion", id(xsd_type))
     if key not in memo:
-        memo[key] = _conversion(xsd_type)
+        memo[key] = _conversion(xsd_type, bool(memo.get("keep_unreadable")))
     return memo[key]  # type: ignore[no-any-return]
 
 
@@ -245,8 +261,10 @@ class ReplyReader:
         return self._unwrap(top)
 
 
-def compile_reader(binding: Any, operation: str) -> ReplyReader | None:
-    """A reader for ``operation``'s replies, or None when its output is not a shape handled here."""
+def compile_reader(binding: Any, operation: str, keep_unreadable: bool = False) -> ReplyReader | None:
+    """A reader for ``operation``'s replies, or None when its output is not a shape handled here.
+
+    ``keep_unreadable``: values the type cannot convert are kept as :class:`convert.Unreadable`."""
     op = binding.get(operation)
     output = getattr(op, "output", None)
     if type(output) is not DocumentMessage or output._is_body_wrapped or output.body is None:
@@ -257,7 +275,7 @@ def compile_reader(binding: Any, operation: str) -> ReplyReader | None:
     if type(body_element) is not Element or not isinstance(body_element.type, ComplexType):
         return None
     try:
-        root = _complex_reader(body_element.type, {})
+        root = _complex_reader(body_element.type, {"keep_unreadable": keep_unreadable})
     except _Unsupported:
         return None
     return ReplyReader(operation, f"{{{binding.nsmap['soap-env']}}}Body", body_element.qname.text, root,
@@ -294,16 +312,18 @@ class FastReplies:
     ``fast_reads`` and ``zeep_reads`` count which way each reply was read.
     """
 
-    def __init__(self, client: zeep.Client, binding: Any) -> None:
+    def __init__(self, client: zeep.Client, binding: Any, keep_unreadable: frozenset[str] = frozenset()) -> None:
         self._client = client
         self._binding = binding
+        self._keep_unreadable = keep_unreadable  # operations whose unreadable values are kept (see _Converted)
         self._readers: dict[str, ReplyReader | None] = {}
         self.fast_reads = 0
         self.zeep_reads = 0
 
     def reader(self, operation: str) -> ReplyReader | None:
         if operation not in self._readers:
-            self._readers[operation] = compile_reader(self._binding, operation)
+            self._readers[operation] = compile_reader(self._binding, operation,
+                                                      operation in self._keep_unreadable)
         return self._readers[operation]
 
     def call(self, operation: str, send: Callable[[], Any]) -> Any:

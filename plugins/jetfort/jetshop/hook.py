@@ -12,6 +12,12 @@ reply that reader is not sure about. ``fast_replies=False`` leaves every reply t
 zeep cannot read (not XML, or an element the WSDL does not describe) raises :class:`JetshopError`
 naming the operation and the element.
 
+Order reads are strict: an order with a value that cannot be read (a quantity ``1,5``, a date
+that is not one) or without a required one raises :class:`JetshopUnreadableOrder` naming the order,
+the row and the element; ``iter_orders(unreadable=[...])`` collects those instead and reads the rest.
+zeep alone (``fast_replies=False`` or a reply the fast reader declines) would read such a value as
+None with only a log line: that fails the call instead (``JetshopError``, "unreadable value").
+
 Retries (tenacity): HTTP 5xx/408/429 without a SOAP fault, ``soap:Receiver`` faults, timeouts and
 dropped connections. Never retried: ``soap:Sender`` faults (the input is wrong and stays wrong).
 Per-item results are the success signal: a refused item raises :class:`JetshopItemError` (or is
@@ -20,6 +26,9 @@ returned with ``strict=False``).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +61,7 @@ from jetfort.jetshop.errors import (
     JetshopSenderFault,
     JetshopServerError,
     JetshopTransientError,
+    JetshopUnreadableOrder,
 )
 from jetfort.jetshop.fastreply import FastReplies
 from jetfort.jetshop.modelled import CATALOG_OPERATIONS, ORDER_OPERATIONS
@@ -76,6 +86,8 @@ from jetfort.jetshop.models import (
 )
 
 ENDPOINT_PATH = "/Webservice20/v3.0/webservice.asmx"
+#: operations whose replies are read strictly: an unreadable value refuses its order, by name
+ORDER_READS = frozenset({ORDER_OPERATIONS["search_orders"], ORDER_OPERATIONS["get_order"]})
 BINDING = "{WebServiceProvider}WebServiceSoap12"
 T = TypeVar("T")
 
@@ -92,6 +104,46 @@ class JetshopSettings:
     timezone: str = "Europe/Stockholm"
     culture: str = "sv-SE"
     timeout: float = 30.0
+
+
+class _ConversionLosses(logging.Handler):
+    """Collects what zeep logs when it reads a value as None because its type cannot convert it.
+
+    zeep's simple types catch the ValueError, log it on ``zeep.xsd.types.simple`` and return None, so
+    an order read by zeep would lose the value silently (``1.5`` in an int element). Only this
+    thread's records count.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.thread = threading.get_ident()
+        self.losses: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            exc = record.exc_info[1] if record.exc_info else None
+            self.losses.append(str(exc) if exc else record.getMessage())
+
+
+@contextlib.contextmanager
+def _strict_zeep(operation: str) -> Iterator[None]:
+    """zeep reading an order reply: a value it could not convert fails the call instead of becoming None."""
+    if operation not in ORDER_READS:
+        yield
+        return
+    handler = _ConversionLosses()
+    zeep_log = logging.getLogger("zeep.xsd.types.simple")
+    zeep_log.addHandler(handler)
+    try:
+        yield
+    except ArithmeticError as exc:  # zeep does not catch decimal.InvalidOperation ("1,5" in a decimal)
+        raise JetshopError(f"unreadable value in the reply ({exc!r}); no order of it is read",
+                           operation=operation) from None
+    finally:
+        zeep_log.removeHandler(handler)
+    if handler.losses:
+        raise JetshopError(f"unreadable value in the reply ({handler.losses[0]}); no order of it is read",
+                           operation=operation)
 
 
 class _CheckedTransport(Transport):
@@ -200,7 +252,8 @@ class JetshopHook(BaseHook):
                 raise JetshopConnectionError(f"could not load the WSDL {wsdl}: {_short(exc)}") from None
             binding = BINDING if BINDING in {str(b) for b in client.wsdl.bindings} else _soap12_binding(client)
             self._service = client.create_service(binding, s.endpoint)
-            self._replies = FastReplies(client, client.wsdl.bindings[binding]) if self.fast_replies else None
+            self._replies = FastReplies(client, client.wsdl.bindings[binding],
+                                        keep_unreadable=ORDER_READS) if self.fast_replies else None
             self._client = client
         return self._client
 
@@ -238,9 +291,10 @@ class JetshopHook(BaseHook):
             return getattr(self._service, operation)(**params, _soapheaders=[header])
 
         try:
-            if self._replies is None:
-                return cv.plain(send())
-            return self._replies.call(operation, send)
+            with _strict_zeep(operation):
+                if self._replies is None:
+                    return cv.plain(send())
+                return self._replies.call(operation, send)
         except zeep.exceptions.Fault as fault:
             raise _typed_fault(operation, fault) from None
         except (zeep.exceptions.XMLParseError, zeep.exceptions.XMLSyntaxError) as exc:
@@ -261,9 +315,7 @@ class JetshopHook(BaseHook):
                                    operation=operation) from None
             raise JetshopError(f"HTTP {exc.status_code}", operation=operation) from None
         except JetshopError as exc:
-            if exc.operation is None:
-                exc.operation = operation
-                exc.args = (f"{operation}: {exc.message}",)
+            exc.during(operation)
             raise
 
     def test_connection(self) -> tuple[bool, str]:
@@ -284,22 +336,34 @@ class JetshopHook(BaseHook):
 
     def search_orders_page(self, *, status_id: int | None = None, modified_from: datetime | None = None,
                            modified_to: datetime | None = None, channel_id: int | None = None,
-                           page_index: int = 0, page_size: int = 100) -> OrderPage:
-        """One page of orders, oldest modification first; ``modified_to`` is exclusive."""
+                           page_index: int = 0, page_size: int = 100,
+                           unreadable: list[JetshopUnreadableOrder] | None = None) -> OrderPage:
+        """One page of orders, oldest modification first; ``modified_to`` is exclusive.
+
+        An order with a value that cannot be read raises :class:`JetshopUnreadableOrder`; with an
+        ``unreadable`` list it is appended there instead and the page's other orders are returned."""
         options = {"OrderStatusId": status_id, "ModifiedFrom": cv.to_wire_time(modified_from, self.tz),
                    "ModifiedTo": cv.to_wire_time(modified_to, self.tz), "ChannelId": channel_id,
                    "PageIndex": page_index, "PageSize": page_size}
         result = self._call(ORDER_OPERATIONS["search_orders"],
                             orderSearchOptions={k: v for k, v in options.items() if v is not None})
-        orders = [cv.order_from_wire(d, self.shop_id, self.tz) for d in cv.items(result.get("Orders"), "OrderData")]
+        orders = []
+        for data in cv.items(result.get("Orders"), "OrderData"):
+            try:
+                orders.append(cv.order_from_wire(data, self.shop_id, self.tz))
+            except JetshopUnreadableOrder as exc:
+                if unreadable is None:
+                    raise exc.during(ORDER_OPERATIONS["search_orders"]) from None
+                unreadable.append(exc)
         return OrderPage(orders=orders, total_count=int(result.get("TotalCount") or 0),
                          page_index=int(result.get("PageIndex") or page_index),
                          page_size=int(result.get("PageSize") or page_size))
 
     def iter_orders(self, *, status_id: int | None = None, modified_from: datetime | None = None,
                     modified_to: datetime | None = None, channel_id: int | None = None,
-                    page_size: int = 100) -> Iterator[ShopOrder]:
-        """Every matching order, each once.
+                    page_size: int = 100, unreadable: list[JetshopUnreadableOrder] | None = None
+                    ) -> Iterator[ShopOrder]:
+        """Every matching order, each once (``unreadable``: see :meth:`search_orders_page`).
 
         All pages are read before the first order is yielded: the search is offset-paged, so a caller
         that changes orders while iterating (e.g. acknowledges them) would otherwise shift later pages
@@ -307,18 +371,27 @@ class JetshopHook(BaseHook):
         """
         seen: set[int] = set()
         collected: list[ShopOrder] = []
+        refused: list[JetshopUnreadableOrder] = []
         page_index = 0
         while True:
+            before = len(refused)
             page = self.search_orders_page(status_id=status_id, modified_from=modified_from,
                                            modified_to=modified_to, channel_id=channel_id,
-                                           page_index=page_index, page_size=page_size)
+                                           page_index=page_index, page_size=page_size,
+                                           unreadable=None if unreadable is None else refused)
             for order in page.orders:
                 if order.order_id not in seen:
                     seen.add(order.order_id)
                     collected.append(order)
-            if not page.orders or not page.has_more:
+            if (not page.orders and len(refused) == before) or not page.has_more:
                 break
             page_index += 1
+        if unreadable is not None:
+            ids: set[int | None] = set()
+            for problem in refused:  # an order read twice (it moved between pages) is reported once
+                if problem.order_id is None or problem.order_id not in ids:
+                    ids.add(problem.order_id)
+                    unreadable.append(problem)
         yield from collected
 
     def list_orders(self, **filters: Any) -> list[ShopOrder]:
@@ -333,7 +406,10 @@ class JetshopHook(BaseHook):
         if not found:
             raise JetshopNotFound(f"order {order_id or order_number} not found in shop {self.shop_id}",
                                   operation=ORDER_OPERATIONS["get_order"])
-        return cv.order_from_wire(found[0], self.shop_id, self.tz)
+        try:
+            return cv.order_from_wire(found[0], self.shop_id, self.tz)
+        except JetshopUnreadableOrder as exc:
+            raise exc.during(ORDER_OPERATIONS["get_order"]) from None
 
     def set_order_statuses(self, updates: Sequence[StatusUpdate], *, strict: bool = True) -> list[StatusUpdateResult]:
         if not updates:

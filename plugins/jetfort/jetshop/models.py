@@ -82,7 +82,7 @@ class ShopCustomer(_Model):
 
 
 class OrderRow(_Model):
-    """One order row; ``quantity`` may be negative (returns) and ``article_number`` may be missing."""
+    """One order row; ``quantity`` may be fractional (1.5 kg) or negative (returns), ``article_number`` missing."""
 
     row_id: int
     article_number: str | None = None
@@ -90,12 +90,30 @@ class OrderRow(_Model):
     name: str = ""
     variant_text: str = ""
     row_type: RowType = RowType.PRODUCT
-    quantity: int
+    quantity: Decimal = Field(description="decimal: goods sold by weight or length (1.5 kg, 0.25 m)")
     unit_price_inc_vat: Decimal
     unit_price_ex_vat: Decimal
     vat_rate: Decimal = Field(description="fraction, e.g. 0.25")
     discount_inc_vat: Decimal = ZERO
     total_inc_vat: Decimal = Field(description="quantity * unit price incl. VAT - row discount, as the shop says")
+
+
+class ReturnRow(_Model):
+    """One returned order row of a return (MODELLED)."""
+
+    row_id: int = Field(description="OrderRow.row_id of the returned row")
+    quantity: Decimal = Field(description="> 0: how many came back (decimal: 0.5 kg)")
+    amount_inc_vat: Decimal = Field(description="refunded amount incl. VAT for this row, >= 0 (as the shop says)")
+
+
+class OrderReturn(_Model):
+    """A return registered in the shop against an order (MODELLED); several per order, oldest first."""
+
+    return_id: int = Field(description="unique within the shop, stable")
+    return_date: datetime
+    rows: list[ReturnRow] = Field(default_factory=list)
+    freight_inc_vat: Decimal = Field(default=ZERO, description="freight refunded with this return (0 = not)")
+    payment_fee_inc_vat: Decimal = Field(default=ZERO, description="payment fee refunded with this return")
 
 
 class Payment(_Model):
@@ -141,6 +159,7 @@ class ShopOrder(_Model):
     tracking_number: str = ""
     tracking_url: str = ""
     comment: str = ""
+    returns: list[OrderReturn] = Field(default_factory=list, description="oldest first")
 
     @property
     def key(self) -> str:

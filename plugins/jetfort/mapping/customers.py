@@ -10,11 +10,12 @@ Decisions (with the reasons; the orders side is in :mod:`jetfort.mapping.orders`
   the document. EU consumers, exports and companies always get their own customer, because the
   VAT type lives on the Fortnox customer, not on the document.
 * **VAT type** from the delivery country (the place of supply for goods), else the billing country,
-  else Sweden: SE → ``SEVAT``; another EU country and a company with a VAT number → ``EUREVERSEDVAT``
-  (rows at 0 %); another EU country otherwise → ``EUVAT`` (Swedish VAT, as the shop charged it —
-  jetfort does not book OSS destination-country VAT; a shop that charges OSS rates gets
-  ``vat_rate_not_set_up``/``unknown_vat_rate`` until those rates and accounts exist); outside the EU
-  → ``EXPORT`` (0 %).
+  else Sweden: SE → ``SEVAT``; another EU country and a VAT number of that country → ``EUREVERSEDVAT``
+  (rows at 0 %) — only when the number is valid (check digits per country, python-stdnum), else the
+  order is quarantined (``invalid_vat_number``, ``vat_number_country_mismatch``; see
+  :mod:`jetfort.mapping.vat`); another EU country otherwise → ``EUVAT`` (Swedish VAT as the shop
+  charged it, or, for an OSS-registered tenant, the buyer country's rates: :mod:`jetfort.mapping.vat`);
+  outside the EU → ``EXPORT`` (0 %).
 * **Organisation numbers.** Swedish ones (Swedish buyer or an ``SE`` VAT number) must be 10 digits
   (or 12 with century) and pass Luhn; stored as ``NNNNNN-NNNN``. A Swedish company without an org
   number gets it from its ``SE…01`` VAT number. Foreign ones are kept as given.
@@ -42,13 +43,11 @@ from jetfort.mapping.text import (
     vat_number_country,
 )
 from jetfort.mapping.totals import VAT_FREE_TYPES
+from jetfort.mapping.vat import HOME, buyer_country, check_reverse_charge_number
 from jetfort.rules import TenantRules
 
-__all__ = ["VAT_FREE_TYPES", "CustomerPlan", "buyer_name", "buyer_vat_number", "is_company_buyer", "plan_customer",
+__all__ = ["VAT_FREE_TYPES", "CustomerPlan", "buyer_country", "buyer_name", "buyer_vat_number", "is_company_buyer", "plan_customer",
            "vat_type_for"]
-
-HOME = "SE"
-
 
 @dataclass(frozen=True)
 class CustomerPlan:
@@ -70,15 +69,6 @@ class CustomerPlan:
         """(key, value) pairs in lookup order, e.g. (("organisation_number", "556677-8899"), ...)."""
         values = {"organisation_number": self.org_number, "email": self.email}
         return tuple((key, value) for key in self.match_order if (value := values.get(key)))
-
-
-def buyer_country(order: ShopOrder) -> tuple[str, bool]:
-    """(country, guessed): delivery country, else billing, else Sweden (guessed=True)."""
-    for address in (order.delivery, order.billing):
-        code = normalise_country(address.country_code)
-        if code:
-            return code, False
-    return HOME, True
 
 
 def vat_type_for(order: ShopOrder) -> VatType:
@@ -108,6 +98,7 @@ def _vat_type(order: ShopOrder, country: str) -> VatType:
         vat_number = buyer_vat_number(order, country)
         prefix = vat_number_country(vat_number) if vat_number else None
         if vat_number and prefix and prefix != HOME and is_eu(prefix):
+            check_reverse_charge_number(order, vat_number, country)
             return VatType.EUREVERSEDVAT
         return VatType.EUVAT
     return VatType.EXPORT
@@ -153,8 +144,8 @@ def _org_number(order: ShopOrder, country: str) -> tuple[str | None, list[str]]:
     if len(text) > limit:
         raise MappingProblem(
             "field_too_long", "customer.organisation_number",
-            f"Order {order.order_number}: organisation number {text!r} has {len(text)} characters; "
-            f"Fortnox stores at most {limit}.")
+            f"Order {order.order_number}: organisation number {text!r} has {len(text)} characters and "
+            f"Fortnox stores at most {limit} — correct it in the shop order or the customer record.")
     return text, notes
 
 
@@ -172,7 +163,7 @@ def _zip(order: ShopOrder, address: Address, path: str) -> str | None:
         raise MappingProblem(
             "field_too_long", f"{path}.zip_code",
             f"Order {order.order_number}: zip code {text!r} has {len(text)} characters; Fortnox customers "
-            f"store at most {limit} and a cut zip code would be wrong.")
+            f"store at most {limit} and a cut zip code would be wrong — correct it in the shop.")
     return text or None
 
 

@@ -15,7 +15,8 @@ from typing import Any, Literal
 from jetfort.fortnox.models import FortnoxArticle, FortnoxInvoice, FortnoxOrder, VatType
 from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.problems import MappingProblem
-from jetfort.mapping.totals import VAT_FREE_TYPES, DocumentTotals, fortnox_totals, r2
+from jetfort.mapping.text import money
+from jetfort.mapping.totals import VAT_FREE_TYPES, DocumentTotals, fortnox_totals
 from jetfort.rules import TenantRules
 
 __all__ = ["DocumentKind", "MappedDocument", "check_total", "used_articles"]
@@ -90,11 +91,12 @@ def check_total(mapped: MappedDocument, order: ShopOrder, rules: TenantRules) ->
     if difference > tolerance:
         raise MappingProblem(
             "total_mismatch", "total",
-            f"Order {order.order_number}: the shop's total is {mapped.shop_total} {currency} but Fortnox would "
-            f"compute {totals.unrounded} {currency} (Total {totals.total} after öresavrundning); the difference "
-            f"{r2(difference)} is over the tolerance {r2(tolerance)} {currency}.")
+            f"Order {order.order_number}: the shop's total is {money(mapped.shop_total, currency)} but Fortnox "
+            f"would compute {money(totals.unrounded, currency)} (Total {money(totals.total, currency)} after "
+            f"öresavrundning); the difference {money(difference, currency)} is over the tolerance "
+            f"{money(tolerance, currency)}.")
     if mapped.shop_vat is not None and abs(mapped.shop_vat - totals.vat) > VAT_NOTE_TOLERANCE and not mapped.vat_free:
-        note = (f"VAT in Fortnox {totals.vat} {currency} differs from the shop's {mapped.shop_vat} "
+        note = (f"VAT in Fortnox {money(totals.vat, currency)} differs from the shop's {money(mapped.shop_vat, currency)} "
                 "(freight/fee VAT follows the goods, rows are exact to the öre)")
         if note not in notes:
             notes.append(note)

@@ -8,23 +8,35 @@ Decisions (the customer side is in :mod:`jetfort.mapping.customers`):
 * **Prices.** Row prices follow the document's ``VATIncluded`` (``rules.orders.vat_included``; VAT-free
   customers get net documents, where gross = net). Fortnox keeps 2 decimals; a unit price with more
   (``33.3333``) is rounded up to the cent and the difference to the shop's row total goes into an
-  ``AMOUNT`` discount, so every row carries the shop's row total to the öre. Shop row discounts are
-  ``AMOUNT`` discounts on the row.
+  ``AMOUNT`` discount, so every row carries the shop's row total to the öre. A shop that keeps row
+  totals to 4 decimals (8.0625) sums them before it rounds; rounding each row alone would drift (35 x
+  8.0625 = 282.19, 35 x 8.06 = 282.10), so each row's rounding remainder is carried to the next row of
+  the same VAT rate: every row is within an öre of the shop's, and the rows add up to the shop's sum.
+  Shop row discounts are ``AMOUNT`` discounts on the row.
 * **Order discount** (discount code): one negative row per VAT rate, split in proportion to the
   positive rows per rate — the same VAT mix the shop used — on the sales account of that rate.
 * **Freight and payment fee** follow the goods' VAT mix, split in proportion to the goods' value ex VAT
   per rate (Skatteverket: a supplementary cost shares the VAT of the main supply; gift cards are not
   goods). The header fields carry Fortnox's header rate
   (25 %) only, so they are used when the split is all 25 % (or the customer is VAT-free); any other
-  mix gives one row per rate on the freight/fee account (``mode: row`` rows use the rule's article).
-  The gross amount the buyer paid never changes; the VAT may differ from the shop's figure, which is
-  noted.
+  mix gives one row per rate (``mode: row``: always rows, with the rule's article). Every such row
+  carries its account explicitly (``rules.orders.accounts.extra_account_for``: per VAT rate, or the
+  EU/export account of a VAT-free buyer) — without it Fortnox books an article row on the article's
+  own account (3001, 25 %) whatever the row's VAT. The gross amount the buyer paid never changes;
+  the VAT may differ from the shop's figure, which is noted.
 * **Missing articles** per ``rules.orders.missing_article``: ``create`` → ``articles_to_create`` from
   the shop row; ``text_row`` → a row without article on the sales account of its VAT rate (money
   kept); ``quarantine`` → ``unknown_article``. A row with no article number: ``quarantine`` →
-  ``missing_article_number``, otherwise an account row (nothing to create it under). Gift-card rows
-  without an article (a redeemed card) are always account rows: a card is a means of payment, not an
-  article; a tenant plugin (``map_row``) can book it on a liability account instead.
+  ``missing_article_number``, otherwise an account row (nothing to create it under).
+* **Gift cards.** A *redeemed* card (a gift-card row with a negative amount) is a means of payment,
+  not negative sales: one account row on the gift-card liability account
+  (``rules.orders.accounts.gift_card``, BAS 2421 "Ej inlösta presentkort") at 0 % VAT for the row's
+  amount, whatever the shop's article or VAT on it (a VAT on it is noted); the buyer's total is
+  unchanged and the card is not goods for the freight split. A gift-card *purchase* (positive) stays
+  a 0 % row on its article or sales account, like any row.
+* **OSS**: for an OSS-registered tenant, EU private buyers outside Sweden are charged their country's
+  rate and every row (freight and fee rows too) is booked on the rules' account of that country and
+  rate — checks and reasons in :mod:`jetfort.mapping.vat`.
 * **Total check**: the shop total against Fortnox's total *before* öresavrundning (the rounding to
   whole kronor is Fortnox's own and never a mismatch); tolerance from the rules, in SEK (converted for
   foreign-currency documents).
@@ -38,7 +50,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from jetfort.fortnox.models import (
@@ -57,8 +69,9 @@ from jetfort.mapping.customers import VAT_FREE_TYPES, buyer_name, is_company_buy
 from jetfort.mapping.document import SEK, MappedDocument, check_total, used_articles
 from jetfort.mapping.plugins import apply_document_plugins, apply_row_plugins
 from jetfort.mapping.problems import MappingProblem
-from jetfort.mapping.text import clean, cut, normalise_email
+from jetfort.mapping.text import clean, cut, money, normalise_email
 from jetfort.mapping.totals import HEADER_VAT_RATE, fortnox_total, r2
+from jetfort.mapping.vat import oss_for
 from jetfort.rules import Channel, FeeRule, TenantRules
 
 __all__ = [
@@ -75,6 +88,8 @@ ONE = Decimal(1)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 KEY_PREFIX = "jetfort"
+SWEDISH_VAT_RATES = frozenset({Decimal(25), Decimal(12), Decimal(6), ZERO})
+"""The rates Swedish VAT has (ML 9 kap.); any other rate on a Swedish sale is an error in the shop."""
 _ARTICLE_NUMBER = re.compile(r"^[A-Za-z0-9_\-+/.]{1,50}$")
 _ROW_DESCRIPTION = max_length(DocumentRow, "description") or 255
 _REFERENCE_LIMIT = {"ExternalInvoiceReference1": 80, "ExternalInvoiceReference2": 80}
@@ -136,6 +151,24 @@ def _split(amount: Decimal, weights: Mapping[Decimal, Decimal]) -> dict[Decimal,
     return {rate: shares[rate] for rate in sorted(shares, reverse=True) if shares[rate] != 0}
 
 
+def _subject(path: str) -> str:
+    """What a field path is about, for a person: ``rows[3].vat_rate`` → ``row 4``."""
+    match = re.match(r"rows\[(\d+)\]", path)
+    if match:
+        return f"row {int(match.group(1)) + 1}"
+    return "the payment fee" if path.startswith("payment") else "the freight" if path.startswith("freight") else path
+
+
+def _rate_cause(rate: Decimal, path: str) -> str:
+    """The cause first: a rate Sweden does not have is the shop's error, not the rules'."""
+    if rate in SWEDISH_VAT_RATES:
+        return f"{rate} % VAT on {_subject(path)} has no sales account in the tenant rules — add one. "
+    thing = "article's" if path.startswith("rows[") else "payment fee's" if path.startswith("payment") \
+        else "freight's" if path.startswith("freight") else "row's"
+    return (f"{rate} % ({_subject(path)}) is not a Swedish VAT rate (25, 12, 6 or 0 %) — correct the {thing} "
+            "VAT in the shop. ")
+
+
 def _channel(rules: TenantRules, shop_key: str, channel_id: int) -> Channel | None:
     for shop in rules.shops:
         if shop.key != shop_key:
@@ -166,7 +199,9 @@ class _Builder:
         self.articles: dict[str, FortnoxArticle] = {}
         self.goods: dict[Decimal, Decimal] = {}  # rate → goods ex VAT (freight/fee split)
         self.positive: dict[Decimal, Decimal] = {}  # rate → gross of positive rows (order discount)
+        self.carry: dict[Decimal, Decimal] = {}  # rate → rounding remainder of the rows so far (< 1 öre)
         self.vat_rates = frozenset(facts.vat_rates)
+        self.oss = oss_for(order, rules, self.vat_type)  # EU private buyer of an OSS tenant: their VAT
 
     @property
     def number(self) -> str:
@@ -181,30 +216,37 @@ class _Builder:
             if rate != 0 and amount != 0:
                 raise MappingProblem(
                     "vat_charged_on_vat_free_sale", path,
-                    f"Order {self.number}: the shop charged {rate} % VAT on {amount} {self.order.currency} "
-                    f"but the buyer is VAT type {self.vat_type} (Fortnox books it without VAT); the buyer "
-                    "would have paid VAT that Fortnox never shows. Refund or re-invoice the VAT, or fix "
-                    "the buyer's country/VAT number in the shop.")
+                    f"Order {self.number}: the shop charged {rate} % VAT on {_subject(path)} "
+                    f"({money(amount, self.order.currency)}) but the buyer is VAT type {self.vat_type}, which "
+                    "Fortnox books without VAT: the buyer would have paid VAT that Fortnox never shows. "
+                    "Refund or re-invoice the VAT, or fix the buyer's country/VAT number in the shop.")
             rate = ZERO
         self.check_rate(rate, path)
         return rate
 
     def check_rate(self, rate: Decimal, path: str) -> None:
-        if self.vat_type == VatType.SEVAT:
+        if self.oss is not None:
+            self.notes.extend(n for n in self.oss.check_rate(rate, path) if n not in self.notes)
+        # Swedish VAT needs a Swedish rate: also EU private buyers outside OSS (before vat.oss.since)
+        # when the company can book OSS rates
+        swedish_eu = self.vat_type == VatType.EUVAT and self.oss is None and bool(self.rules.vat.oss.accounts)
+        if self.vat_type == VatType.SEVAT or swedish_eu:
             try:
                 self.rules.orders.accounts.sales_account_for(rate)
             except KeyError:
                 known = ", ".join(sorted(self.rules.orders.accounts.sales, key=float))
                 raise MappingProblem(
                     "unknown_vat_rate", path,
-                    f"Order {self.number}: VAT rate {rate} % has no sales account in the tenant rules "
-                    f"(orders.accounts.sales knows {known}).") from None
+                    f"Order {self.number}: {_rate_cause(rate, path)}(The tenant rules have sales accounts "
+                    f"for {known} % only, in orders.accounts.sales.)") from None
         if rate not in self.vat_rates:
             known = ", ".join(str(r) for r in sorted(self.vat_rates))
+            cause = _rate_cause(rate, path) if rate not in SWEDISH_VAT_RATES else (
+                f"{rate} % VAT on {_subject(path)} is not set up in the Fortnox company — add the rate in "
+                "Fortnox (a sales account with its VAT code); the order is posted on the next run. ")
             raise MappingProblem(
                 "vat_rate_not_set_up", path,
-                f"Order {self.number}: VAT rate {rate} % is not set up in Fortnox (it can book {known}); "
-                "add the rate in Fortnox or correct the order.")
+                f"Order {self.number}: {cause}(Fortnox can book {known} %.)")
 
     def account_for(self, rate: Decimal) -> int:
         accounts = self.rules.orders.accounts
@@ -212,6 +254,8 @@ class _Builder:
             return accounts.eu_reverse_charge
         if self.vat_type == VatType.EXPORT:
             return accounts.export
+        if self.oss is not None:
+            return self.oss.sales_account(rate, accounts.sales_account_for(ZERO))
         if self.vat_type == VatType.EUVAT:
             return accounts.eu_vat
         return accounts.sales_account_for(rate)
@@ -224,13 +268,26 @@ class _Builder:
             return gross
         return gross / (ONE + rate / HUNDRED)
 
-    def price_and_discount(self, quantity: int, unit: Decimal, total: Decimal) -> tuple[Decimal, Decimal]:
-        """(price, AMOUNT discount) with ``quantity x price - discount == total`` to the öre."""
+    def rounded_row_total(self, gross: Decimal, rate: Decimal) -> Decimal:
+        """The row's document amount to the öre, carrying the rounding remainder to the next row of the
+        same rate, so that the rows of a rate add up to the shop's unrounded sum."""
+        exact = self.net(gross, rate) + self.carry.get(rate, ZERO)
+        rounded = r2(exact)
+        self.carry[rate] = exact - rounded
+        return rounded
+
+    def price_and_discount(self, quantity: Decimal, unit: Decimal, total: Decimal) -> tuple[Decimal, Decimal]:
+        """(price, AMOUNT discount) with ``quantity x price - discount == total`` to the öre.
+
+        ``quantity`` has at most 2 decimals (1.5 kg; more is quarantined, Fortnox keeps 2). With a
+        fractional quantity ``quantity x price`` has up to 4 decimals; the discount is that excess
+        rounded half up to the öre, so Fortnox's row total ``r2(quantity x price - discount)`` is
+        ``total`` (the remainder is at most half an öre, and never rounds away from ``total``)."""
         total = r2(total)
         if quantity == 0:
             return r2(unit), ZERO
         price = max(r2(unit), _ceil2(total / quantity))
-        return price, quantity * price - total
+        return price, r2(quantity * price - total)
 
     # -- rows ------------------------------------------------------------------------------------
 
@@ -279,6 +336,15 @@ class _Builder:
                 f"Order {self.number}: row {index + 1} ({clean(row.name) or row.article_number}) has quantity "
                 f"{row.quantity}; a return inside a sale needs a credit in Fortnox, not a negative row. "
                 "Handle the return separately and remove the row, or book it by hand.")
+        if row.quantity != row.quantity.quantize(CENT):
+            raise MappingProblem(
+                "quantity_precision", f"{path}.quantity",
+                f"Order {self.number}: row {index + 1} ({clean(row.name) or row.article_number}) has quantity "
+                f"{row.quantity.normalize():f}; Fortnox keeps 2 decimals and would book "
+                f"{row.quantity.quantize(CENT, rounding=ROUND_HALF_UP).normalize():f}, which is not what was "
+                "sold. Sell it in a smaller unit in the shop (e.g. grams), or book the order by hand.")
+        if row.row_type == RowType.GIFT_CARD and row.total_inc_vat < 0:
+            return self.redeemed_gift_card(index, row)
         rate = self.rate_for(row.vat_rate, f"{path}.vat_rate", row.total_inc_vat)
         number = (row.article_number or "").strip() or None
         policy = self.rules.orders.missing_article
@@ -288,9 +354,9 @@ class _Builder:
             if row.row_type != RowType.GIFT_CARD and policy == "quarantine":
                 raise MappingProblem(
                     "missing_article_number", f"{path}.article_number",
-                    f"Order {self.number}: row {index + 1} ({clean(row.name)!r}, {row.total_inc_vat} "
-                    f"{self.order.currency}) has no article number; give it one in the shop, or set "
-                    "orders.missing_article to 'text_row'.")
+                    f"Order {self.number}: row {index + 1} ({clean(row.name)!r}, "
+                    f"{money(row.total_inc_vat, self.order.currency)}) has no article number — give it one "
+                    "in the shop, or set orders.missing_article to 'text_row' in the tenant rules.")
             as_text = True
             self.notes.append(f"row {index + 1} ({clean(row.name)!r}) has no article number; sent as an "
                               f"account row on {self.account_for(rate)}")
@@ -298,8 +364,9 @@ class _Builder:
             if policy == "quarantine":
                 raise MappingProblem(
                     "unknown_article", f"{path}.article_number",
-                    f"Order {self.number}: article {number!r} ({clean(row.name)!r}) does not exist in Fortnox; "
-                    "create it in Fortnox (or let the rules create it: orders.missing_article 'create').")
+                    f"Order {self.number}: article {number!r} ({clean(row.name)!r}, row {index + 1}) does not "
+                    "exist in Fortnox — create it in Fortnox (or let the rules create it: "
+                    "orders.missing_article 'create').")
             if policy == "text_row":
                 as_text = True
                 prefix = number
@@ -317,7 +384,7 @@ class _Builder:
             self.notes.append(f"row {index + 1}: shop row total {gross_total} differs from quantity x price - "
                               f"discount {expected}; the row total is used")
         unit = row.unit_price_inc_vat if self.vat_included or rate == 0 else row.unit_price_ex_vat
-        price, discount = self.price_and_discount(row.quantity, unit, self.net(gross_total, rate))
+        price, discount = self.price_and_discount(row.quantity, unit, self.rounded_row_total(gross_total, rate))
         description = self.description(row, prefix) or None
         if as_text and not description:
             description = "Artikel"
@@ -328,6 +395,34 @@ class _Builder:
             self.goods[rate] = self.goods.get(rate, ZERO) + gross_total / (ONE + rate / HUNDRED)
         if gross_total > 0:
             self.positive[rate] = self.positive.get(rate, ZERO) + gross_total
+        rows = [doc_row]
+        if self.rules.plugins:
+            rows = apply_row_plugins(doc_row, row, self.order, self.rules, index)
+        for item in rows:
+            self.add_row(item, shop_row=True)
+        return rows
+
+    def redeemed_gift_card(self, index: int, row: OrderRow) -> list[DocumentRow]:
+        """A redeemed gift card settles the liability of its sale: one row on the gift-card account at
+        0 % VAT for the row's amount (a payment, not negative sales nor goods)."""
+        path = f"rows[{index}]"
+        account = self.rules.orders.accounts.gift_card
+        if ZERO not in self.vat_rates:
+            raise MappingProblem(
+                "vat_rate_not_set_up", f"{path}.vat_rate",
+                f"Order {self.number}: row {index + 1} redeems a gift card ({money(row.total_inc_vat, self.order.currency)}), "
+                "which is booked at 0 % VAT, and the Fortnox company has no 0 % rate; add it in Fortnox.")
+        shop_rate = pct(row.vat_rate)
+        if shop_rate != 0:
+            self.notes.append(f"row {index + 1}: the shop put {shop_rate} % VAT on a redeemed gift card; a gift "
+                              f"card is a means of payment, so the row is booked at 0 % on {account}")
+        number = (row.article_number or "").strip()
+        if number:
+            self.notes.append(f"row {index + 1}: gift card {number} redeemed; booked on account {account}, "
+                              "not on the article")
+        gross = r2(row.total_inc_vat)
+        doc_row = self.make_row(price=gross, quantity=1, rate=ZERO, account=account,
+                                description=self.description(row, number) or "Presentkort")
         rows = [doc_row]
         if self.rules.plugins:
             rows = apply_row_plugins(doc_row, row, self.order, self.rules, index)
@@ -350,8 +445,9 @@ class _Builder:
         except KeyError:
             raise MappingProblem(
                 "unknown_vat_rate", f"rows[{index}].vat_rate",
-                f"Order {self.number}: article {number} would be created with VAT {rate} %, which has no "
-                "sales account in the tenant rules (orders.accounts.sales).") from None
+                f"Order {self.number}: {_rate_cause(rate, f'rows[{index}].vat_rate')}(Article {number} "
+                "would be created at that rate, and orders.accounts.sales in the tenant rules has no "
+                "account for it.)") from None
         description = cut(clean(row.name) or number, self.rules.catalog.description_max_length)
         self.articles[number] = FortnoxArticle(
             article_number=number, description=description,
@@ -392,30 +488,29 @@ class _Builder:
             self.check_rate(rate, path)
         shop_rate = pct(shop_fraction)
         if not self.vat_free and (len(split) > 1 or next(iter(split)) != shop_rate):
-            parts = ", ".join(f"{amount} at {rate} %" for rate, amount in split.items())
-            self.notes.append(f"{label} {gross} follows the goods' VAT: {parts} "
+            parts = ", ".join(f"{money(amount, None)} at {rate} %" for rate, amount in split.items())
+            self.notes.append(f"{label} {money(gross, self.order.currency)} follows the goods' VAT: {parts} "
                               f"(the shop charged {shop_rate} %)")
+        article = None
         if rule.mode == "header":
             header_rate = ZERO if self.vat_free else HEADER_VAT_RATE
-            if set(split) == {header_rate}:
+            if set(split) == {header_rate} and self.oss is None:  # OSS: rows on the country's accounts
                 return r2(self.net(gross, header_rate))
-            account = (self.rules.orders.accounts.freight if what == "freight"
-                       else self.rules.orders.accounts.payment_fee)
-            for rate, amount in split.items():
-                text = f"{label} ({rate} % moms)" if len(split) > 1 else label
-                self.add_row(self.make_row(price=r2(self.net(amount, rate)), quantity=1, rate=rate,
-                                           account=account, description=cut(text, _ROW_DESCRIPTION)))
-            return None
-        article = rule.article_number
-        if article not in self.facts.articles:
-            raise MappingProblem(
-                "unknown_article", path,
-                f"Order {self.number}: the {label.lower()} article {article!r} from the tenant rules "
-                f"(orders.{what}.article_number) does not exist in Fortnox; create it there.")
+        else:
+            article = rule.article_number
+            if article not in self.facts.articles:
+                raise MappingProblem(
+                    "unknown_article", path,
+                    f"Order {self.number}: the {label.lower()} article {article!r} does not exist in Fortnox; "
+                    f"create it there, or correct orders.{what}.article_number in the tenant rules.")
+        accounts = self.rules.orders.accounts
         for rate, amount in split.items():
+            # the account always explicit: an article row would otherwise take the article's (25 %) account
             text = f"{label} ({rate} % moms)" if len(split) > 1 else label
-            self.add_row(self.make_row(price=r2(self.net(amount, rate)), quantity=1, rate=rate,
-                                       article=article, description=cut(text, _ROW_DESCRIPTION)))
+            self.add_row(self.make_row(price=r2(self.net(amount, rate)), quantity=1, rate=rate, article=article,
+                                       account=(self.account_for(rate) if self.oss is not None
+                                                else accounts.extra_account_for(what, rate, self.vat_type)),
+                                       description=cut(text, _ROW_DESCRIPTION)))
         return None
 
 
@@ -427,7 +522,7 @@ def _currency(order: ShopOrder, facts: FortnoxFacts) -> tuple[str, Decimal | Non
         enabled = ", ".join(sorted({SEK, *facts.currencies}))
         raise MappingProblem(
             "currency_not_enabled", "currency",
-            f"Order {order.order_number} is in {code}, which is not enabled in Fortnox (enabled: {enabled}); "
+            f"Order {order.order_number} is in {code}, which is not enabled in Fortnox (enabled: {enabled}) — "
             "add the currency under Fortnox settings.")
     rate = order.currency_rate
     if not rate or rate <= 0 or rate == 1:
@@ -436,8 +531,9 @@ def _currency(order: ShopOrder, facts: FortnoxFacts) -> tuple[str, Decimal | Non
             return code, Decimal(known)
         raise MappingProblem(
             "currency_rate_missing", "currency_rate",
-            f"Order {order.order_number} is in {code} with exchange rate {rate}, and Fortnox gave no rate "
-            "for it; a document without a real rate would be booked at 1 SEK per unit.")
+            f"Order {order.order_number} is in {code} without an exchange rate (the shop says {rate}) and "
+            "Fortnox gave none: a document without a real rate would be booked at 1 SEK per unit. Add the "
+            "currency's rate in Fortnox or in the shop.")
     return code, rate
 
 
@@ -446,7 +542,7 @@ def _check_reference(order: ShopOrder, value: str, limit: int, path: str, what: 
         raise MappingProblem(
             "field_too_long", path,
             f"Order {order.order_number}: {what} {value!r} has {len(value)} characters; Fortnox stores at "
-            f"most {limit} and an identifier must not be cut.")
+            f"most {limit} and an identifier must not be cut — shorten it in the shop.")
     return value
 
 
@@ -465,8 +561,8 @@ def _refuse_unpostable(order: ShopOrder, max_rows: int) -> None:
     if order.total_inc_vat < 0:
         raise MappingProblem(
             "negative_total", "total_inc_vat",
-            f"Order {order.order_number} totals {order.total_inc_vat} {order.currency}: a sale cannot be "
-            "negative; book it as a credit in Fortnox.")
+            f"Order {order.order_number} totals {money(order.total_inc_vat, order.currency)}: a sale cannot "
+            "be negative — book it as a credit in Fortnox.")
 
 
 def _address_values(order: ShopOrder) -> dict[str, Any]:

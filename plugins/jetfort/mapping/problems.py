@@ -21,10 +21,25 @@ REASONS: dict[str, str] = {
     "field_too_long": "a value that must not be cut (identifier, zip code) is over Fortnox's limit",
     "total_mismatch": "the total Fortnox will compute differs from the shop's total beyond the tolerance",
     "negative_quantity": "a row with a negative quantity (a return inside a sale) needs a credit, not an order",
+    "quantity_precision": "a row quantity with more decimals than Fortnox keeps (2): it would be rounded",
+    "unreadable_value": "the shop sent a value jetfort cannot read (e.g. a quantity '1,5'); order, row and element named",
     "no_rows": "an order without rows",
     "negative_total": "an order whose total is below zero (a credit, not a sale)",
     "too_many_rows": "more rows than the rules (and Fortnox) accept on one document",
     "plugin_failed": "a tenant plugin raised or returned something invalid",
+    "invalid_vat_number": "an EU VAT number that fails its country's check digits (no reverse charge without a valid one)",
+    "vat_number_country_mismatch": "an EU VAT number of another country than the buyer's (no reverse charge)",
+    "not_a_country_vat_rate": "OSS: the shop charged a rate that is not one of the buyer country's rates on the order date",
+    "oss_rates_unknown": "OSS: the EU VAT rate table has no rates of the buyer's country for the order date",
+    "oss_accounts_missing": "OSS: the tenant rules have no sales and VAT accounts for the buyer's country and rate",
+    "vat_rate_not_on_invoice": "a fractional VAT rate (25.5 %) that a Fortnox invoice row cannot carry (never rounded)",
+    # money back (credits): a shop cancellation or return after posting
+    "over_credit": "a return would credit more than was invoiced (a row's quantity or amount, freight, fee or the total)",
+    "credit_row_unknown": "a returned row cannot be matched to a row of the original invoice (never guessed)",
+    "credit_amount_invalid": "a return's refunded amount cannot be booked (negative, or not what the row can carry)",
+    "nothing_to_credit": "a return or cancellation with nothing left to credit",
+    "fortnox_document_unreadable": "the original Fortnox document could not be read as jetfort needs it",
+    "fortnox_rejected": "Fortnox refused the document, credit or cancellation; its code and message are kept",
 }
 """Known reasons and what they mean (plugins may raise others)."""
 

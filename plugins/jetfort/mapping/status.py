@@ -16,8 +16,12 @@ How Fortnox shows each state (reference: fortnox-api.md §5.4-5.6, §6.3):
 * **invoiced** — the order has an ``InvoiceReference``, or the linked document is the invoice.
 * **paid** — the invoice has a ``FinalPayDate``, or ``Balance`` 0 on a non-zero total; the date is
   ``FinalPayDate`` or else the latest payment date.
-* **cancelled** — the order or the invoice is ``Cancelled``, or the invoice was credited
-  (``CreditInvoiceReference`` on an invoice that is not itself a credit note). Cancelled wins:
+* **cancelled** — the order or the invoice is ``Cancelled``, or the invoice was credited **in full**
+  (``CreditInvoiceReference`` on an invoice that is not itself a credit note, and the credit
+  invoice's total is the invoice's, or was not read). A partial credit (the credit invoice's rows
+  rewritten to less, as some integrations do) is not a cancellation: nothing is pushed for it.
+  jetfort's own partial credits for shop returns are separate invoices that never set the
+  original's ``CreditInvoiceReference`` (see :mod:`jetfort.mapping.credits`). Cancelled wins:
   when it is present the other states are not pushed and nothing is captured.
 """
 
@@ -64,6 +68,8 @@ class InvoiceFacts:
     cancelled: bool = False
     credit: bool = False
     credit_invoice_reference: str | None = None
+    credited_total: Decimal | None = None
+    """The amount of the credit invoice ``credit_invoice_reference`` (positive), when it was read."""
     booked: bool = False
     sent: bool = False
     total: Decimal | None = None
@@ -134,7 +140,7 @@ def derive(order: OrderFacts | None, invoice: InvoiceFacts | None,
         reasons["cancelled"] = f"invoice {invoice.document_number} cancelled in Fortnox"
     elif invoice is not None and invoice.credit:
         reasons["cancelled"] = f"invoice {invoice.document_number} is a credit note"
-    elif invoice is not None and invoice.credit_invoice_reference:
+    elif invoice is not None and invoice.credit_invoice_reference and fully_credited(invoice):
         reasons["cancelled"] = (f"invoice {invoice.document_number} credited "
                                 f"(credit invoice {invoice.credit_invoice_reference})")
 
@@ -194,6 +200,14 @@ def derive(order: OrderFacts | None, invoice: InvoiceFacts | None,
         document_number=(invoice.document_number if invoice else order.document_number if order else None),
         invoice_number=invoice_number, total=total, currency=currency, tracking=tracking,
     )
+
+
+def fully_credited(invoice: InvoiceFacts) -> bool:
+    """The credit invoice takes back the whole invoice (or its amount is unknown: it was made by
+    ``PUT credit``, a negated copy, unless someone rewrote it)."""
+    if invoice.credited_total is None or invoice.total is None:
+        return True
+    return abs(invoice.credited_total) >= abs(invoice.total)
 
 
 def to_push(derived_states: Iterable[str], done: Iterable[str]) -> tuple[list[State], list[State]]:
@@ -258,10 +272,12 @@ def order_facts(order: Any, *, tracking_field: str) -> OrderFacts:
     )
 
 
-def invoice_facts(invoice: Any, *, tracking_field: str) -> InvoiceFacts:
+def invoice_facts(invoice: Any, *, tracking_field: str, credit_note: Any = None) -> InvoiceFacts:
+    """``credit_note``: the credit invoice ``CreditInvoiceReference`` names, when read."""
     value = _field(invoice, tracking_field)
+    credited = None if credit_note is None or credit_note.total is None else abs(credit_note.total)
     return InvoiceFacts(
-        document_number=str(invoice.document_number), cancelled=bool(invoice.cancelled),
+        document_number=str(invoice.document_number), cancelled=bool(invoice.cancelled), credited_total=credited,
         credit=bool(invoice.credit), credit_invoice_reference=invoice.credit_invoice_reference or None,
         booked=bool(invoice.booked), sent=bool(invoice.sent), total=invoice.total, balance=invoice.balance,
         final_pay_date=invoice.final_pay_date, invoice_date=invoice.invoice_date, currency=invoice.currency,

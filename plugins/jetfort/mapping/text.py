@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "cut",
     "is_eu",
     "luhn_ok",
+    "money",
     "normalise_country",
     "normalise_email",
     "normalise_org_number",
@@ -55,6 +57,12 @@ def cut(value: str, limit: int | None) -> str:
     if limit is None or len(value) <= limit:
         return value
     return value[: limit - 1].rstrip() + _ELLIPSIS
+
+
+def money(amount: Decimal | int | str, currency: str | None = "SEK") -> str:
+    """An amount for a person: two decimals and the currency, ``-71.00 SEK`` (never ``-71.0000``)."""
+    value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{value} {currency}" if currency else str(value)
 
 
 def normalise_email(value: str | None) -> str | None:

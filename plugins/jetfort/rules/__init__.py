@@ -14,7 +14,8 @@ One job per module:
 * one module per section of the rules: :mod:`~jetfort.rules.shop`, :mod:`~jetfort.rules.schedules`,
   :mod:`~jetfort.rules.orders`, :mod:`~jetfort.rules.status`, :mod:`~jetfort.rules.prices`,
   :mod:`~jetfort.rules.stock`, :mod:`~jetfort.rules.catalog`, :mod:`~jetfort.rules.plugins`,
-  :mod:`~jetfort.rules.notifications`, :mod:`~jetfort.rules.plans`;
+  :mod:`~jetfort.rules.notifications`, :mod:`~jetfort.rules.plans`, :mod:`~jetfort.rules.vat`
+  (OSS, with the dated EU rate table ``eu_vat_rates.json``);
 * :mod:`~jetfort.rules.tenant` — :class:`TenantRules`, the root, and the checks across sections;
 * :mod:`~jetfort.rules.loading` — :func:`parse_tenant` and :func:`load_tenants`;
 * :mod:`~jetfort.rules.schema` — the JSON schema (``python -m jetfort.rules`` writes it).

@@ -55,20 +55,41 @@ class FeeRule(RulesModel):
 def _vat_accounts() -> dict[str, Any]:
     """vat_accounts.json flattened to the OrderAccounts shape."""
     table = load_mapping("vat_accounts.json")
-    return {
+    out: dict[str, Any] = {
         "sales": {rate: row["sales_account"] for rate, row in table["rates"].items()},
         "eu_vat": table["vat_types"]["EUVAT"]["sales_account"],
         "eu_reverse_charge": table["vat_types"]["EUREVERSEDVAT"]["sales_account"],
         "export": table["vat_types"]["EXPORT"]["sales_account"],
-        "freight": table["freight_account"],
-        "payment_fee": table["payment_fee_account"],
+        "gift_card": table["gift_card_account"],
     }
+    for what in EXTRAS:
+        out[what] = table[f"{what}_account"]
+        out[f"{what}_by_rate"] = {rate: row["account"] for rate, row in table[f"{what}_by_rate"].items()}
+        by_type = table[f"{what}_by_vat_type"]
+        out[f"{what}_eu_reverse_charge"] = by_type["EUREVERSEDVAT"]["account"]
+        out[f"{what}_export"] = by_type["EXPORT"]["account"]
+    return out
+
+
+EXTRAS = ("freight", "payment_fee")
+"""The supplementary charges that follow the goods' VAT mix and have accounts per VAT rate."""
+
+
+def _rate_key(rate: Decimal | int | str) -> str:
+    value = Decimal(str(rate))
+    return str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
 
 
 class OrderAccounts(RulesModel):
     """Sales accounts per VAT rate and per customer VAT type; defaults from vat_accounts.json.
 
     ``sales`` merges rate by rate over the defaults, so ``{"sales": {"25": 3011}}`` keeps 12/6/0.
+
+    Freight and payment-fee rows (split by the goods' VAT mix) each carry an account:
+    ``<what>_eu_reverse_charge`` / ``<what>_export`` for VAT-free EU-company and export buyers, else
+    ``<what>_by_rate`` for the row's VAT rate, else ``<what>`` (BAS 3520 / 3540, 25 %). ``<what>_by_rate``
+    merges over the defaults (12 → 3523/3543, 6 → 3524/3544, 0 → 3525/3545) unless the tenant sets
+    ``<what>`` alone: then, as before per-rate accounts existed, that one account takes every rate.
     """
 
     sales: dict[VatRateKey, Account] = Field(
@@ -82,8 +103,44 @@ class OrderAccounts(RulesModel):
         default_factory=lambda: _vat_accounts()["eu_reverse_charge"], description="EU B2B, reverse charge."
     )
     export: Account = Field(default_factory=lambda: _vat_accounts()["export"], description="Outside the EU.")
-    freight: Account = Field(default_factory=lambda: _vat_accounts()["freight"])
-    payment_fee: Account = Field(default_factory=lambda: _vat_accounts()["payment_fee"])
+    freight: Account = Field(
+        default_factory=lambda: _vat_accounts()["freight"],
+        description="Freight rows at 25 % and at any rate freight_by_rate does not name (BAS 3520).",
+    )
+    freight_by_rate: dict[VatRateKey, Account] = Field(
+        default_factory=lambda: _vat_accounts()["freight_by_rate"],
+        description="VAT rate → account of freight rows at that rate (defaults 12 → 3523, 6 → 3524, 0 → 3525; "
+        "none when only 'freight' is set).",
+    )
+    freight_eu_reverse_charge: Account = Field(
+        default_factory=lambda: _vat_accounts()["freight_eu_reverse_charge"],
+        description="Freight rows of EU reverse-charge buyers (BAS 3521 Fakturerade frakter, EU-land).",
+    )
+    freight_export: Account = Field(
+        default_factory=lambda: _vat_accounts()["freight_export"],
+        description="Freight rows of buyers outside the EU (BAS 3522 Fakturerade frakter, export).",
+    )
+    payment_fee: Account = Field(
+        default_factory=lambda: _vat_accounts()["payment_fee"],
+        description="Payment-fee rows at 25 % and at any rate payment_fee_by_rate does not name (BAS 3540).",
+    )
+    payment_fee_by_rate: dict[VatRateKey, Account] = Field(
+        default_factory=lambda: _vat_accounts()["payment_fee_by_rate"],
+        description="VAT rate → account of payment-fee rows at that rate (defaults 12 → 3543, 6 → 3544, "
+        "0 → 3545; none when only 'payment_fee' is set).",
+    )
+    payment_fee_eu_reverse_charge: Account = Field(
+        default_factory=lambda: _vat_accounts()["payment_fee_eu_reverse_charge"],
+        description="Payment-fee rows of EU reverse-charge buyers (BAS 3541 Faktureringsavgifter, EU-land).",
+    )
+    payment_fee_export: Account = Field(
+        default_factory=lambda: _vat_accounts()["payment_fee_export"],
+        description="Payment-fee rows of buyers outside the EU (BAS 3542 Faktureringsavgifter, export).",
+    )
+    gift_card: Account = Field(
+        default_factory=lambda: _vat_accounts()["gift_card"],
+        description="Liability a redeemed gift card settles, at 0 % VAT (BAS 2421 Ej inlösta presentkort).",
+    )
 
     @field_validator("sales", mode="before")
     @classmethod
@@ -92,11 +149,57 @@ class OrderAccounts(RulesModel):
             return value
         return {**_vat_accounts()["sales"], **{str(k): v for k, v in value.items()}}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _extras_by_rate(cls, data: Any) -> Any:
+        """Per-rate freight/fee accounts merge over the defaults; ``freight`` alone means all rates."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for what in EXTRAS:
+            key = f"{what}_by_rate"
+            given = data.get(key)
+            if given is not None and not isinstance(given, dict):
+                continue
+            given = {str(k): v for k, v in (given or {}).items()}
+            data[key] = given if what in data else {**_vat_accounts()[key], **given}
+        return data
+
     def sales_account_for(self, rate: Decimal | int | str) -> int:
         """The sales account for a VAT rate (25, Decimal('12.00'), '6'); KeyError if none is set."""
-        value = Decimal(str(rate))
-        key = str(int(value)) if value == value.to_integral_value() else format(value.normalize(), "f")
-        return self.sales[key]
+        return self.sales[_rate_key(rate)]
+
+    def extra_account_for(self, what: Literal["freight", "payment_fee"], rate: Decimal | int | str,
+                          vat_type: str = "SEVAT") -> int:
+        """The account of a freight or payment-fee row at ``rate`` for a buyer of ``vat_type``."""
+        if vat_type == "EUREVERSEDVAT":
+            return int(getattr(self, f"{what}_eu_reverse_charge"))
+        if vat_type == "EXPORT":
+            return int(getattr(self, f"{what}_export"))
+        by_rate: dict[str, int] = getattr(self, f"{what}_by_rate")
+        return by_rate.get(_rate_key(rate), int(getattr(self, what)))
+
+    def in_use(self, prefix: str = "orders.accounts") -> dict[str, int]:
+        """Rules path → account, for every account these rules can book to (nested maps and
+        models included, so a field added here is checked by pre-flight without more code)."""
+        return _accounts_under(self, prefix)
+
+
+def _accounts_under(value: Any, path: str) -> dict[str, int]:
+    if isinstance(value, bool) or value is None:
+        return {}
+    if isinstance(value, int):
+        return {path: value}
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: str(kv[0]))
+    elif isinstance(value, RulesModel):
+        items = [(name, getattr(value, name)) for name in type(value).model_fields]
+    else:
+        return {}
+    out: dict[str, int] = {}
+    for key, item in items:
+        out.update(_accounts_under(item, f"{path}.{key}"))
+    return out
 
 
 class OrderRules(RulesModel):
@@ -184,6 +287,11 @@ class OrderRules(RulesModel):
         if problems:
             raise Problems(problems)
         return self
+
+    def accounts_in_use(self) -> dict[str, int]:
+        """Rules path (``orders.accounts.freight_by_rate.12``) → account, for every account the order
+        rules can book to; pre-flight checks each exists in the Fortnox company."""
+        return self.accounts.in_use("orders.accounts")
 
     def transferred_status_for(self, shop_key: str) -> int:
         return self.transferred_status_by_shop.get(shop_key, self.transferred_status)

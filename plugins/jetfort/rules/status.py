@@ -38,13 +38,20 @@ class StatusStates(RulesModel):
     invoiced: StatusAction | None = None
     paid: StatusAction | None = None
     cancelled: StatusAction | None = None
+    credited: StatusAction | None = Field(
+        default=None,
+        description=("A shop return credited in Fortnox (partial credit invoice): the shop status to set; "
+                     "null (default) = the shop keeps its own return status. Never captures."),
+    )
 
     @model_validator(mode="after")
     def _capture_rules(self) -> StatusStates:
         problems = []
         if self.cancelled is not None and self.cancelled.capture:
             problems.append(("cancelled.capture", "a cancelled order is never captured"))
-        capturing = [s for s, action in self.mapped() if action.capture and s != "cancelled"]
+        if self.credited is not None and self.credited.capture:
+            problems.append(("credited.capture", "a credited return is never captured"))
+        capturing = [s for s, action in self.mapped() if action.capture and s not in ("cancelled", "credited")]
         if len(capturing) > 1:
             problems.extend(
                 (f"{s}.capture", f"capture may be set on one state only (set on {', '.join(capturing)})")

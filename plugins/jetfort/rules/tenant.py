@@ -10,6 +10,7 @@ from typing import Annotated, Any, get_args
 from pydantic import ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
 from jetfort.rules.catalog import CatalogRules
+from jetfort.rules.credits import CreditRules
 from jetfort.rules.errors import Problems, duplicate_problems
 from jetfort.rules.notifications import NotificationRules
 from jetfort.rules.orders import OrderRules
@@ -21,6 +22,7 @@ from jetfort.rules.shop import Channel, Shop
 from jetfort.rules.status import StatusMapRules
 from jetfort.rules.stock import StockRules
 from jetfort.rules.types import FEATURES, ConnId, Flow, Plan, RulesModel
+from jetfort.rules.vat import VatRules
 
 PRICE_MASTER_FLOWS = ("erp", "combo")  # Fortnox masters prices and stock
 PRODUCT_MASTER_SHOP_FLOWS = ("ecom", "combo")  # Jetshop masters products
@@ -56,12 +58,14 @@ class TenantRules(RulesModel):
     schedules: Schedules = Field(default_factory=lambda: Schedules())
     retries: RetryRules = Field(default_factory=lambda: RetryRules())
     orders: OrderRules = Field(default_factory=lambda: OrderRules())
+    credits: CreditRules = Field(default_factory=lambda: CreditRules())
     status_map: StatusMapRules = Field(default_factory=lambda: StatusMapRules.model_validate({}))
     price_lists: list[PriceListRule] = Field(default_factory=list)
     stock: StockRules = Field(default_factory=lambda: StockRules())
     catalog: CatalogRules = Field(default_factory=lambda: CatalogRules())
     plugins: list[PluginSpec] = Field(default_factory=list)
     notifications: NotificationRules = Field(default_factory=lambda: NotificationRules())
+    vat: VatRules = Field(default_factory=lambda: VatRules())
 
     _tenant_id: str | None = PrivateAttr(None)
 

@@ -15,7 +15,9 @@ from jetfort.rules.errors import join_path
 Flow = Literal["ecom", "erp", "combo"]
 Plan = Literal["100", "200", "400", "800", "premium"]
 Feature = Literal["order_status", "stock", "price_lists", "multishop", "plugins"]
-FortnoxState = Literal["delivered", "invoiced", "paid", "cancelled"]
+FortnoxState = Literal["delivered", "invoiced", "paid", "cancelled", "credited"]
+"""``credited``: a shop return was credited in Fortnox (a shop-originated event, pushed by the credits
+stage of the orders DAG, not derived by the order-status flow)."""
 PLANS: tuple[str, ...] = get_args(Plan)
 FEATURES: tuple[str, ...] = get_args(Feature)
 

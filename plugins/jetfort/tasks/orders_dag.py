@@ -1,6 +1,6 @@
 """The orders DAG's tasks (called by :func:`jetfort.factory.tenant_dags` from ``dags/jetfort_orders.py``)::
 
-    preflight → shop[<shop key>]: extract → map → post → acknowledge → summary
+    preflight → shop[<shop key>]: extract → map → post → acknowledge → credits → summary
 
 The stage functions live in :mod:`jetfort.tasks.orders`; this module is their Airflow wiring: params,
 XCom, skips and the run's summary.
@@ -10,6 +10,10 @@ pushing its counts), and the scheduler marks that shop's ``map``, ``post`` and `
 skipped without starting a worker process for any of them. (A short-circuit operator cannot do
 this inside a mapped task group in Airflow 3.3: its skip marker is looked up under map index -1.)
 The summary still lists the shop as ``ok`` with its counts: a skipped shop is not a failure.
+
+**credits** (:mod:`jetfort.tasks.credits`) runs after acknowledge, or after pre-flight when extract
+found nothing to post (trigger rule ``none_failed``): shop orders cancelled or returned after they
+reached Fortnox are cancelled or credited there. It reads its own window (cursor ``credits:<shop>``).
 
 **Every stage pushes its counts under XCom key ``summary``** (``finished`` once it returned); the
 summary task reads them for every shop at once, so no pull asks for a value an empty or failed
@@ -30,6 +34,8 @@ from airflow.sdk.exceptions import AirflowSkipException
 from jetfort.factory import tenant_of
 from jetfort.rules import TenantRules
 from jetfort.tasks import preflight as checks
+from jetfort.tasks.credits import COUNTS as CREDIT_COUNTS
+from jetfort.tasks.credits import credit_shop
 from jetfort.tasks.orders import (
     COUNT_FIELDS,
     KIND,
@@ -72,7 +78,10 @@ def shop_status(stages: Mapping[str, Mapping[str, Any]]) -> str:
         if not reported or not reported.get("finished"):
             return f"failed at {stage}"
         if stage == "extract" and not reported.get("handed_on"):
-            return "ok"
+            break
+    credits = stages.get("credits")
+    if not credits or not credits.get("finished"):
+        return "failed at credits"
     return "ok"
 
 
@@ -134,13 +143,21 @@ def build_orders(rules: TenantRules) -> None:
         return run_stage("acknowledge", batch["shop"], lambda rt, params, ctx: acknowledge_shop(
             rt, batch["shop"], batch, run_id=ctx.get("run_id")))
 
+    @task(task_id="credits", map_index_template="{{ shop_key }}", trigger_rule="none_failed")
+    def credits(shop_key: str) -> dict[str, Any]:
+        return run_stage("credits", shop_key, lambda rt, params, ctx: credit_shop(
+            rt, shop_key, context=ctx, order_numbers=params.order_numbers, run_id=ctx.get("run_id"),
+            dry_run=params.dry_run, window=range_window(ctx.get("params") or {}, timezone=timezone)))
+
     checked = preflight()
 
     @task_group(group_id="shop")
     def shop_flow(shop_key: str) -> Any:
         found = extract(shop_key)
         checked >> found  # no shop syncs before the tenant passed pre-flight
-        return acknowledge(post(map_(found)))  # type: ignore[arg-type]
+        money_back = credits(shop_key)  # after pre-flight and this run's orders (posted, acknowledged)
+        checked >> money_back << acknowledge(post(map_(found)))  # type: ignore[arg-type]
+        return money_back
 
     @task(task_id="summary", trigger_rule="all_done")
     def summary() -> list[dict[str, Any]]:
@@ -156,7 +173,7 @@ def summarize_run(context: Mapping[str, Any], tenant: str, shops: list[str]) -> 
     raw = context.get("params") or {}
     dry_run, preflight_only = bool(raw.get("dry_run")), bool(raw.get("preflight_only"))
     stages: dict[str, dict[str, dict[str, Any]]] = {shop: {} for shop in shops}
-    for stage in STAGES:
+    for stage in (*STAGES, "credits"):
         for value in _all(ti, f"shop.{stage}", "summary"):
             if value.get("shop") in stages:
                 stages[str(value["shop"])][stage] = value
@@ -177,6 +194,8 @@ def summarize_run(context: Mapping[str, Any], tenant: str, shops: list[str]) -> 
             if line["outcome"] in ("posted", "adopted") and line["key"] not in linked_now:
                 line["note"] = "linked by an earlier try of this run"
         rows.append(shop_row(shop, shop_lines, stages[shop], "dry run" if dry_run and status == "ok" else status))
+        money_back = stages[shop].get("credits") or {}
+        rows[-1]["credits"] = {k: money_back.get(k, 0) for k in CREDIT_COUNTS if money_back.get(k)}
     if not _all(ti, "preflight", "return_value"):
         log.error("tenant %s: pre-flight did not pass; no shop was synced (see the preflight task's log)", tenant)
         raise OrdersRunFailed(f"tenant {tenant}: pre-flight did not pass; its log lists every gap")

@@ -19,6 +19,7 @@ from jetfort.errors import PreflightFailed
 from jetfort.fortnox.errors import FortnoxAuthError, FortnoxError, FortnoxNotFound
 
 if TYPE_CHECKING:
+    from jetfort.rules import TenantRules
     from jetfort.tasks.runtime import TenantRuntime
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,16 @@ def _probe(gaps: list[str], what: str, call: Callable[[], Any]) -> Any:
     return None
 
 
+def rule_accounts(rules: TenantRules) -> dict[int, list[str]]:
+    """Account → every rules path that names it (order accounts, OSS accounts)."""
+    named: dict[int, list[str]] = {}
+    for path, account in rules.orders.accounts_in_use().items():
+        named.setdefault(account, []).append(path)
+    for path, account in rules.vat.accounts_in_use().items():
+        named.setdefault(account, []).append(path)
+    return named
+
+
 def fortnox_gaps(runtime: TenantRuntime) -> list[str]:
     rules, hook = runtime.rules, runtime.fortnox
     orders = rules.orders
@@ -52,16 +63,13 @@ def fortnox_gaps(runtime: TenantRuntime) -> list[str]:
     _probe(gaps, "invoices (scope invoice, invoicing licence)", lambda: next(iter(hook.list_invoices()), None))
     if orders.document == "order":
         _probe(gaps, "orders (scope order, order module licence)", lambda: next(iter(hook.list_orders()), None))
-    # bookkeeping: the sales accounts per VAT rate and VAT type must exist and be active
-    accounts: dict[int, str] = {}
-    for rate, account in sorted(orders.accounts.sales.items()):
-        accounts.setdefault(account, f"orders.accounts.sales.{rate} (VAT {rate} %)")
-    for name in ("eu_vat", "eu_reverse_charge", "export", "freight", "payment_fee"):
-        accounts.setdefault(getattr(orders.accounts, name), f"orders.accounts.{name}")
+    # bookkeeping: every account the rules can book to must exist and be active
+    accounts = rule_accounts(rules)
     missing = _probe(gaps, "the chart of accounts (scope bookkeeping)",
                      lambda: hook.missing_accounts(accounts))
     for number in missing or []:
-        gaps.append(f"Fortnox: account {number} ({accounts[number]}) is missing or inactive in the chart of accounts")
+        gaps.append(f"Fortnox: account {number} ({', '.join(accounts[number])}) is missing or inactive in the "
+                    "chart of accounts; add it in Fortnox or change the rules")
     currencies = _probe(gaps, "currencies (scope settings)", hook.list_currencies)
     if currencies is not None:
         enabled = {c.code for c in currencies}
@@ -156,6 +164,26 @@ def jetshop_gaps(runtime: TenantRuntime) -> list[str]:
     return gaps
 
 
+def oss_threshold_warnings(runtime: TenantRuntime) -> list[str]:
+    """A warning (never a gap) when Fortnox says this year's sales to private buyers in other EU
+    countries are over the EU threshold but the tenant is not OSS-registered (rules vat.oss)."""
+    if runtime.rules.vat.oss.registered:
+        return []
+    try:
+        limit = runtime.fortnox.eu_vat_limit()
+    except FortnoxError as exc:
+        log.warning("pre-flight: cannot read the EU VAT threshold from Fortnox (euvatlimitregulation): %s", exc)
+        return []
+    if not limit.is_over_limit:
+        return []
+    message = (f"Fortnox: sales to private buyers in other EU countries in {limit.year} are {limit.total_excl_vat} "
+               f"SEK excluding VAT, over the EU threshold of {limit.limit} SEK — from the sale that crossed it those "
+               "buyers owe their own country's VAT, yet the tenant is not OSS-registered; register for OSS and set "
+               "vat.oss (registered, since, accounts) in the tenant rules")
+    log.warning(message)
+    return [message]
+
+
 def preflight_tenant(runtime: TenantRuntime, *, force: bool = False, remember: bool = True) -> dict[str, Any]:
     """Check the tenant (unless a pass for these rules is remembered); raise PreflightFailed with every gap.
 
@@ -169,6 +197,7 @@ def preflight_tenant(runtime: TenantRuntime, *, force: bool = False, remember: b
                      data.get("passed_at"))
             return {"checked": False, "passed_at": data.get("passed_at"), "gaps": []}
     gaps = fortnox_gaps(runtime) + jetshop_gaps(runtime)
+    warnings = oss_threshold_warnings(runtime)
     if gaps:
         message = (f"pre-flight for tenant {runtime.tenant} found {len(gaps)} gap(s); fix them in Fortnox, "
                    "the shop or the rules, then clear this task:\n" + "\n".join(f"  - {g}" for g in gaps))
@@ -179,4 +208,4 @@ def preflight_tenant(runtime: TenantRuntime, *, force: bool = False, remember: b
         runtime.ledger.set_cursor(runtime.tenant, CURSOR, json.dumps({"rules_hash": digest, "passed_at": passed_at}))
     log.info("pre-flight for tenant %s passed: Fortnox and %d shop(s) match the rules", runtime.tenant,
              len(runtime.rules.shops))
-    return {"checked": True, "passed_at": passed_at, "gaps": []}
+    return {"checked": True, "passed_at": passed_at, "gaps": [], "warnings": warnings}

@@ -23,10 +23,10 @@ from fastapi.responses import Response
 from .. import errors, stock, totals
 from ..errors import bad_request, not_found
 from ..query import ListSpec, page, select
-from ..seed import VAT_RATES
 from ..speclimits import limits
 from ..state import Company
 from ..validation import BLANK, validate
+from ..vatcodes import company_vat_rates
 from ..web import base_url, company_of, params_of, read_json, reply, with_url
 
 Entity = dict[str, Any]
@@ -203,9 +203,9 @@ def _build_row(kind: Kind, company: Company, doc: Entity, given: Entity, existin
     # VAT
     if "VAT" in given and given["VAT"] != BLANK:
         vat = float(given["VAT"])
-        if vat not in VAT_RATES:
+        if Decimal(str(vat)) not in company_vat_rates(company):  # Swedish rates + the company's VAT codes
             raise bad_request(errors.INVALID_VAT, given["VAT"])
-        row["VAT"] = int(vat)
+        row["VAT"] = int(vat) if vat.is_integer() else vat  # 25.5 on an order row (spec: double)
     elif row.get("VAT") is None:
         row["VAT"] = int(article["VAT"]) if article is not None else 25 if account else 0
     if vat_free:
@@ -559,87 +559,6 @@ async def create_invoice(request: Request, number: str) -> Response:
         stock.deliver(company, invoice["InvoiceRows"], +1)  # the order stops reserving, the invoice delivers
         stock.refresh_articles(company, _order_articles(order))
         return reply({"Order": render(request, ORDER, order)})
-
-
-@order_router.put("/3/orders/{number}/cancel")
-async def cancel_order(request: Request, number: str) -> Response:
-    await _action_body(request)
-    company = company_of(request)
-    with company.lock:
-        order = _get(company, ORDER, number)
-        _ensure_editable(ORDER, order)
-        order["Cancelled"] = True
-        company.put("orders", number, order)
-        stock.refresh_articles(company, _order_articles(order))
-        return reply({"Order": render(request, ORDER, order)})
-
-
-@invoice_router.put("/3/invoices/{number}/bookkeep")
-async def bookkeep(request: Request, number: str) -> Response:
-    await _action_body(request)
-    company = company_of(request)
-    with company.lock:
-        invoice = _get(company, INVOICE, number)
-        if invoice["Cancelled"]:
-            raise bad_request(errors.DOC_CANCELLED)
-        if invoice["Booked"]:
-            raise bad_request(errors.ALREADY_BOOKED)
-        invoice.update(Booked=True, VoucherNumber=company.next_counter("voucher"), VoucherSeries="B", VoucherYear=1)
-        company.put("invoices", number, invoice)
-        return reply({"Invoice": render(request, INVOICE, invoice)})
-
-
-@invoice_router.put("/3/invoices/{number}/cancel")
-async def cancel_invoice(request: Request, number: str) -> Response:
-    await _action_body(request)
-    company = company_of(request)
-    with company.lock:
-        invoice = _get(company, INVOICE, number)
-        if invoice["Cancelled"]:
-            raise bad_request(errors.DOC_CANCELLED)
-        if invoice["Booked"]:
-            raise bad_request(errors.INVOICE_BOOKED_CANCEL)
-        if any(str(p["InvoiceNumber"]) == number for p in company.data["invoicepayments"].values()):
-            raise bad_request(errors.INVOICE_BOOKED_CANCEL)
-        invoice["Cancelled"] = True
-        stock.deliver(company, invoice["InvoiceRows"], -1)
-        company.put("invoices", number, invoice)
-        return reply({"Invoice": render(request, INVOICE, invoice)})
-
-
-@invoice_router.put("/3/invoices/{number}/credit")
-async def credit_invoice(request: Request, number: str) -> Response:
-    await _action_body(request)
-    company = company_of(request)
-    with company.lock:
-        invoice = _get(company, INVOICE, number)
-        if invoice["Cancelled"]:
-            raise bad_request(errors.DOC_CANCELLED)
-        if invoice["Credit"] == "true":
-            raise bad_request(errors.CREDIT_OF_CREDIT)
-        if invoice["CreditInvoiceReference"] != "0":
-            raise bad_request(errors.ALREADY_CREDITED)
-        header = {k: v for k, v in invoice.items()
-                  if k not in READ_ONLY and k not in ("InvoiceRows", "DocumentNumber", "OCR", "InvoiceDate",
-                                                      "DueDate", "OutboundDate", "EmailInformation",
-                                                      "EDIInformation", "Labels")}
-        header["InvoiceRows"] = [
-            {**{k: v for k, v in row.items() if k in ("AccountNumber", "ArticleNumber", "Description", "Discount",
-                                                      "DiscountType", "Price", "Unit", "VAT", "CostCenter",
-                                                      "Project")},
-             "DeliveredQuantity": -float(row.get("DeliveredQuantity") or 0)}
-            for row in invoice["InvoiceRows"]
-        ]
-        for row in header["InvoiceRows"]:
-            if row.get("AccountNumber") is None:
-                row["AccountNumber"] = BLANK
-        credit = build(INVOICE, company, header)
-        credit.update(Credit="true", CreditInvoiceReference=number)
-        stock.deliver(company, credit["InvoiceRows"], +1)
-        company.put("invoices", credit["DocumentNumber"], credit)
-        invoice["CreditInvoiceReference"] = credit["DocumentNumber"]
-        company.put("invoices", number, invoice)
-        return reply({"Invoice": render(request, INVOICE, invoice)})
 
 
 def register_payment_effect(company: Company, invoice_number: str, payment_date: str | None) -> None:

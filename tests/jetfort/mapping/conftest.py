@@ -104,13 +104,6 @@ class FortnoxPoster:
     def __init__(self) -> None:
         sandbox = FortnoxSandbox(seed=1)
         self.company = sandbox.companies[sandbox.default.tenant_id]
-        # Real Fortnox BAS charts have 3520 (Fakturerade frakter) and 3540 (Faktureringsavgifter);
-        # the sandbox seed's short chart lacks them, so the test company gets them (reported).
-        for number, description in ((3520, "Fakturerade frakter"), (3540, "Faktureringsavgifter")):
-            if self.company.get("accounts", str(number)) is None:
-                template = dict(self.company.get("accounts", "3001") or {})
-                self.company.put("accounts", str(number), {**template, "Number": number,
-                                                           "Description": description, "VATCode": None})
         # the channels' projects and cost centres exist in the tenant's Fortnox (pre-flight checks that)
         for channel in CHANNELS:
             if channel.get("project"):

@@ -114,7 +114,7 @@ def test_eu_company_with_vat_number_is_reverse_charge(awkward: dict[str, ShopOrd
     order = awkward["company_buyer_eu_reverse_charge"]
     plan = plan_customer(order, make_rules(), SHOP_KEY)
     assert plan.vat_type == VatType.EUREVERSEDVAT
-    assert plan.customer.vat_number == "NL123456789B01"
+    assert plan.customer.vat_number == "NL123456782B01"
     assert plan.customer.type == CustomerType.COMPANY
     assert plan.customer.currency == "EUR"
     assert plan.org_number is None  # foreign company without an org number: found by e-mail

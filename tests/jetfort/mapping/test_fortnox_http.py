@@ -28,10 +28,7 @@ def fortnox() -> Iterator[tuple[str, dict[str, str], Any]]:
     sandbox = app.state.sandbox
     tenant = sandbox.default.tenant_id
     company = sandbox.companies[tenant]
-    # what the tenant's pre-flight demands: the rules' freight/fee accounts and the channels' projects
-    for number, text in ((3520, "Fakturerade frakter"), (3540, "Faktureringsavgifter")):
-        company.put("accounts", str(number), {**(company.get("accounts", "3001") or {}), "Number": number,
-                                              "Description": text, "VATCode": None})
+    # what the tenant's pre-flight demands: the channels' projects exist
     for channel in CHANNELS:
         if channel.get("project"):
             company.put("projects", channel["project"], {"ProjectNumber": channel["project"],

@@ -32,12 +32,14 @@ class FakeHook:
         self.listed: list[Any] = []
         self.searched: list[str] = []
 
-    def document_references(self, kind: str, field: str, *, since: dt.datetime) -> list[tuple[str, str]]:
-        assert (kind, field) == ("invoice", "ExternalInvoiceReference1")
+    def document_references(self, kind: str, field: str, *, since: dt.datetime,
+                            credit: bool | None = None) -> list[tuple[str, str]]:
+        assert (kind, field, credit) == ("invoice", "ExternalInvoiceReference1", False)  # never a credit note
         self.listed.append(since)
         return [(i.external_invoice_reference1, i.document_number) for i in self.items]
 
-    def find_invoices_by_reference(self, value: str, *, field: str) -> list[Any]:
+    def find_invoices_by_reference(self, value: str, *, field: str, credit: bool | None = None) -> list[Any]:
+        assert credit is False  # a credit invoice may carry a copy of the order's key
         self.searched.append(value)
         return [i for i in self.items if i.external_invoice_reference1 == value]
 
@@ -117,7 +119,7 @@ class LosingFortnox:
             self.stored[payload["ExternalInvoiceReference1"]] = str(100 + self.creates)
         raise FortnoxAmbiguousWrite("connection reset after the request was sent")
 
-    def find_invoices_by_reference(self, key: str, *, field: str) -> list[Any]:
+    def find_invoices_by_reference(self, key: str, *, field: str, credit: bool | None = None) -> list[Any]:
         return [SimpleNamespace(document_number=self.stored[key])] if key in self.stored else []
 
 

@@ -42,8 +42,11 @@ def test_counts_come_from_the_lines_and_a_shop_without_orders_is_ok() -> None:
     row = shop_row("se", lines, {"extract": {"seen": 3, "skipped": 2}, "post": {"fortnox_calls": 9}}, "ok")
     assert (row["seen"], row["posted"], row["already_linked"], row["acknowledged"]) == (4, 1, 1, 2)
     assert (row["quarantined"], row["retry_later"], row["skipped"], row["fortnox_calls"]) == (1, 1, 2, 9)
-    assert shop_status({"extract": {"finished": True, "handed_on": 0}}) == "ok"  # found nothing: skipped on
+    nothing = {"extract": {"finished": True, "handed_on": 0}}  # found nothing: map, post, acknowledge skipped
+    assert shop_status({**nothing, "credits": {"finished": True}}) == "ok"
+    assert shop_status(nothing) == "failed at credits"  # the credits stage runs all the same
     assert shop_status({"extract": {"finished": True, "handed_on": 2}, "map": {"finished": True}}) == "failed at post"
     assert shop_status({"extract": {"finished": True, "handed_on": 2}, "map": {"handed_on": 2}}) == "failed at map"
-    done = {stage: {"finished": True, "handed_on": 1} for stage in ("extract", "map", "post", "acknowledge")}
+    done = {stage: {"finished": True, "handed_on": 1} for stage in ("extract", "map", "post", "acknowledge",
+                                                                     "credits")}
     assert shop_status(done) == "ok" and shop_status({}) == "failed at extract"

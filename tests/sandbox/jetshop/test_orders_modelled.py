@@ -72,6 +72,8 @@ TRAITS: dict[str, Callable[[Order], bool]] = {
     "missing_email": lambda o: o["Email"] == "",
     "empty_optional_fields": lambda o: o["BillToFirstName"] == "" and o["BillToPhone"] == "",
     "authorized_below_total": lambda o: o["AuthorizedAmount"] < o["OrderTotalIncVat"],
+    "decimal_quantity_1_5_kg": lambda o: D("1.5") in [r["Quantity"] for r in o["OrderItems"]],
+    "decimal_quantity_0_25_m": lambda o: D("0.25") in [r["Quantity"] for r in o["OrderItems"]],
 }
 
 

@@ -153,6 +153,8 @@ class FortnoxInvoice(_Document):
     booked: bool | None = api_field("Booked", read_only=True)
     credit: bool | None = api_field("Credit", read_only=True)
     credit_invoice_reference: Reference = api_field("CreditInvoiceReference", read_only=True)
+    invoice_reference: Reference = api_field("InvoiceReference", read_only=True)
+    """On a credit invoice: the invoice it credits (not in the OpenAPI file; the live API returns it)."""
     order_reference: Reference = api_field("OrderReference", read_only=True)
     balance: Money | None = api_field("Balance", read_only=True)
     final_pay_date: Date | None = api_field("FinalPayDate", read_only=True)

@@ -61,3 +61,13 @@ class Account(FortnoxModel):
     active: bool | None = api_field("Active")
     vat_code: str | None = api_field("VATCode")
     year: Int | None = api_field("Year")
+
+
+class EUVatLimitRegulation(FortnoxModel):
+    """``/3/euvatlimitregulation?year=``: the company's EU distance sales to private buyers against the
+    EU threshold (EUR 10 000, which Fortnox gives as 99 680 SEK)."""
+
+    is_over_limit: bool | None = api_field("IsOverLimit")
+    limit: Int | None = api_field("Limit")
+    total_excl_vat: Money | None = api_field("TotalExclVat")
+    year: str | None = api_field("Year")

@@ -272,8 +272,12 @@ def _derive(rt: TenantRuntime, link: Record) -> mapping.Derived:
         invoice_number = order.invoice_reference
     if invoice_number:
         invoice = fortnox.get_invoice(invoice_number)
+    credit_note = None
+    if invoice is not None and invoice.credit_invoice_reference and not invoice.credit:
+        credit_note = fortnox.get_invoice(invoice.credit_invoice_reference)  # partial or full credit?
     order_facts = mapping.order_facts(order, tracking_field=field) if order is not None else None
-    invoice_facts = mapping.invoice_facts(invoice, tracking_field=field) if invoice is not None else None
+    invoice_facts = (mapping.invoice_facts(invoice, tracking_field=field, credit_note=credit_note)
+                     if invoice is not None else None)
     payments: list[mapping.PaymentFacts] = []
     if invoice_facts is not None and invoice_facts.final_pay_date is None and invoice_facts.balance == 0:
         payments = [mapping.payment_facts(p) for p in fortnox.list_invoice_payments(invoice_facts.document_number)]

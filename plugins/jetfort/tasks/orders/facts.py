@@ -42,6 +42,9 @@ def _facts_payload(hook: FortnoxHook, rules: TenantRules) -> dict[str, Any]:
     for rate, account in sorted(rules.orders.accounts.sales.items()):
         if hook.account_exists(account):
             rates.append(rate)
+    for rate, account in rules.vat.oss_sales_accounts():  # OSS: a foreign rate Fortnox can book
+        if rate not in rates and hook.account_exists(account):
+            rates.append(rate)
     return {"at": utcnow().isoformat(), "articles": articles, "currencies": currencies, "vat_rates": rates}
 
 

@@ -49,7 +49,9 @@ class IdempotencyLookup:
     def prime(self, since: dt.datetime) -> None:
         known: dict[str, str] = {}
         # a cancelled one counts too: never a second
-        for value, number in self.hook.document_references(self.kind, self.field, since=since - LIST_LOOKUP_MARGIN):
+        # credit invoices are left out: PUT credit copies the original's key into the credit
+        for value, number in self.hook.document_references(self.kind, self.field, since=since - LIST_LOOKUP_MARGIN,
+                                                           credit=False):
             current = known.get(value)
             if current is None or int(number) < int(current):
                 known[value] = number
@@ -59,9 +61,10 @@ class IdempotencyLookup:
         return None if self.known is None else self.known.get(key)
 
     def find(self, key: str) -> str | None:
-        finder = self.hook.find_invoices_by_reference if self.kind == "invoice" \
-            else self.hook.find_orders_by_reference
-        hits: list[Any] = list(finder(key, field=self.field))
+        if self.kind == "invoice":  # never a credit invoice (it may carry a copy of the order's key)
+            hits: list[Any] = list(self.hook.find_invoices_by_reference(key, field=self.field, credit=False))
+        else:
+            hits = list(self.hook.find_orders_by_reference(key, field=self.field))
         return str(hits[0].document_number) if hits else None
 
 
