@@ -26,10 +26,12 @@ ENDPOINT = "/Webservice20/v3.0/webservice.asmx"
 
 
 def create_app(seed: int = 1, base_time: datetime | None = None, *, live: bool = False,
-               orders_per_minute: float = live_mode.DEFAULT_ORDERS_PER_MINUTE) -> FastAPI:
+               orders_per_minute: float = live_mode.DEFAULT_ORDERS_PER_MINUTE,
+               returns_percent: float = live_mode.DEFAULT_RETURNS_PERCENT) -> FastAPI:
     """Build the sandbox; same seed, same shops, catalog and orders.
 
-    ``live``: new orders keep arriving (``orders_per_minute``), see :mod:`sandbox.jetshop.live`.
+    ``live``: new orders keep arriving (``orders_per_minute``) and about ``returns_percent`` in 100
+    posted ones get returns, see :mod:`sandbox.jetshop.live`.
     """
     sandbox = JetshopSandbox(seed=seed, base_time=base_time)
     app = FastAPI(title="Jetshop sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
@@ -73,7 +75,8 @@ def create_app(seed: int = 1, base_time: datetime | None = None, *, live: bool =
         return Response(body, status_code=status, headers=headers, media_type=media_type)
 
     _admin_routes(app, sandbox)
-    live_mode.install(app, sandbox, live=live, seed=seed, orders_per_minute=orders_per_minute)
+    live_mode.install(app, sandbox, live=live, seed=seed, orders_per_minute=orders_per_minute,
+                      returns_percent=returns_percent)
     return app
 
 

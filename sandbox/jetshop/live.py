@@ -11,6 +11,17 @@ to stop (``MEANT_FOR_QUARANTINE``: two live-only kinds, ``total_mismatch`` and `
 and the seed's ``negative_quantity`` and ``missing_article_number``). Orders are tagged
 ``_kind = "live:<kind>"``; returning buyers come back with the same account, e-mail and address.
 
+Buyers return goods now and then (``--returns-percent P``, default 10; 0 switches returns off): of
+the live orders jetfort has posted (no longer in the release status, not cancelled), about ``P`` in
+100 get, 3 to 6 minutes after they left the release status, a return of part of one row or a whole
+row (:meth:`JetshopSandbox.add_return`; the refund is the row's own share, the order keeps its status,
+its ``ModifiedDate`` becomes now), and one return in four a second one 3 to 6 minutes later, never
+more than was sold. jetfort's ``shop.credits`` task turns each into a Fortnox credit invoice
+(``jetfort:<shop>:<order id>:r<return id>``). Each order's decisions come from its own RNG derived
+from the seed and the order (``jetshop-live-returns:<seed>:<shop>:<order id>``), so the same seed
+gives the same returns whenever jetfort posts; only the dates come from the clock. Seeded
+(non-live) orders never get a live return.
+
 ``GET /_sandbox/live`` reports what happened; ``POST /_sandbox/live/orders {"count": n}`` makes the
 next ``n`` orders of the sequence arrive now.
 """
@@ -21,7 +32,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +48,10 @@ if TYPE_CHECKING:
 
 D = Decimal
 DEFAULT_ORDERS_PER_MINUTE = 3.0
+DEFAULT_RETURNS_PERCENT = 10.0
+#: seconds from leaving the release status to the first return, and from the first to the second
+RETURN_DELAY_SECONDS = (180, 360)
+SECOND_RETURN_CHANCE = 0.25
 SHOPS = ("demoshop", "nordicshop")
 #: seeded awkward kinds that make sense as live orders: not those outside the release status
 LIVE_AWKWARD = tuple(k for k in seeding.AWKWARD_KINDS if k not in ("unknown_status_id", "cancelled_order"))
@@ -87,6 +102,18 @@ class ShopLog:
     by_currency: dict[str, int] = field(default_factory=dict)
     first_order_id: int | None = None
     last_order_id: int | None = None
+    returns: int = 0
+
+
+@dataclass
+class PlannedReturn:
+    """A return still to come: its order, when (shop-local, zone-less) and which one (1 or 2)."""
+
+    shop_id: str
+    order_id: int
+    due: datetime
+    nth: int
+    rng: random.Random
 
 
 def _ascii(text: str) -> str:
@@ -99,9 +126,12 @@ class LiveJetshop:
 
     def __init__(self, sandbox: JetshopSandbox, *, seed: int = 1,
                  orders_per_minute: float = DEFAULT_ORDERS_PER_MINUTE,
+                 returns_percent: float = DEFAULT_RETURNS_PERCENT,
                  clock: Callable[[], datetime] | None = None) -> None:
         if orders_per_minute <= 0:
             raise ValueError("orders_per_minute must be above 0")
+        if not 0 <= returns_percent <= 100:
+            raise ValueError("returns_percent must be 0..100")
         self.sb = sandbox
         self.seed = seed
         self.orders_per_minute = float(orders_per_minute)
@@ -113,6 +143,11 @@ class LiveJetshop:
         self.shops = {s: ShopLog() for s in SHOPS}
         self.recent: deque[dict[str, Any]] = deque(maxlen=50)
         self._next_customer_id = 50000
+        self.returns_percent = float(returns_percent)
+        self.unposted: dict[tuple[str, int], None] = {}  # live orders still in the release status
+        self.planned: list[PlannedReturn] = []
+        self.returns_created = 0
+        self.recent_returns: deque[dict[str, Any]] = deque(maxlen=20)
 
     @property
     def interval(self) -> float:
@@ -142,7 +177,9 @@ class LiveJetshop:
         """Create the orders due by ``now`` (at most ``limit`` at once; the rest follow next tick)."""
         now = now or self.now()
         missing = min(limit, self.due(now) - self.created)
-        return self.create(missing, now) if missing > 0 else []
+        made = self.create(missing, now) if missing > 0 else []
+        self.returns(now)
+        return made
 
     def create(self, count: int, now: datetime | None = None) -> list[tuple[str, int]]:
         """The next ``count`` orders of the sequence, dated ``now``; returns ``(shop_id, order_id)``."""
@@ -185,6 +222,8 @@ class LiveJetshop:
             order["OrderTotalExVat"] += extra
             order["AuthorizedAmount"] = order["OrderTotalIncVat"]
         self._log(shop_id, order_id, kind, who, returning, order, local)
+        if self.returns_percent > 0:
+            self.unposted[(shop_id, order_id)] = None
         return shop_id, order_id
 
     def _buyer(self, shop: ShopState, kind: str) -> tuple[Buyer, bool]:
@@ -266,6 +305,78 @@ class LiveJetshop:
             delivery_method=delivery, payment_method=method, payment_provider=provider,
             payment_status="Paid" if provider == "Swish" else "Authorized")
 
+    # ------------------------------------------------------------------ returns
+    def returns(self, now: datetime | None = None) -> list[tuple[str, int, int]]:
+        """Plan returns for live orders that left the release status, make those due by ``now``;
+        returns ``(shop_id, order_id, return_id)`` of the returns made."""
+        now = now or self.now()
+        made: list[tuple[str, int, int]] = []
+        with self.sb.lock:
+            for key in list(self.unposted):
+                self._plan(*key, now)
+            for plan in sorted(self.planned, key=lambda p: (p.due, p.shop_id, p.order_id)):
+                shop = self.sb.shops[plan.shop_id]
+                if plan.due > now.astimezone(shop.timezone).replace(tzinfo=None):
+                    continue
+                self.planned.remove(plan)
+                return_id = self._return(plan, shop)
+                if return_id is not None:
+                    made.append((plan.shop_id, plan.order_id, return_id))
+        return made
+
+    def _plan(self, shop_id: str, order_id: int, now: datetime) -> None:
+        """Once the order has left the release status: decide (its own RNG) whether it comes back."""
+        shop = self.sb.shops[shop_id]
+        order = shop.orders.get(order_id)
+        if order is not None and order["OrderStatusId"] == shop.first_status_id:
+            return
+        del self.unposted[(shop_id, order_id)]
+        status = shop.status(order["OrderStatusId"]) if order is not None else None
+        if status is None or status.get("cancelled"):
+            return
+        rng = random.Random(f"jetshop-live-returns:{self.seed}:{shop_id}:{order_id}")
+        if rng.random() * 100 >= self.returns_percent:
+            return
+        left = next((datetime.fromisoformat(c["changed_at"]) for c in reversed(shop.status_changes)
+                     if c["order_id"] == order_id and c["from_status_id"] == shop.first_status_id), None)
+        left = left or now.astimezone(shop.timezone).replace(tzinfo=None)
+        due = left + timedelta(seconds=rng.randint(*RETURN_DELAY_SECONDS))
+        self.planned.append(PlannedReturn(shop_id, order_id, due, 1, rng))
+
+    def _return(self, plan: PlannedReturn, shop: ShopState) -> int | None:
+        """Part of one row or a whole row comes back, never more than is left; the refund is its share."""
+        order = shop.orders[plan.order_id]
+        status = shop.status(order["OrderStatusId"])
+        if status is None or status.get("cancelled"):
+            return None
+        returned: dict[int, tuple[Decimal, Decimal]] = {}
+        for earlier in order.get("Returns", []):
+            for item in earlier["Items"]:
+                qty, amount = returned.get(item["RowId"], (D(0), D(0)))
+                returned[item["RowId"]] = (qty + item["Quantity"], amount + item["AmountIncVat"])
+        left = [(item, D(str(item["Quantity"])) - returned.get(item["RowId"], (D(0), D(0)))[0])
+                for item in order["OrderItems"] if D(str(item["Quantity"])) > 0 and item["RowTotalIncVat"] > 0]
+        left = [(item, rest) for item, rest in left if rest > 0]
+        rng = plan.rng
+        if not left:
+            return None
+        item, rest = rng.choice(left)
+        quantity = D(rng.randint(1, int(rest))) if rest == rest.to_integral_value() and rest >= 1 else rest
+        row: dict[str, Any] = {"row_id": item["RowId"], "quantity": quantity}
+        if quantity == rest:  # the rest of the row: exactly what was not refunded yet
+            row["amount_inc_vat"] = item["RowTotalIncVat"] - returned.get(item["RowId"], (D(0), D(0)))[1]
+        return_id = self.sb.add_return(plan.shop_id, plan.order_id, [row])
+        if plan.nth == 1 and rng.random() < SECOND_RETURN_CHANCE:
+            due = plan.due + timedelta(seconds=rng.randint(*RETURN_DELAY_SECONDS))
+            self.planned.append(PlannedReturn(plan.shop_id, plan.order_id, due, 2, rng))
+        self.returns_created += 1
+        self.shops[plan.shop_id].returns += 1
+        made = order["Returns"][-1]["Items"][0]
+        self.recent_returns.append({"shop_id": plan.shop_id, "order_id": plan.order_id, "return_id": return_id,
+                                    "nth": plan.nth, "row_id": made["RowId"], "quantity": str(made["Quantity"]),
+                                    "amount_inc_vat": str(made["AmountIncVat"])})
+        return return_id
+
     # ------------------------------------------------------------------ report
     def _log(self, shop_id: str, order_id: int, kind: str, who: str, returning: bool, order: dict[str, Any],
              local: datetime) -> None:
@@ -294,8 +405,12 @@ class LiveJetshop:
                 "orders_created": self.created,
                 "by_shop": {s: {"orders": g.orders, "by_kind": dict(sorted(g.by_kind.items())),
                                 "buyers": dict(sorted(g.buyers.items())), "by_currency": dict(g.by_currency),
-                                "first_order_id": g.first_order_id, "last_order_id": g.last_order_id}
+                                "first_order_id": g.first_order_id, "last_order_id": g.last_order_id,
+                                "returns": g.returns}
                             for s, g in self.shops.items()},
+                "returns": {"percent": self.returns_percent, "created": self.returns_created,
+                            "by_shop": {s: g.returns for s, g in self.shops.items()},
+                            "planned": len(self.planned), "recent": list(self.recent_returns)[-10:]},
                 "awkward_kinds": list(LIVE_AWKWARD + LIVE_ONLY),
                 "meant_for_quarantine": MEANT_FOR_QUARANTINE,
                 "recent": list(self.recent)[-20:],
@@ -303,9 +418,11 @@ class LiveJetshop:
 
 
 def install(app: FastAPI, sandbox: JetshopSandbox, *, live: bool, seed: int,
-            orders_per_minute: float = DEFAULT_ORDERS_PER_MINUTE) -> LiveJetshop | None:
+            orders_per_minute: float = DEFAULT_ORDERS_PER_MINUTE,
+            returns_percent: float = DEFAULT_RETURNS_PERCENT) -> LiveJetshop | None:
     """``/_sandbox/live`` routes always; with ``live`` the generator and its loop in the lifespan."""
-    generator = LiveJetshop(sandbox, seed=seed, orders_per_minute=orders_per_minute) if live else None
+    generator = LiveJetshop(sandbox, seed=seed, orders_per_minute=orders_per_minute,
+                            returns_percent=returns_percent) if live else None
     loop: LiveLoop | None = None
     if generator is not None:
         async def tick() -> None:

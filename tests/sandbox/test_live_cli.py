@@ -46,6 +46,7 @@ def test_both_sandboxes_start_live_from_the_command_line_and_stop_on_ctrl_c() ->
         fortnox = _wait_for(f"http://127.0.0.1:{ports['fortnox']}/_sandbox/live",
                             lambda r: r.get("loop", {}).get("ticks", 0) >= 1)
         assert jetshop["seed"] == 1 and jetshop["orders_per_minute"] == 3.0 and jetshop["loop"]["running"]
+        assert jetshop["returns"]["percent"] == 10.0  # buyers return goods by default in live mode
         assert fortnox["seed"] == 1 and fortnox["delay_seconds"] == 120.0 and fortnox["loop"]["running"]
         order = jetshop["recent"][0]
         assert order["status_id"] in (1, 10)  # the release status of the shop it arrived in
@@ -54,7 +55,7 @@ def test_both_sandboxes_start_live_from_the_command_line_and_stop_on_ctrl_c() ->
             proc.send_signal(signal.SIGINT)
         outputs = {name: proc.communicate(timeout=20)[0] for name, proc in procs.items()}
     assert all(proc.returncode == 0 for proc in procs.values()), outputs
-    assert "live: 3 orders/min" in outputs["jetshop"]
+    assert "live: 3 orders/min, returns 10%" in outputs["jetshop"]
     assert "live: documents move from 120 s after creation" in outputs["fortnox"]
     assert "Traceback" not in outputs["jetshop"] + outputs["fortnox"]
 
@@ -64,6 +65,9 @@ def test_both_sandboxes_start_live_from_the_command_line_and_stop_on_ctrl_c() ->
     ["jetshop", "--live", "--live-delay-seconds", "30"],
     ["jetshop", "--orders-per-minute", "3"],
     ["jetshop", "--live", "--orders-per-minute", "0"],
+    ["fortnox", "--live", "--returns-percent", "10"],
+    ["jetshop", "--returns-percent", "10"],
+    ["jetshop", "--live", "--returns-percent", "101"],
 ])
 def test_live_options_are_refused_where_they_mean_nothing(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:

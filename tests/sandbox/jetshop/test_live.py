@@ -176,3 +176,164 @@ def test_without_live_the_sandbox_stays_still() -> None:
         time.sleep(0.2)
     sb: JetshopSandbox = app.state.jetshop
     assert not _live_orders(sb, "demoshop") and len(sb.orders("nordicshop")) == 6
+
+
+# ---------------------------------------------------------------------------------- returns
+POSTED_STATUS = {"demoshop": 6, "nordicshop": 50}  # "transferred to ERP" / "exported": jetfort has posted it
+CANCELLED_STATUS = {"demoshop": 4, "nordicshop": 40}
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def _world(seed: int = 1, percent: float = 100.0, orders: int = 60) -> tuple[JetshopSandbox, LiveJetshop, Clock,
+                                                                               list[tuple[str, int]]]:
+    clock = Clock(T0)
+    sb = JetshopSandbox(seed=1, clock=clock)
+    live = LiveJetshop(sb, seed=seed, returns_percent=percent)
+    return sb, live, clock, live.create(orders, T0)
+
+
+def _returns(sb: JetshopSandbox) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    return {(s, o["OrderId"]): o["Returns"] for s in ("demoshop", "nordicshop") for o in _live_orders(sb, s)
+            if o.get("Returns")}
+
+
+def _left_release(sb: JetshopSandbox, shop_id: str, order_id: int) -> datetime:
+    change = next(c for c in sb.status_changes(shop_id, order_id) if c["from_status_id"] == RELEASE_STATUS[shop_id])
+    return datetime.fromisoformat(change["changed_at"])
+
+
+def _post(sb: JetshopSandbox, clock: Clock, at: datetime, orders: list[tuple[str, int]]) -> None:
+    clock.at = at
+    for shop_id, order_id in orders:
+        sb.set_status(shop_id, order_id, POSTED_STATUS[shop_id])
+
+
+def test_returns_come_only_for_posted_orders_some_minutes_after_they_left_the_release_status() -> None:
+    sb, live, clock, made = _world()
+    posted, cancelled, waiting = made[0::3], made[1::3], made[2::3]
+    _post(sb, clock, T0 + timedelta(minutes=1), posted)
+    for shop_id, order_id in cancelled:
+        sb.set_status(shop_id, order_id, CANCELLED_STATUS[shop_id])
+    clock.at = T0 + timedelta(minutes=3, seconds=59)  # 2 min 59 s after posting: too early
+    live.returns(clock.at)
+    assert _returns(sb) == {}
+    for second in range(0, 36 * 60, 5):  # a tick every 5 s
+        clock.at = T0 + timedelta(minutes=4, seconds=second)
+        live.returns(clock.at)
+    returns = _returns(sb)
+    # every posted order (100 %) that has a row with something to refund got a return; no other order did
+    refundable = {key for key in posted
+                  if any(r["Quantity"] > 0 and r["RowTotalIncVat"] > 0 for r in sb.order(*key)["OrderItems"])}
+    assert set(returns) == refundable and len(refundable) >= 15
+    assert not set(returns) & set(cancelled + waiting)
+    assert all(sb.order(*key)["OrderStatusId"] == RELEASE_STATUS[key[0]] for key in waiting)
+    for (shop_id, order_id), rets in returns.items():
+        left = _left_release(sb, shop_id, order_id)
+        first = rets[0]["ReturnDate"] - left
+        assert timedelta(minutes=3) <= first <= timedelta(minutes=6, seconds=5), (order_id, first)
+        assert len(rets) <= 2
+        if len(rets) == 2:
+            second = rets[1]["ReturnDate"] - rets[0]["ReturnDate"]
+            assert timedelta(minutes=2, seconds=55) <= second <= timedelta(minutes=6, seconds=5)
+        assert all(len(r["Items"]) == 1 for r in rets)  # one row at a time, no freight or fee refund
+        assert sb.order(shop_id, order_id)["OrderStatusId"] == POSTED_STATUS[shop_id]  # the order keeps its status
+    seconds = [k for k, rets in returns.items() if len(rets) == 2]
+    assert 1 <= len(seconds) < len(returns) // 2  # a second return now and then (one in four)
+    report = live.report()["returns"]
+    assert report["created"] == sum(len(r) for r in returns.values())
+    assert report["by_shop"] == {s: sum(len(r) for k, r in returns.items() if k[0] == s)
+                                 for s in ("demoshop", "nordicshop")}
+
+
+def test_a_live_return_never_gives_back_more_than_was_sold_and_refunds_the_rows_own_share() -> None:
+    sb, live, clock, made = _world(orders=120)
+    _post(sb, clock, T0, made)
+    for minute in range(1, 30):
+        clock.at = T0 + timedelta(minutes=minute)
+        live.returns(clock.at)
+    returns = _returns(sb)
+    partial = 0
+    for (shop_id, order_id), rets in returns.items():
+        rows = {r["RowId"]: r for r in sb.order(shop_id, order_id)["OrderItems"]}
+        back: Counter[int] = Counter()
+        refunded: dict[int, Decimal] = {}
+        for ret in rets:
+            for item in ret["Items"]:
+                back[item["RowId"]] += item["Quantity"]
+                refunded[item["RowId"]] = refunded.get(item["RowId"], Decimal(0)) + item["AmountIncVat"]
+        for row_id, quantity in back.items():
+            sold = rows[row_id]
+            assert 0 < quantity <= sold["Quantity"], (order_id, row_id)
+            assert 0 < refunded[row_id] <= sold["RowTotalIncVat"]
+            if quantity == sold["Quantity"]:
+                assert refunded[row_id] == sold["RowTotalIncVat"]  # a whole row: all of it, to the öre
+            else:
+                partial += 1
+                share = sold["RowTotalIncVat"] * Decimal(quantity) / Decimal(sold["Quantity"])
+                assert abs(refunded[row_id] - share) <= Decimal("0.01")
+    assert partial >= 3 and len(returns) >= 40
+
+
+def _return_signature(sb: JetshopSandbox) -> list[tuple[Any, ...]]:
+    return sorted((key, tuple((i["RowId"], str(i["Quantity"]), str(i["AmountIncVat"])) for i in ret["Items"]))
+                  for key, rets in _returns(sb).items() for ret in rets)
+
+
+def test_the_same_seed_gives_the_same_returns_whenever_jetfort_posts() -> None:
+    sb1, live1, clock1, made1 = _world(percent=10, orders=200)
+    sb2, live2, clock2, made2 = _world(percent=10, orders=200)
+    sb3, live3, clock3, made3 = _world(seed=2, percent=10, orders=200)
+    assert made1 == made2
+    _post(sb1, clock1, T0 + timedelta(minutes=1), made1)
+    for i, key in enumerate(reversed(made2)):  # posted in another order, one a minute, ticks in between
+        _post(sb2, clock2, T0 + timedelta(minutes=2 + i), [key])
+        live2.returns(clock2.at)
+    _post(sb3, clock3, T0 + timedelta(minutes=1), made3)
+    end = T0 + timedelta(hours=5)
+    for live, clock in ((live1, clock1), (live2, clock2), (live3, clock3)):
+        clock.at = end
+        live.returns(end)
+        live.returns(end + timedelta(minutes=7))
+    first, second, other = _return_signature(sb1), _return_signature(sb2), _return_signature(sb3)
+    assert first == second
+    assert first != other
+    orders_with_returns = {key for key, _ in first}
+    assert 8 <= len(orders_with_returns) <= 40  # about one posted order in ten
+
+
+def test_returns_percent_0_switches_returns_off() -> None:
+    sb, live, clock, made = _world(percent=0)
+    _post(sb, clock, T0, made)
+    for hour in range(1, 5):
+        clock.at = T0 + timedelta(hours=hour)
+        live.tick(clock.at)
+    assert _returns(sb) == {} and live.report()["returns"]["created"] == 0
+    with pytest.raises(ValueError):
+        LiveJetshop(sb, returns_percent=101)
+
+
+def test_the_live_report_lists_the_returns() -> None:
+    app = create_app(seed=1, live=True, returns_percent=100)
+    sb: JetshopSandbox = app.state.jetshop
+    clock = Clock(T0)
+    sb.clock = clock
+    live: LiveJetshop = app.state.live
+    made = live.create(10, T0)
+    _post(sb, clock, T0, made)
+    clock.at = T0 + timedelta(minutes=30)
+    live.returns(clock.at)
+    with serve_in_thread(app) as base:
+        report = requests.get(base + "/_sandbox/live", timeout=10).json()["returns"]
+    returns = _returns(sb)
+    assert report["percent"] == 100 and report["created"] == sum(len(r) for r in returns.values()) > 0
+    assert {(r["shop_id"], r["order_id"], r["return_id"]) for r in report["recent"]} <= {
+        (key[0], key[1], ret["ReturnId"]) for key, rets in returns.items() for ret in rets}
+    assert len(report["recent"]) == min(10, report["created"])
