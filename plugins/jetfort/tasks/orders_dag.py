@@ -71,6 +71,12 @@ def _all(ti: Any, task_id: str, key: str) -> list[dict[str, Any]]:
     return [v for v in (found if isinstance(found, list) else [found]) if isinstance(v, dict)]
 
 
+def stage_counts(stage: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The counts a stage logs as a table (the credits stage counts its own things)."""
+    fields = CREDIT_COUNTS if stage == "credits" else COUNT_FIELDS
+    return {k: v for k, v in result.items() if k in ("shop", *fields)}
+
+
 def shop_status(stages: Mapping[str, Mapping[str, Any]]) -> str:
     """``ok``, or the stage where the shop stopped (an extract that found nothing ends the shop well)."""
     for stage in STAGES:
@@ -113,7 +119,7 @@ def build_orders(rules: TenantRules) -> None:
         result["cpu_seconds"] = round(time.process_time() - started, 3)
         handed_on = len(result.get("keys") or [])
         log.info("%s for shop %s:\n%s", name, shop_key,
-                 format_table([{k: v for k, v in result.items() if k in ("shop", *COUNT_FIELDS)}]))
+                 format_table([stage_counts(name, result)]))
         context["ti"].xcom_push(key="summary", value={
             **{k: v for k, v in result.items() if k != "keys"}, "stage": name, "finished": True,
             "handed_on": handed_on})

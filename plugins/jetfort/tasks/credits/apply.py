@@ -29,6 +29,7 @@ from jetfort.mapping.credits import (
     plan_return,
 )
 from jetfort.mapping.problems import MappingProblem
+from jetfort.mapping.text import money
 from jetfort.tasks.credits.find import DONE, KIND, OPEN_STATES, Candidate, credited_details
 from jetfort.tasks.credits.fortnox import FortnoxCredits
 from jetfort.tasks.credits.report import report_cancelled, report_credited
@@ -105,7 +106,7 @@ class ShopCredits:
                     self.done(c, event, "invoice", number, {**plan.to_detail(), "action": "credit_return",
                                                             "invoice": invoice.document_number}, adopted,
                               f"{'adopted' if adopted else 'created'} credit invoice {number} for return "
-                              f"{ret.return_id} ({plan.total} {posted.currency} incl. VAT)")
+                              f"{ret.return_id} ({money(plan.total, posted.currency)} incl. VAT)")
                     report_credited(self.runtime, c, event)
                 credited = credited.plus(plan)
             except MappingProblem as problem:
