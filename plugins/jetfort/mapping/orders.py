@@ -310,6 +310,15 @@ class _Builder:
             self.text_rows.append(len(self.rows))
         self.rows.append(row)
 
+    def add_shop_row(self, doc_row: DocumentRow, row: OrderRow, index: int) -> list[DocumentRow]:
+        """A shop row's document row, through the tenant's row plugins (which may replace or split it)."""
+        rows = [doc_row]
+        if self.rules.plugins:
+            rows = apply_row_plugins(doc_row, row, self.order, self.rules, index)
+        for item in rows:
+            self.add_row(item, shop_row=True)
+        return rows
+
     def make_row(self, *, price: Decimal, quantity: Decimal | int, rate: Decimal, discount: Decimal = ZERO,
                  article: str | None = None, account: int | None = None, description: str | None = None,
                  ) -> DocumentRow:
@@ -395,12 +404,7 @@ class _Builder:
             self.goods[rate] = self.goods.get(rate, ZERO) + gross_total / (ONE + rate / HUNDRED)
         if gross_total > 0:
             self.positive[rate] = self.positive.get(rate, ZERO) + gross_total
-        rows = [doc_row]
-        if self.rules.plugins:
-            rows = apply_row_plugins(doc_row, row, self.order, self.rules, index)
-        for item in rows:
-            self.add_row(item, shop_row=True)
-        return rows
+        return self.add_shop_row(doc_row, row, index)
 
     def redeemed_gift_card(self, index: int, row: OrderRow) -> list[DocumentRow]:
         """A redeemed gift card settles the liability of its sale: one row on the gift-card account at
@@ -423,12 +427,7 @@ class _Builder:
         gross = r2(row.total_inc_vat)
         doc_row = self.make_row(price=gross, quantity=1, rate=ZERO, account=account,
                                 description=self.description(row, number) or "Presentkort")
-        rows = [doc_row]
-        if self.rules.plugins:
-            rows = apply_row_plugins(doc_row, row, self.order, self.rules, index)
-        for item in rows:
-            self.add_row(item, shop_row=True)
-        return rows
+        return self.add_shop_row(doc_row, row, index)
 
     def create_article(self, index: int, number: str, row: OrderRow) -> None:
         if not _ARTICLE_NUMBER.match(number):
