@@ -272,13 +272,7 @@ class JetshopSandbox:
                 "ReturnId": return_id, "ReturnDate": now, "FreightRefundIncVat": Decimal(str(freight_inc_vat)),
                 "PaymentFeeRefundIncVat": Decimal(str(payment_fee_inc_vat)), "Items": items})
             if status_id is not None and status_id != order["OrderStatusId"]:
-                if shop.status(status_id) is None:
-                    raise ValueError(f"shop {shop_id} has no status {status_id}")
-                shop.status_changes.append({
-                    "shop_id": shop_id, "order_id": order_id, "from_status_id": order["OrderStatusId"],
-                    "to_status_id": status_id, "tracking_number": None, "tracking_url": None, "carrier": None,
-                    "send_email": False, "changed_at": now.isoformat()})
-                order["OrderStatusId"] = status_id
+                self._move(shop, order, status_id, now)
             order["ModifiedDate"] = now
             return return_id
 
@@ -286,16 +280,21 @@ class JetshopSandbox:
         """Move an order to a status as a shop user would (no capture, no e-mail); ModifiedDate = now."""
         with self.lock:
             shop = self.shops[shop_id]
-            order = shop.orders[order_id]
-            if shop.status(status_id) is None:
-                raise ValueError(f"shop {shop_id} has no status {status_id}")
             now = self.now(shop)
-            shop.status_changes.append({
-                "shop_id": shop_id, "order_id": order_id, "from_status_id": order["OrderStatusId"],
-                "to_status_id": status_id, "tracking_number": None, "tracking_url": None, "carrier": None,
-                "send_email": False, "changed_at": now.isoformat()})
-            order["OrderStatusId"] = status_id
+            order = shop.orders[order_id]
+            self._move(shop, order, status_id, now)
             order["ModifiedDate"] = now
+
+    @staticmethod
+    def _move(shop: ShopState, order: dict[str, Any], status_id: int, now: datetime) -> None:
+        """A shop user's status change (recorded; no capture, no e-mail)."""
+        if shop.status(status_id) is None:
+            raise ValueError(f"shop {shop.shop_id} has no status {status_id}")
+        shop.status_changes.append({
+            "shop_id": shop.shop_id, "order_id": order["OrderId"], "from_status_id": order["OrderStatusId"],
+            "to_status_id": status_id, "tracking_number": None, "tracking_url": None, "carrier": None,
+            "send_email": False, "changed_at": now.isoformat()})
+        order["OrderStatusId"] = status_id
 
     def captures(self, shop_id: str | None = None, order_id: int | None = None) -> list[dict[str, Any]]:
         return self._events("captures", shop_id, order_id)

@@ -35,12 +35,11 @@ from typing import Any, Literal
 
 from jetfort.fortnox.models import DiscountType, DocumentRow
 from jetfort.jetshop.models import OrderReturn, ShopOrder
+from jetfort.mapping.orders import FEE_LABEL, FREIGHT_LABEL
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.totals import CENT, HUNDRED, ONE, ZERO, r2
 
 KEY_PREFIX = "jetfort"
-FREIGHT_LABEL = "Frakt"  # the orders mapping's freight/fee row labels (mapping.orders.map_document)
-FEE_LABEL = "Betalningsavgift"
 #: öre a refund may exceed what is left (the shop rounds refunds per row)
 TOLERANCE = CENT
 

@@ -88,6 +88,9 @@ ONE = Decimal(1)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 KEY_PREFIX = "jetfort"
+FREIGHT_LABEL = "Frakt"
+"""How freight rows are described (``Frakt <delivery method>``); credits recognise header-split rows by it."""
+FEE_LABEL = "Betalningsavgift"
 SWEDISH_VAT_RATES = frozenset({Decimal(25), Decimal(12), Decimal(6), ZERO})
 """The rates Swedish VAT has (ML 9 kap.); any other rate on a Swedish sale is an error in the shop."""
 _ARTICLE_NUMBER = re.compile(r"^[A-Za-z0-9_\-+/.]{1,50}$")
@@ -618,9 +621,9 @@ def map_document(order: ShopOrder, rules: TenantRules, shop_key: str, *, custome
         b.product_row(index, row)
     b.order_discount()
     freight = b.extra("freight", order.freight_inc_vat, order.freight_vat_rate, orders.freight,
-                      clean(f"Frakt {order.delivery_method}") if order.delivery_method else "Frakt")
+                      clean(f"{FREIGHT_LABEL} {order.delivery_method}") if order.delivery_method else FREIGHT_LABEL)
     fee = b.extra("payment_fee", order.payment.fee_inc_vat, order.payment.fee_vat_rate, orders.payment_fee,
-                  "Betalningsavgift")
+                  FEE_LABEL)
 
     key = idempotency_key(shop_key, order)
     channel = _channel(rules, shop_key, order.channel_id)
