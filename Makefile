@@ -23,9 +23,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 JETFORT_UI_PORT ?= 8080
 JETFORT_FORTNOX_PORT ?= 8801
 JETFORT_JETSHOP_PORT ?= 8802
+JETFORT_NORCE_PORT ?= 8803
 JETFORT_LOG_PORT ?= 8793
 JETFORT_TRIGGER_LOG_PORT ?= 8794
-export JETFORT_UI_PORT JETFORT_FORTNOX_PORT JETFORT_JETSHOP_PORT JETFORT_LOG_PORT JETFORT_TRIGGER_LOG_PORT
+export JETFORT_UI_PORT JETFORT_FORTNOX_PORT JETFORT_JETSHOP_PORT JETFORT_NORCE_PORT JETFORT_LOG_PORT JETFORT_TRIGGER_LOG_PORT
 
 .PHONY: install demo test test-distributed lint up down status bench soak clean constraints
 
@@ -53,7 +54,7 @@ test: lint
 test-distributed: install
 	JETFORT_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -s -p no:cacheprovider $(PYTEST_ARGS)
 
-# Embedded PostgreSQL, both sandboxes and Airflow (LocalExecutor) under one supervisor; see sandbox/stack.py.
+# Embedded PostgreSQL, the sandboxes (Fortnox, Jetshop, Norce) and Airflow (LocalExecutor) under one supervisor; see sandbox/stack.py.
 up: install
 	@$(BIN)/python -m sandbox.stack up
 

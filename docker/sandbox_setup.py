@@ -1,7 +1,7 @@
 """docker compose ``sandbox-setup`` job: the demo tenants against the sandbox containers.
 
-Provisions a fresh Fortnox sandbox company, writes the ``fortnox_demo`` and ``jetshop_demo_*``
-connections (hosts are the sandbox containers' service names, reachable from every worker) and
+Provisions a fresh Fortnox sandbox company, writes the ``fortnox_demo``, ``jetshop_demo_*`` and
+``norce_demo``/``norce_receiver_demo`` connections (hosts are the sandbox containers' service names, reachable from every worker) and
 the example tenants' Variables into the metastore. Idempotent
 apart from the sandbox company, which is new on every run (the sandbox forgets on restart anyway).
 """
@@ -34,12 +34,16 @@ def wait_for(url: str, seconds: float = 120.0) -> None:
 def main() -> int:
     fortnox = os.environ.get("JETFORT_SANDBOX_FORTNOX_URL", "http://fortnox-sandbox:8801")
     jetshop = os.environ.get("JETFORT_SANDBOX_JETSHOP_URL", "http://jetshop-sandbox:8802")
+    norce = os.environ.get("JETFORT_SANDBOX_NORCE_URL", "http://norce-sandbox:8803")
     wait_for(f"{fortnox}/_sandbox/ratelimit")
     wait_for(f"{jetshop}/_sandbox/shops")
+    wait_for(f"{norce}/_sandbox/docs")
     # every seeded order "modified now", so the demo's */5 schedule finds them in its first window
     for shop_id in demo_setup.SHOP_CONNECTIONS.values():
         httpx.post(f"{jetshop}/_sandbox/shops/{shop_id}/orders/touch", json={}, timeout=30).raise_for_status()
-    demo_setup.configure(fortnox_url=fortnox, jetshop_url=jetshop)
+    # new Norce orders are pushed to the order receiver in the api-server container
+    receiver = demo_setup.norce_receiver_url(os.environ.get("JETFORT_SANDBOX_AIRFLOW_URL", "http://airflow-apiserver:8080"))
+    demo_setup.configure(fortnox_url=fortnox, jetshop_url=jetshop, norce_url=norce, norce_receiver=receiver)
     return subprocess.call([sys.executable, "-m", "jetfort.bootstrap"])
 
 

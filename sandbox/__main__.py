@@ -1,4 +1,4 @@
-"""``python -m sandbox {fortnox|jetshop} [--host H] [--port P] [--seed N] [--live ...]`` starts one emulator.
+"""``python -m sandbox {fortnox|jetshop|norce} [--host H] [--port P] [--seed N] [--live ...]`` starts one emulator.
 
 ``--live`` makes the sandbox move on by itself: new shop orders keep arriving in the Jetshop sandbox
 (``--orders-per-minute``) and buyers return some of what jetfort posted (``--returns-percent``);
@@ -16,6 +16,7 @@ import uvicorn
 APPS = {
     "fortnox": ("sandbox.fortnox.app", 8801),
     "jetshop": ("sandbox.jetshop.app", 8802),
+    "norce": ("sandbox.norce.app", 8803),
 }
 DEFAULT_ORDERS_PER_MINUTE = 3.0
 DEFAULT_RETURNS_PERCENT = 10.0
@@ -31,9 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed for the deterministic demo data")
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--live", action="store_true",
-                        help="live mode: new orders arrive (jetshop) / documents move on (fortnox)")
+                        help="live mode: new orders arrive (jetshop, norce) / documents move on (fortnox)")
     parser.add_argument("--orders-per-minute", type=float, default=None,
-                        help=f"jetshop --live: new orders per minute (default {DEFAULT_ORDERS_PER_MINUTE:g})")
+                        help=f"jetshop/norce --live: new orders per minute (default {DEFAULT_ORDERS_PER_MINUTE:g})")
     parser.add_argument("--returns-percent", type=float, default=None,
                         help="jetshop --live: percent of posted orders a buyer returns goods from, 0 = never "
                              f"(default {DEFAULT_RETURNS_PERCENT:g})")
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="fortnox --live: seconds from a document's creation to its first move "
                              f"(default {DEFAULT_LIVE_DELAY_SECONDS:g})")
     args = parser.parse_args(argv)
-    if args.orders_per_minute is not None and (args.service != "jetshop" or not args.live):
-        parser.error("--orders-per-minute goes with: jetshop --live")
+    if args.orders_per_minute is not None and (args.service not in ("jetshop", "norce") or not args.live):
+        parser.error("--orders-per-minute goes with: jetshop --live, norce --live")
     if args.returns_percent is not None and (args.service != "jetshop" or not args.live):
         parser.error("--returns-percent goes with: jetshop --live")
     if args.returns_percent is not None and not 0 <= args.returns_percent <= 100:
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     live = ("" if mode is None
             else f", live: {mode.orders_per_minute:g} orders/min, returns {mode.returns_percent:g}%"
             if args.service == "jetshop"
+            else f", live: {mode.orders_per_minute:g} orders/min, each pushed" if args.service == "norce"
             else f", live: documents move from {mode.delay:g} s after creation")
     print(f"{args.service} sandbox on http://{args.host}:{port} (seed {args.seed}{live})", flush=True)
     uvicorn.run(app, host=args.host, port=port, log_level=args.log_level)

@@ -4,7 +4,7 @@ Scheduler, dag-processor, api-server, triggerer and N ``airflow celery worker`` 
 PostgreSQL metadata database and a PostgreSQL ledger database per stack (``jetfort_dist_<id>``,
 ``jetfort_dist_<id>_ledger``, both dropped on stop), a dedicated Redis database as broker and one
 for the shared Fortnox request budget, the Fortnox sandbox and one Jetshop sandbox per tenant (a
-merchant's shops are its own), all as subprocesses on 127.0.0.1 with free ports.
+merchant's shops are its own; plus a Norce sandbox for a tenant with a Norce shop), all as subprocesses on 127.0.0.1 with free ports.
 
 Settings that must match docker-compose.yaml come from ``tests/distributed/topology.json``.
 Every process runs in its own process group and is always stopped (SIGTERM, then SIGKILL); logs
@@ -115,6 +115,8 @@ class TenantSpec:
     jetshop_seed: int = 1
     fortnox_conn_id: str = ""
     jetshop_url: str = ""
+    #: its Norce sandbox, started when a shop of its rules has ``backend: norce``
+    norce_url: str = ""
     company: dict[str, Any] = field(default_factory=dict)
     #: the fortnox connection's ``company`` extra: budget key and token key (unique per stack)
     budget_company: str = ""
@@ -122,6 +124,10 @@ class TenantSpec:
     @property
     def fortnox_tenant(self) -> int:
         return int(self.company["tenant_id"])
+
+    @property
+    def has_norce_shop(self) -> bool:
+        return any(shop.get("backend") == "norce" for shop in self.rules.get("shops", []))
 
 
 class StackError(RuntimeError):
@@ -512,9 +518,16 @@ class CeleryStack:
             spec.jetshop_url = f"http://127.0.0.1:{port}"
             self._start(f"jetshop-sandbox-{spec.tenant_id}",
                         [sys.executable, "-m", "sandbox", "jetshop", "--port", str(port), "--seed", str(spec.jetshop_seed)])
+            if spec.has_norce_shop:
+                port = free_port()
+                spec.norce_url = f"http://127.0.0.1:{port}"
+                self._start(f"norce-sandbox-{spec.tenant_id}",
+                            [sys.executable, "-m", "sandbox", "norce", "--port", str(port), "--seed", str(spec.jetshop_seed)])
         self.wait_http(f"{self.fortnox_url}/_sandbox/ratelimit", 60, "fortnox-sandbox")
         for spec in self.tenants:
             self.wait_http(f"{spec.jetshop_url}/_sandbox/shops", 60, f"jetshop-sandbox-{spec.tenant_id}")
+            if spec.norce_url:
+                self.wait_http(f"{spec.norce_url}/_sandbox/docs", 60, f"norce-sandbox-{spec.tenant_id}")
 
     def fortnox_audit(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.fortnox_url}/_sandbox/dist/audit", timeout=30).raise_for_status().json())
@@ -571,6 +584,12 @@ class CeleryStack:
             rules = json.loads(json.dumps(spec.rules))
             rules["fortnox_conn_id"] = spec.fortnox_conn_id
             for shop in rules["shops"]:
+                if shop.get("backend") == "norce":
+                    shop["norce_conn_id"] = f"norce_{spec.tenant_id}_{shop['key']}"
+                    connections.update(demo_setup.norce_connections(
+                        spec.norce_url, conn_id=shop["norce_conn_id"],
+                        receiver_conn_id=f"norce_receiver_{spec.tenant_id}_{shop['key']}"))
+                    continue
                 conn_id = f"jetshop_{spec.tenant_id}_{shop['key']}"
                 sandbox_shop = shops[SHOPS[shop["key"]]]
                 shop["jetshop_conn_id"] = conn_id
@@ -580,7 +599,7 @@ class CeleryStack:
             spec.rules = rules
             for conn_id, conn in connections.items():
                 self.api("POST", "/api/v2/connections", json_body={
-                    "connection_id": conn_id, "conn_type": conn["conn_type"], "host": conn["host"],
+                    "connection_id": conn_id, "conn_type": conn["conn_type"], "host": conn.get("host"),
                     "login": conn["login"], "password": conn["password"], "extra": json.dumps(conn["extra"])})
             self.api("POST", "/api/v2/variables", json_body={
                 "key": f"jetfort_tenant_{spec.tenant_id}", "value": json.dumps(rules),

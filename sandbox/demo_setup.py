@@ -1,5 +1,9 @@
 """Point jetfort at running sandboxes: a Fortnox company, the shops' logins, Airflow connections.
 
+The shops: two Jetshop sandbox shops (:data:`SHOP_CONNECTIONS`) and, given the Norce sandbox's URL,
+its seeded demo application (:data:`NORCE_CONNECTION`) with the Basic-auth login of its order
+receiver (:data:`NORCE_RECEIVER_CONNECTION`).
+
 Used three ways: tests put the connections in ``AIRFLOW_CONN_*`` environment variables,
 ``make demo`` and ``make up`` write them (and the example tenants' Variables) into the Airflow
 metastore with the ``airflow`` CLI, the way a data engineer should for real accounts: from a file
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -29,6 +34,21 @@ EXAMPLE_TENANTS = REPO / "include" / "mappings" / "tenants"
 SOAP_PATH = "/Webservice20/v3.0/webservice.asmx"
 #: connection id → Jetshop sandbox ShopId, as the example tenants name them
 SHOP_CONNECTIONS = {"jetshop_demo_se": "demoshop", "jetshop_demo_nordic": "nordicshop"}
+#: the Norce shop of the example tenants (type ``norce``) and the Basic-auth login its order
+#: receiver checks pushes against (named in the Norce connection's ``receiver_conn_id``)
+NORCE_CONNECTION = "norce_demo"
+NORCE_RECEIVER_CONNECTION = "norce_receiver_demo"
+NORCE_RECEIVER_LOGIN = "norce-push"
+#: where Airflow's api-server serves jetfort's Norce order receiver (jetfort.norce.plugin)
+NORCE_RECEIVER_PREFIX = "/jetfort-norce"
+#: the Norce connection's extra beyond what the sandbox tells (``GET /_sandbox/credentials``)
+NORCE_DEMO_EXTRA: dict[str, Any] = {
+    # the Jetshop sandbox's shop is "demoshop" too: a tenant with both keeps their ledger keys apart
+    "shop_id": "norce-demoshop", "warehouse_code": "MAIN", "location_code": "MAIN",
+    "timezone": "Europe/Stockholm",
+    # Fortnox's demo articles name no manufacturer; Norce creates no product without one
+    "default_manufacturer": "JETFORT-DEMO",
+}
 
 
 @dataclass
@@ -37,6 +57,7 @@ class SandboxEnvironment:
     jetshop_url: str
     company: dict[str, Any]
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    norce_url: str | None = None
 
     @property
     def fortnox_tenant_id(self) -> int:
@@ -47,13 +68,54 @@ class SandboxEnvironment:
         return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in self.connections.items()}
 
 
+def norce_connections(norce_url: str, *, conn_id: str = NORCE_CONNECTION,
+                      receiver_conn_id: str = NORCE_RECEIVER_CONNECTION,
+                      receiver_password: str | None = None) -> dict[str, dict[str, Any]]:
+    """The Norce sandbox's seeded demo application (:data:`NORCE_CONNECTION`: client id and secret,
+    slug, environment, application and account id as the sandbox tells them) and the Basic-auth
+    login of its order receiver (:data:`NORCE_RECEIVER_CONNECTION`, a fresh random password unless given)."""
+    seeded = httpx.get(f"{norce_url}/_sandbox/credentials", timeout=30).raise_for_status().json()
+    return {
+        conn_id: {
+            "conn_type": "norce",
+            "description": "Norce Commerce demo shop (the Norce sandbox)",
+            "host": norce_url,
+            "login": seeded["client_id"],
+            "password": seeded["client_secret"],
+            "extra": {"slug": seeded["slug"], "environment": seeded["environment"],
+                      "application_id": seeded["application_id"], "account_id": seeded["account_id"],
+                      **NORCE_DEMO_EXTRA, "receiver_conn_id": receiver_conn_id},
+        },
+        receiver_conn_id: {
+            "conn_type": "generic",
+            "description": f"Basic auth Norce must send to jetfort's order receiver ({conn_id})",
+            "login": NORCE_RECEIVER_LOGIN,
+            "password": receiver_password or secrets.token_urlsafe(24),
+            "extra": {},
+        },
+    }
+
+
+def norce_receiver_url(airflow_url: str, conn_id: str = NORCE_CONNECTION) -> str:
+    """The URL Norce pushes ``conn_id``'s orders to: the receiver in the api-server at ``airflow_url``."""
+    return f"{airflow_url.rstrip('/')}{NORCE_RECEIVER_PREFIX}/{conn_id}/orders"
+
+
+def point_norce_pushes(norce_url: str, receiver_url: str, receiver: Mapping[str, Any]) -> None:
+    """Make the Norce sandbox push new orders to ``receiver_url`` with the receiver connection's Basic
+    login (in a request body, never on a command line or in a log)."""
+    httpx.post(f"{norce_url}/_sandbox/push-target", timeout=30, json={
+        "url": receiver_url, "username": receiver["login"], "password": receiver["password"]}).raise_for_status()
+
+
 def provision(fortnox_url: str, jetshop_url: str, *, company_name: str = "Demo Company AB",
               fortnox_conn_id: str = "fortnox_demo", seed: int | None = None,
-              rate_window: float | None = None) -> SandboxEnvironment:
+              rate_window: float | None = None, norce_url: str | None = None) -> SandboxEnvironment:
     """Create a fresh Fortnox company in the sandbox and build the connections for it and the shops.
 
     ``rate_window``: the sandbox's rate window in seconds when it runs a shorter one than Fortnox's
-    5 s, written into the Fortnox connection's extra (the client paces its budget by it)."""
+    5 s, written into the Fortnox connection's extra (the client paces its budget by it).
+    ``norce_url``: the Norce sandbox, for :func:`norce_connections` (left out without it)."""
     body: dict[str, Any] = {"name": company_name}
     if seed is not None:
         body["seed"] = seed
@@ -83,17 +145,21 @@ def provision(fortnox_url: str, jetshop_url: str, *, company_name: str = "Demo C
             "password": shop["password"],
             "extra": {"shop_id": shop_id},
         }
-    return SandboxEnvironment(fortnox_url, jetshop_url, company, connections)
+    if norce_url is not None:
+        connections.update(norce_connections(norce_url))
+    return SandboxEnvironment(fortnox_url, jetshop_url, company, connections, norce_url)
 
 
 #: what the example tenants name in Fortnox beyond the seeded company: the collective customer of
-#: demo_ecom, the channel projects, the reseller price list AF and the freight/fee row articles of demo_erp and demo_combo (a real company sets them up
+#: demo_ecom, the channel projects (WEBNC: the Norce shop of demo_norce and demo_mixed), the reseller
+#: price list AF and the freight/fee row articles of demo_erp and demo_combo (a real company sets them up
 #: once; the orders DAG's pre-flight reports them when missing)
 EXAMPLE_REGISTERS: dict[str, list[dict[str, Any]]] = {
     "customers": [{"CustomerNumber": "1000", "Name": "Webbshop privatkunder", "Type": "PRIVATE",
                    "TermsOfPayment": "0"}],
     "projects": [{"ProjectNumber": "WEBSE", "Description": "Webbshop Sverige"},
-                 {"ProjectNumber": "WEBFI", "Description": "Webbshop Finland"}],
+                 {"ProjectNumber": "WEBFI", "Description": "Webbshop Finland"},
+                 {"ProjectNumber": "WEBNC", "Description": "Webbshop Norce"}],
     "pricelists": [{"Code": "AF", "Description": "Återförsäljare (Fortnox-priser till Jetshop)"}],
     "articles": [{"ArticleNumber": "FRAKT", "Description": "Frakt", "Type": "SERVICE", "StockGoods": False},
                  {"ArticleNumber": "AVGIFT", "Description": "Betalningsavgift", "Type": "SERVICE",
@@ -193,7 +259,8 @@ def store_tenant_variables(tenants: Mapping[str, str]) -> None:
 
 def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | None = None,
               extra_connections: dict[str, dict[str, Any]] | None = None,
-              company_per_tenant: bool = False) -> SandboxEnvironment:
+              company_per_tenant: bool = False, norce_url: str | None = None,
+              norce_receiver: str | None = None) -> SandboxEnvironment:
     """Write the connections and tenant Variables into the Airflow metastore (idempotent: a second
     call replaces them, pointing the Fortnox connection at a newly provisioned sandbox company).
 
@@ -202,6 +269,9 @@ def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | N
     ``company_per_tenant``: every tenant gets a Fortnox sandbox company of its own and a connection
     ``fortnox_<tenant>`` (its rules' ``fortnox_conn_id`` rewritten to it), as a tenant is one Fortnox
     company: tenants running side by side (``make up``) never book into one company.
+    ``norce_url``: the Norce sandbox; adds :func:`norce_connections` (one set, shared by the tenants).
+    ``norce_receiver``: the order receiver's URL (:func:`norce_receiver_url`) the sandbox then pushes
+    new orders to, with the receiver connection's login.
     No secret is passed on a command line, printed or logged.
     """
     chosen = example_tenants() if tenants is None else dict(tenants)
@@ -221,9 +291,14 @@ def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | N
     else:
         env = provision(fortnox_url, jetshop_url)
         companies = str(env.fortnox_tenant_id)
+    if norce_url is not None:
+        env.norce_url = norce_url
+        env.connections.update(norce_connections(norce_url))
     env.connections.update(extra_connections or {})
     store_connections(env.connections)
     store_tenant_variables(chosen)
+    if norce_url is not None and norce_receiver is not None:
+        point_norce_pushes(norce_url, norce_receiver, env.connections[NORCE_RECEIVER_CONNECTION])
     print(f"configured: connections {', '.join(env.connections)}; "
           f"tenants {', '.join(chosen)} (Fortnox sandbox company {companies})")
     return env

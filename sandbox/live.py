@@ -12,8 +12,11 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 
 log = logging.getLogger("sandbox.live")
 
@@ -64,3 +67,53 @@ def bump(counter: dict[str, int], key: str, by: int = 1) -> None:
 
 
 OFF = {"enabled": False, "hint": "start the sandbox with --live to make it move on by itself"}
+
+
+class OrderGenerator(Protocol):
+    """A shop sandbox's live order source (Jetshop, Norce)."""
+
+    @property
+    def interval(self) -> float: ...
+
+    def tick(self) -> Any: ...
+
+    def report(self) -> dict[str, Any]: ...
+
+    def create(self, count: int) -> Sequence[Any]: ...
+
+
+def install_order_routes(app: FastAPI, name: str, generator: OrderGenerator | None,
+                         describe: Callable[[Sequence[Any]], list[dict[str, Any]]]) -> None:
+    """``GET /_sandbox/live`` and ``POST /_sandbox/live/orders`` of a shop sandbox; with a generator also
+    its :class:`LiveLoop` in the app's lifespan. ``describe`` turns what ``create`` made into JSON rows."""
+    loop: LiveLoop | None = None
+    if generator is not None:
+        source = generator
+
+        async def tick() -> None:
+            source.tick()
+
+        loop = LiveLoop(name, tick, period=min(1.0, generator.interval))
+        app.router.lifespan_context = loop.lifespan
+    app.state.live = generator
+    app.state.live_loop = loop
+
+    @app.get("/_sandbox/live")
+    def live_report() -> JSONResponse:
+        if generator is None or loop is None:
+            return JSONResponse(OFF)
+        return JSONResponse({**generator.report(), "loop": loop.status()})
+
+    @app.post("/_sandbox/live/orders")
+    async def live_orders(request: Request) -> JSONResponse:
+        """The next ``count`` orders of the live sequence, now (default 1)."""
+        if generator is None:
+            raise HTTPException(409, "live mode is off: start the sandbox with --live")
+        body = await request.json() if await request.body() else {}
+        try:
+            count = int(body.get("count", 1)) if isinstance(body, dict) else int(body)
+        except (TypeError, ValueError):
+            raise HTTPException(400, "count must be an integer 1..1000") from None
+        if not 1 <= count <= 1000:
+            raise HTTPException(400, "count must be 1..1000")
+        return JSONResponse({"orders": describe(generator.create(count))})

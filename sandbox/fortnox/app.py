@@ -19,7 +19,17 @@ from .admin import router as admin_router
 from .emulator import FortnoxSandbox
 from .errors import FortnoxError, WarehouseError
 from .oauth_routes import router as oauth_router
-from .resources import company, credits, documents, euvat, payments, prices, registers, warehouse
+from .resources import (
+    company,
+    credits,
+    documents,
+    euvat,
+    payments,
+    prices,
+    purchaseorders,
+    registers,
+    warehouse,
+)
 from .web import dumps
 
 
@@ -81,7 +91,7 @@ def create_app(seed: int = 1, *, rate_limit: int = 25, rate_window: float = 5.0,
     app.include_router(oauth_router)
     app.include_router(admin_router)
     for router in (registers.router, documents.order_router, documents.invoice_router, credits.router,
-                   payments.router, prices.router, company.router, warehouse.router, euvat.router):
+                   payments.router, prices.router, company.router, warehouse.router, euvat.router, purchaseorders.router):
         app.include_router(router)
     live_mode.install(app, app.sandbox, live=live, seed=seed, delay_seconds=live_delay_seconds)
     return app

@@ -36,12 +36,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from sandbox.checkdigits import luhn
 from sandbox.jetshop import seed as seeding
-from sandbox.live import OFF, LiveLoop, bump
+from sandbox.live import bump, install_order_routes
 
 if TYPE_CHECKING:
     from sandbox.jetshop.state import JetshopSandbox, ShopState
@@ -423,32 +422,5 @@ def install(app: FastAPI, sandbox: JetshopSandbox, *, live: bool, seed: int,
     """``/_sandbox/live`` routes always; with ``live`` the generator and its loop in the lifespan."""
     generator = LiveJetshop(sandbox, seed=seed, orders_per_minute=orders_per_minute,
                             returns_percent=returns_percent) if live else None
-    loop: LiveLoop | None = None
-    if generator is not None:
-        async def tick() -> None:
-            generator.tick()
-
-        loop = LiveLoop("jetshop", tick, period=min(1.0, generator.interval))
-        app.router.lifespan_context = loop.lifespan
-    app.state.live = generator
-    app.state.live_loop = loop
-
-    @app.get("/_sandbox/live")
-    def live_report() -> JSONResponse:
-        if generator is None or loop is None:
-            return JSONResponse(OFF)
-        return JSONResponse({**generator.report(), "loop": loop.status()})
-
-    @app.post("/_sandbox/live/orders")
-    async def live_orders(request: Request) -> JSONResponse:
-        """The next ``count`` orders of the live sequence, now (default 1)."""
-        if generator is None:
-            raise HTTPException(409, "live mode is off: start the sandbox with --live")
-        body = await request.json() if await request.body() else {}
-        count = int(body.get("count", 1))
-        if not 1 <= count <= 1000:
-            raise HTTPException(400, "count must be 1..1000")
-        made = generator.create(count)
-        return JSONResponse({"orders": [{"shop_id": s, "order_id": o} for s, o in made]})
-
+    install_order_routes(app, "jetshop", generator, lambda made: [{"shop_id": s, "order_id": o} for s, o in made])
     return generator

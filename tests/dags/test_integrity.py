@@ -63,6 +63,8 @@ EXPECTED_DAG_IDS = {
     "demo_combo": {"catalog", "catalog_initial", "drift", "order_status", "orders"},
     "demo_ecom": {"catalog", "catalog_initial", "drift", "orders"},
     "demo_erp": {"catalog", "catalog_initial", "drift", "order_status", "orders"},
+    "demo_norce": {"catalog", "catalog_initial", "drift", "order_status", "orders"},
+    "demo_mixed": {"catalog", "catalog_initial", "drift", "order_status", "orders"},
 }
 
 

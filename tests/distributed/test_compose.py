@@ -144,7 +144,7 @@ def test_workers_scale_and_start_after_init_and_api(services: dict[str, dict[str
     assert init.index("airflow db migrate") < init.index("python -m jetfort.bootstrap")
     setup = services["sandbox-setup"]
     assert setup["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
-    assert {"fortnox-sandbox", "jetshop-sandbox"} <= set(setup["depends_on"])
+    assert {"fortnox-sandbox", "jetshop-sandbox", "norce-sandbox"} <= set(setup["depends_on"])
     assert (REPO / setup["entrypoint"][-1].replace("/opt/jetfort/", "")).is_file()
 
 

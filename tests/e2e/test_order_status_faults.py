@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from jetfort.jetshop.backend import JetshopShop
 from jetfort.jetshop.hook import JetshopHook
 from jetfort.tasks import order_status
 from jetfort.tasks.order_status import push as status_push
@@ -60,14 +61,15 @@ def test_three_runs_with_dropped_responses_and_retries_change_each_state_once(
     orders = _scenario(sync_env)
     # one hook-level retry only, so lost answers also reach the ledger's in-doubt path and
     # Airflow's task retries (the factory's retries, with the short delay of the `fast` fixture)
-    original = TenantRuntime.jetshop
+    original = TenantRuntime.shop
 
-    def few_retries(self: TenantRuntime, shop_key: str) -> JetshopHook:
-        hook = original(self, shop_key)
-        hook.retries, hook.retry_wait = 1, 0.05
-        return hook
+    def few_retries(self: TenantRuntime, shop_key: str) -> JetshopShop:
+        shop = original(self, shop_key)
+        assert isinstance(shop, JetshopShop)
+        shop.hook.retries, shop.hook.retry_wait = 1, 0.05
+        return shop
 
-    monkeypatch.setattr(TenantRuntime, "jetshop", few_retries)
+    monkeypatch.setattr(TenantRuntime, "shop", few_retries)
     # every Jetshop write may be applied and its answer lost; resets and 503s too; Fortnox reads fail
     sync_env.jetshop.faults.update(drop_after_commit=0.3, reset=0.1, server_error=0.1, seed=11)
     sync_env.fortnox.set_faults(server_error=0.15, reset=0.1, seed=5)
@@ -97,7 +99,7 @@ def test_three_runs_with_dropped_responses_and_retries_change_each_state_once(
 def _runtime_without_hook_retries() -> TenantRuntime:
     rt = TenantRuntime.for_tenant(TENANT)
     shop = next(s for s in rt.rules.shops if s.key == "se")
-    rt._jetshop["se"] = JetshopHook(shop.jetshop_conn_id, retries=0)
+    rt._shops["se"] = JetshopShop(shop.conn_id, hook=JetshopHook(shop.conn_id, retries=0))
     return rt
 
 
@@ -109,7 +111,7 @@ def test_lost_answers_on_capture_and_status_are_checked_in_the_shop_before_sendi
     context = {"run_id": "manual__lost"}
     with _runtime_without_hook_retries() as rt:
         order_status.read_changes(TENANT, context, runtime=rt)
-        hook = rt.jetshop("se")
+        hook = rt.shop("se")
         real_capture, real_status = hook.capture_payment, hook.set_order_status
 
         def drop_then(call: Any) -> Any:
@@ -167,3 +169,20 @@ def test_concurrent_pushes_of_the_same_shop_push_and_capture_once(sync_env: Any)
         thread.join()
     assert not errors, errors
     _assert_exactly_once(sync_env, orders)
+
+
+@pytest.mark.timeout(180)
+def test_a_shop_whose_push_never_finishes_fails_the_run_and_the_summary_names_it(
+        sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, _ = link_order(sync_env)
+    advance(sync_env, order_id, "delivered", tracking="PN404SE")
+    monkeypatch.setattr(status_push._ShopPush, "order", _always_down)
+    dag_run, out = run()
+    assert str(dag_run.state) == "failed"
+    assert out["tasks"]["summary"] == "failed"  # after writing the summary: it names the shop
+    assert out["summary"]["shops_not_finished"] == ["se"]
+    assert changes(sync_env, order_id) == []
+
+
+def _always_down(self: Any, order_id: int) -> None:
+    raise status_push.TransientError(f"order {order_id}: the shop is down")

@@ -17,11 +17,11 @@ from jetfort.extensions import (
     load_plugins,
 )
 from jetfort.fortnox.models import DocumentRow, FortnoxCustomer, FortnoxInvoice, FortnoxOrder
-from jetfort.jetshop.models import OrderRow, ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
 from jetfort.mapping.problems import MappingProblem
 from jetfort.rules import RulesError, TenantRules
+from jetfort.shop.models import OrderRow, ShopOrder
 from tests.jetfort.mapping.conftest import SHOP_KEY, FortnoxPoster, awkward_orders, make_rules, seeded_facts
 
 HERE = "tests.jetfort.test_extensions"

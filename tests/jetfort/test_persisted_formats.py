@@ -18,10 +18,10 @@ import pytest
 
 from jetfort.catalog.diff import frame_of, hash_rows
 from jetfort.fortnox.models import FortnoxArticle
-from jetfort.jetshop.models import Address, Product, ShopCustomer, ShopOrder
 from jetfort.mapping import idempotency_key
 from jetfort.mapping.products import ProductMapping, canonical_hash
 from jetfort.rules import load_mapping, parse_tenant
+from jetfort.shop.models import Address, Product, ShopCustomer, ShopOrder
 
 STAMP = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 RULES = {"flow": "ecom", "fortnox_conn_id": "fortnox_demo", "shops": [

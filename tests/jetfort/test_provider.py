@@ -17,6 +17,7 @@ def test_conn_types_are_registered_with_their_hooks() -> None:
     hooks = ProvidersManager().hooks
     assert hooks["fortnox"].hook_class_name == "jetfort.fortnox.hook.FortnoxHook"
     assert hooks["jetshop"].hook_class_name == "jetfort.jetshop.hook.JetshopHook"
+    assert hooks["norce"].hook_class_name == "jetfort.norce.backend.NorceShop"
     assert hooks["jetfort_ledger"].hook_class_name == "jetfort.ledger.hook.LedgerHook"
 
 
@@ -24,10 +25,12 @@ def test_form_fields_and_labels_show_in_the_ui() -> None:
     manager = ProvidersManager()
     widgets = manager.connection_form_widgets
     assert {"extra__fortnox__refresh_token", "extra__fortnox__tenant_id", "extra__fortnox__auth_url",
-            "extra__jetshop__shop_id", "extra__jetshop__wsdl_url"} <= set(widgets)
+            "extra__jetshop__shop_id", "extra__jetshop__wsdl_url", "extra__norce__slug",
+            "extra__norce__environment", "extra__norce__application_id"} <= set(widgets)
     behaviour = manager.field_behaviours
     assert behaviour["fortnox"]["relabeling"]["login"] == "Client id"
     assert behaviour["jetshop"]["relabeling"]["host"] == "Web service URL"
+    assert behaviour["norce"]["relabeling"]["password"] == "Client secret"
 
 
 def _airflow(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,7 +55,7 @@ def test_airflow_connections_add_accepts_both_types(airflow_db: Path) -> None:
 
 #: every connection field that holds a secret: client secret / shop password (standard password
 #: field), the initial OAuth refresh token, the ledger's token-encryption key
-SECRET_EXTRAS = {"fortnox": {"refresh_token"}, "jetshop": set(), "jetfort_ledger": {"secret_key"}}
+SECRET_EXTRAS = {"fortnox": {"refresh_token"}, "jetshop": set(), "norce": set(), "jetfort_ledger": {"secret_key"}}
 
 
 def test_the_ui_form_masks_every_secret_field_and_only_those() -> None:
@@ -94,7 +97,8 @@ def _readme_extras() -> dict[str, set[str]]:
 
 def test_the_readme_table_is_read_as_documented() -> None:
     documented = _readme_extras()
-    assert set(documented) == {"fortnox", "jetshop", "jetfort_ledger"}
+    assert set(documented) == {"fortnox", "jetshop", "norce", "jetfort_ledger"}
+    assert {"slug", "environment", "application_id", "account_id", "receiver_conn_id"} <= documented["norce"]
     assert {"budget", "company", "refresh_token"} <= documented["fortnox"]
     assert {"timezone", "culture", "shop_id"} <= documented["jetshop"]
     assert "ledger" not in documented["fortnox"]  # an example value of `budget`, not an extra

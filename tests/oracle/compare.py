@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.document import MappedDocument
 from jetfort.rules import TenantRules
+from jetfort.shop.models import ShopOrder
 from tests.oracle import arithmetic
 
 HEADER = ("Net", "TotalVAT", "FreightVAT", "AdministrationFeeVAT", "Total", "RoundOff", "TotalToPay")

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from hypothesis import strategies as st
 
-from jetfort.jetshop.models import (
+from jetfort.shop.models import (
     Address,
     OrderRow,
     Payment,

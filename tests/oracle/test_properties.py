@@ -35,11 +35,11 @@ from functools import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jetfort.jetshop.models import RowType, ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import map_document
 from jetfort.mapping.problems import REASONS, MappingProblem
 from jetfort.rules import TenantRules
+from jetfort.shop.models import RowType, ShopOrder
 from tests.oracle.compare import oracle_differences, prediction_difference, shop_difference
 from tests.oracle.fortnox import SHOP_KEY, FortnoxCompany, tenant_rules
 from tests.oracle.shop import Drawn, shop_order

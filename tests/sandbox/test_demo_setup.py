@@ -2,7 +2,7 @@
 audit log (the ``log`` table behind the UI's Audit Log and ``GET /api/v2/eventLogs``), any other
 column of the metadata DB, its output, or a file left behind.
 
-Runs against both sandboxes in a private AIRFLOW_HOME migrated once for the module. Secret values
+Runs against the Fortnox, Jetshop and Norce sandboxes in a private AIRFLOW_HOME migrated once for the module. Secret values
 are only ever compared, never printed: a failure names the table and column, not the value.
 """
 
@@ -25,10 +25,12 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from sandbox import demo_setup
-from tests.harness import sandboxes
+from tests.harness import norce_sandbox, sandboxes
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 180
+#: the order receiver as `make up` serves it: api-server on 8080, receiver plugin, conn norce_demo
+RECEIVER_URL = "http://127.0.0.1:8080/jetfort-norce/norce_demo/orders"
 
 
 def _digest(value: Any) -> str:
@@ -101,12 +103,15 @@ def configured(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     ledger = {"conn_type": "jetfort_ledger", "description": "test ledger",
               "extra": {"url": f"sqlite:///{scratch / 'ledger.db'}", "secret_key": Fernet.generate_key().decode()}}
     printed = io.StringIO()
-    with sandboxes(seed=3) as (fortnox_url, _fapp, jetshop_url, _japp), pytest.MonkeyPatch.context() as mp:
+    with (sandboxes(seed=3) as (fortnox_url, _fapp, jetshop_url, _japp), norce_sandbox(seed=3) as (norce_url, napp),
+          pytest.MonkeyPatch.context() as mp):
         mp.setattr(tempfile, "tempdir", str(scratch))  # configure()'s private files go here (and must go)
         with redirect_stdout(printed), redirect_stderr(printed):
-            runs = [demo_setup.configure(fortnox_url=fortnox_url, jetshop_url=jetshop_url,
-                                         extra_connections={"jetfort_ledger": ledger}) for _ in range(2)]
-        yield {"runs": runs, "scratch": scratch, "db": airflow_home / "airflow.db", "printed": printed.getvalue()}
+            runs = [demo_setup.configure(fortnox_url=fortnox_url, jetshop_url=jetshop_url, norce_url=norce_url,
+                                         norce_receiver=RECEIVER_URL, extra_connections={"jetfort_ledger": ledger})
+                    for _ in range(2)]
+        yield {"runs": runs, "scratch": scratch, "db": airflow_home / "airflow.db", "printed": printed.getvalue(),
+               "norce_url": norce_url, "push_target": napp.state.norce.pusher.target}
 
 
 def _all_secrets(runs: list[demo_setup.SandboxEnvironment]) -> set[str]:
@@ -118,11 +123,17 @@ def _all_secrets(runs: list[demo_setup.SandboxEnvironment]) -> set[str]:
 
 
 def test_the_secrets_under_test_are_the_real_ones(configured: dict[str, Any]) -> None:
-    """The oracle: client secret, refresh token, both shops' passwords and the ledger key, per run."""
+    """The oracle: client secret, refresh token, the shops' passwords (the Norce client secret and the
+    Basic password of its order receiver too) and the ledger key, per run."""
     env = configured["runs"][-1]
     secrets = demo_setup.secret_values(env.connections)
     assert str(env.company["client_secret"]) in secrets and str(env.company["refresh_token"]) in secrets
     assert {str(env.connections[c]["password"]) for c in demo_setup.SHOP_CONNECTIONS} <= secrets
+    # (booleans first: a failed `in` would print the set of secrets)
+    norce_secret = "norce-demo-secret" in secrets  # the Norce sandbox's seeded client secret
+    receiver_password = env.connections["norce_receiver_demo"]["password"] in secrets
+    assert norce_secret, "the Norce client secret is not treated as a secret"
+    assert receiver_password, "the order receiver's Basic password is not treated as a secret"
     assert env.connections["jetfort_ledger"]["extra"]["secret_key"] in secrets
     assert all(len(s) >= 8 for s in secrets)
 
@@ -133,7 +144,8 @@ def test_connections_are_stored_as_given_and_replaced_on_a_second_run(configured
     read = subprocess.run([sys.executable, "-c", _READ_BACK, *ids], capture_output=True, text=True, timeout=TIMEOUT)
     assert read.returncode == 0, read.stderr[-2000:]
     stored = json.loads(read.stdout.strip().splitlines()[-1])
-    assert sorted(stored) == ids == sorted(["fortnox_demo", *demo_setup.SHOP_CONNECTIONS, "jetfort_ledger"])
+    assert sorted(stored) == ids == sorted(["fortnox_demo", *demo_setup.SHOP_CONNECTIONS, "norce_demo",
+                                            "norce_receiver_demo", "jetfort_ledger"])
     for conn_id, conn in env.connections.items():
         got = stored[conn_id]
         assert got["conn_type"] == conn["conn_type"], conn_id
@@ -144,6 +156,36 @@ def test_connections_are_stored_as_given_and_replaced_on_a_second_run(configured
     # the second run's Fortnox company, not the first one's
     first = configured["runs"][0]
     assert first.company["tenant_id"] != env.company["tenant_id"]
+    # ... and the second run's order-receiver password: a fresh random one (never a fixed default)
+    receiver = env.connections["norce_receiver_demo"]["password"]
+    fresh = receiver != first.connections["norce_receiver_demo"]["password"] and len(receiver) >= 24
+    assert fresh, "the receiver password is not a fresh random one per run"
+
+
+def test_the_norce_connection_names_the_seeded_demo_application_and_its_receiver(
+        configured: dict[str, Any]) -> None:
+    """What a data engineer types for the Norce sandbox's demo shop (values from spec and seed)."""
+    conn = configured["runs"][-1].connections["norce_demo"]
+    assert (conn["conn_type"], conn["host"], conn["login"]) == ("norce", configured["norce_url"], "jetfort-demo")
+    assert conn["extra"]["slug"] == "demoshop" and conn["extra"]["environment"] == "stage"
+    assert (conn["extra"]["application_id"], conn["extra"]["account_id"]) == (1244, 17)
+    assert conn["extra"]["receiver_conn_id"] == "norce_receiver_demo"
+    # the Jetshop sandbox's shop is "demoshop" too: a tenant with both keeps its ledger keys apart
+    assert conn["extra"]["shop_id"] != demo_setup.SHOP_CONNECTIONS["jetshop_demo_se"]
+    receiver = configured["runs"][-1].connections["norce_receiver_demo"]
+    assert receiver["login"] == "norce-push" and receiver["password"]
+
+
+def test_the_norce_sandbox_pushes_to_the_receiver_with_its_connections_login(configured: dict[str, Any]) -> None:
+    from jetfort.norce.plugin import URL_PREFIX
+
+    assert demo_setup.norce_receiver_url("http://127.0.0.1:8080/") == RECEIVER_URL
+    assert RECEIVER_URL.startswith(f"http://127.0.0.1:8080{URL_PREFIX}/")  # where the plugin mounts it
+    target = configured["push_target"]
+    receiver = configured["runs"][-1].connections["norce_receiver_demo"]
+    assert (target.url, target.username) == (RECEIVER_URL, "norce-push")
+    same = target.password == receiver["password"]  # the second run's password, not the first one's
+    assert same, "the sandbox pushes with another password than the receiver connection holds"
 
 
 def test_no_secret_in_the_audit_log_or_anywhere_in_the_metadata_db(configured: dict[str, Any]) -> None:
@@ -166,8 +208,9 @@ def test_configure_leaves_no_file_behind(configured: dict[str, Any]) -> None:
 
 def test_configure_prints_no_secret(configured: dict[str, Any]) -> None:
     printed = configured["printed"]
-    assert printed.count("configured: connections fortnox_demo, jetshop_demo_se, jetshop_demo_nordic, "
-                         "jetfort_ledger; tenants demo_combo, demo_ecom, demo_erp") == 2, printed
+    assert printed.count("configured: connections fortnox_demo, jetshop_demo_se, jetshop_demo_nordic, norce_demo, "
+                         "norce_receiver_demo, jetfort_ledger; tenants demo_combo, demo_ecom, demo_erp, demo_mixed, "
+                         "demo_norce") == 2, printed
     leaked = [s for s in _all_secrets(configured["runs"]) if s in printed]
     assert not leaked, f"{len(leaked)} secret value(s) printed"
 

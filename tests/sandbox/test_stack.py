@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from sandbox import stack
@@ -269,8 +270,9 @@ def test_keys_env_file_and_admin_password_are_private_and_kept(layout: stack.Lay
 def test_every_port_and_the_airflow_settings_come_from_the_environment(tmp_path: Path) -> None:
     layout = stack.Layout.from_env({"AIRFLOW_HOME": str(tmp_path), "JETFORT_UI_PORT": "18080",
                                     "JETFORT_FORTNOX_PORT": "18801", "JETFORT_JETSHOP_PORT": "18802",
-                                    "JETFORT_LOG_PORT": "18793", "JETFORT_TRIGGER_LOG_PORT": "18794"})
-    assert stack.Layout.from_env({}).ui_port == 8080
+                                    "JETFORT_NORCE_PORT": "18803", "JETFORT_LOG_PORT": "18793",
+                                    "JETFORT_TRIGGER_LOG_PORT": "18794"})
+    assert stack.Layout.from_env({}).ui_port == 8080 and stack.Layout.from_env({}).norce_port == 8803
     keys = {"fernet_key": "f", "jwt_secret": "j", "api_secret_key": "a", "ledger_secret_key": "l"}
     env = stack.stack_env(layout, keys, "postgresql+psycopg2://postgres@/airflow?host=/s", "ledger-url")
     assert env["AIRFLOW_HOME"] == str(tmp_path)
@@ -284,6 +286,39 @@ def test_every_port_and_the_airflow_settings_come_from_the_environment(tmp_path:
     specs = {spec["name"]: spec for spec in stack.program_specs(layout)}
     assert specs["fortnox"]["port"] == 18801 and "18801" in specs["fortnox"]["argv"]
     assert specs["jetshop"]["port"] == 18802 and "--live" in specs["jetshop"]["argv"]
+    assert specs["norce"]["port"] == 18803
+    assert specs["norce"]["argv"][1:6] == ["-m", "sandbox", "norce", "--port", "18803"]
+    assert layout.sandbox_url("norce") == "http://127.0.0.1:18803"
+    assert layout.ports["JETFORT_NORCE_PORT"] == 18803  # `make up` refuses to start when it is taken
     assert "18080" in specs["api-server"]["argv"]
     assert all(specs[name]["start_after"] == str(layout.gate) for name in stack.AIRFLOW_PROGRAMS)
     assert specs["postgres"]["stop_last"]
+
+
+def test_the_norce_sandbox_starts_from_the_stacks_command_line(tmp_path: Path) -> None:
+    """The supervisor's Norce program, run as `make up` runs it, answers the stack's health check and
+    hands out the seeded demo application (the one demo_setup's connection names)."""
+    from sandbox.server import free_port
+
+    layout = stack.Layout(home=tmp_path, norce_port=free_port())
+    spec = {s["name"]: s for s in stack.program_specs(layout)}["norce"]
+    assert "--live" in spec["argv"]  # new checkouts keep arriving and are pushed, as in the Jetshop one
+    proc = subprocess.Popen(spec["argv"], cwd=stack.REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        def answers() -> Any:
+            if proc.poll() is not None:
+                raise AssertionError(f"norce sandbox exited {proc.returncode}: {proc.stderr.read()[-2000:]!r}")
+            try:
+                return httpx.get(f"{layout.sandbox_url('norce')}/_sandbox/docs", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(answers, 60, "the norce sandbox's docs")
+        seeded = httpx.get(f"{layout.sandbox_url('norce')}/_sandbox/credentials", timeout=5).json()
+        assert (seeded["client_id"], seeded["slug"], seeded["application_id"]) == ("jetfort-demo", "demoshop", 1244)
+        live = httpx.get(f"{layout.sandbox_url('norce')}/_sandbox/live", timeout=5).json()
+        assert live["enabled"] and live["service"] == "norce" and live["application_id"] == 1244
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)

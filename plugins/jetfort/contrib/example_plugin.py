@@ -28,9 +28,9 @@ from __future__ import annotations
 from typing import Any
 
 from jetfort.fortnox.models import DocumentRow, FortnoxInvoice, FortnoxOrder, max_length
-from jetfort.jetshop.models import OrderRow, RowType, ShopOrder
 from jetfort.mapping.text import clean, cut
 from jetfort.rules import TenantRules
+from jetfort.shop.models import OrderRow, RowType, ShopOrder
 
 DEFAULT_PREFIX = "Kundens kommentar: "
 DEFAULT_WORDS = ("presentinslagning", "gift wrap", "gift-wrap")

@@ -8,12 +8,10 @@ Swedish) message, never the response body or a token.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-from jetfort.errors import JetfortError, PermanentError, TransientError
+from jetfort.errors import JetfortError, PermanentError, TransientError, retry_after_seconds
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _LONG_DIGITS = re.compile(r"\d{6,}")
@@ -139,19 +137,6 @@ def error_fields(body: Any) -> tuple[int | str | None, str | None]:
     if "message" in body:
         return (body.get("error") if isinstance(body.get("error"), str) else None), str(body["message"])
     return None, None
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - dt.datetime.now(dt.UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
 
 
 def error_for_answer(status: int, body: Any, *, reason: str | None = None, retry_after: str | None = None,

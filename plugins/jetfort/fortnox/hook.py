@@ -8,7 +8,8 @@ and typed methods returning :mod:`jetfort.fortnox.models`.
 
 One job per module: :mod:`~jetfort.fortnox.transport` (connection, session, token, budget, request
 loop, paging), :mod:`~jetfort.fortnox.documents` (orders, invoices, payments) and
-:mod:`~jetfort.fortnox.registers` (customers, articles, prices, registers, stock); this module puts
+:mod:`~jetfort.fortnox.registers` (customers, articles, prices, registers, stock),
+:mod:`~jetfort.fortnox.purchases` (warehouse purchase orders: expected delivery dates); this module puts
 them together as the hook Airflow knows (``conn_type`` ``fortnox``).
 
 Connection (type ``fortnox``): host = API base URL, login = client id, password = client secret,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from jetfort.fortnox.documents import DOCUMENT_ENDPOINTS, DocumentEndpoints
 from jetfort.fortnox.errors import FortnoxError, redact
+from jetfort.fortnox.purchases import PurchaseOrderEndpoints
 from jetfort.fortnox.registers import RegisterEndpoints
 from jetfort.fortnox.transport import (
     GATEWAY_TIMEOUTS,
@@ -34,7 +36,7 @@ from jetfort.fortnox.transport import (
 )
 
 
-class FortnoxHook(DocumentEndpoints, RegisterEndpoints):
+class FortnoxHook(DocumentEndpoints, RegisterEndpoints, PurchaseOrderEndpoints):
     """Fortnox API client; build it in ``execute`` (cheap), reuse it for many calls (one session)."""
 
     conn_name_attr = "fortnox_conn_id"

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from zeep.xsd.valueobjects import CompoundValue
 
 from jetfort.jetshop.errors import JetshopUnreadableOrder as UnreadableOrder
-from jetfort.jetshop.models import (
+from jetfort.shop.models import (
     Address,
     CaptureResult,
     Channel,

@@ -1,61 +1,48 @@
-"""Typed errors of the Jetshop hook.
+"""Typed errors of the Jetshop hook: the shop errors (:mod:`jetfort.shop.errors`) under Jetshop's names.
 
-The split matters for retries: a :class:`JetshopSenderFault` is a deterministic input error and is
-never retried; :class:`JetshopTransientError` subclasses are what the hook retries (and what an
-Airflow task may retry); a :class:`JetshopItemError` means the call went through but the service
-refused some items, which the per-item results say.
+Flows catch the shop classes; each Jetshop class is also the matching shop class, so code and tests
+written against the Jetshop names keep working. A :class:`JetshopSenderFault` is a deterministic
+input error and is never retried; :class:`JetshopTransientError` subclasses are what the hook retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from jetfort.shop.errors import (
+    ShopAuthError,
+    ShopCaptureRefused,
+    ShopConfigError,
+    ShopConnectionError,
+    ShopError,
+    ShopItemError,
+    ShopNotFound,
+    ShopRejected,
+    ShopServerError,
+    ShopTransientError,
+    ShopUnreadableOrder,
+)
 
 
-class JetshopError(Exception):
-    """Base class for everything the Jetshop hook raises.
-
-    ``retryable`` tells a task's retry policy whether running again later can help.
-    """
-
-    retryable: bool = False
-
-    def __init__(self, message: str, *, operation: str | None = None) -> None:
-        super().__init__(f"{operation}: {message}" if operation else message)
-        self.operation = operation
-        self.message = message
-
-    def during(self, operation: str) -> JetshopError:
-        """This error, named after the operation it happened in (when it does not name one yet)."""
-        if self.operation is None:
-            self.operation = operation
-            self.args = (f"{operation}: {self.message}",)
-        return self
+class JetshopError(ShopError):
+    """Base class for everything the Jetshop hook raises."""
 
 
-class JetshopConfigError(JetshopError):
+class JetshopConfigError(JetshopError, ShopConfigError):
     """The connection is incomplete (missing endpoint, login or ShopId)."""
 
 
-class JetshopAuthError(JetshopError):
+class JetshopAuthError(JetshopError, ShopAuthError):
     """HTTP 401/403: wrong integration login or a login that may not use this ShopId."""
 
 
-class JetshopTransientError(JetshopError):
+class JetshopTransientError(JetshopError, ShopTransientError):
     """Worth retrying later: a 5xx without a SOAP fault, a timeout or a dropped connection."""
 
-    retryable = True
 
-
-class JetshopServerError(JetshopTransientError):
+class JetshopServerError(JetshopTransientError, ShopServerError):
     """HTTP 5xx (or 408/429) that carried no SOAP fault."""
 
-    def __init__(self, message: str, *, status_code: int, operation: str | None = None) -> None:
-        super().__init__(message, operation=operation)
-        self.status_code = status_code
 
-
-class JetshopConnectionError(JetshopTransientError):
+class JetshopConnectionError(JetshopTransientError, ShopConnectionError):
     """The connection was reset or timed out before a response arrived (the call may have been applied)."""
 
 
@@ -67,7 +54,7 @@ class JetshopFault(JetshopError):
         self.code = code
 
 
-class JetshopSenderFault(JetshopFault):
+class JetshopSenderFault(JetshopFault, ShopRejected):
     """``soap:Sender`` (SOAP 1.1 ``Client``): the request was malformed; retrying cannot help."""
 
 
@@ -75,47 +62,17 @@ class JetshopReceiverFault(JetshopFault, JetshopTransientError):
     """``soap:Receiver`` (SOAP 1.1 ``Server``): the service failed while handling a valid request."""
 
 
-class JetshopNotFound(JetshopError):
+class JetshopNotFound(JetshopError, ShopNotFound):
     """The service answered with an empty result for the requested order or product."""
 
 
-class JetshopUnreadableOrder(JetshopError):
-    """An order whose reply holds a value jetfort cannot read (or lacks a required one); never retried.
-
-    ``order_id`` is None when the order's own id is what cannot be read; ``field_path`` names the
-    element (``rows[3].Quantity``, ``Returns[501].Items.RowId``, ``OrderDate``).
-    """
-
-    def __init__(self, order_id: int | None, order_number: str, field: str, text: str | None, problem: str,
-                 row_id: int | None = None) -> None:
-        where = f"order {order_number or order_id or '?'}" + (f" row {row_id}" if row_id is not None else "")
-        shown = "is missing" if text is None else f"{text!r} {problem}"
-        super().__init__(f"{where}: {field} {shown}; the shop's value is not read as anything else")
-        self.order_id, self.order_number, self.row_id = order_id, order_number, row_id
-        self.field, self.text, self.problem = field, text, problem
-
-    @property
-    def field_path(self) -> str:
-        return f"rows[{self.row_id}].{self.field}" if self.row_id is not None else self.field
+class JetshopUnreadableOrder(ShopUnreadableOrder, JetshopError):
+    """A Jetshop order whose reply holds a value jetfort cannot read (see :class:`ShopUnreadableOrder`)."""
 
 
-class JetshopItemError(JetshopError):
-    """Some items of a call were refused; ``results`` holds every per-item result, ``failures`` the bad ones."""
-
-    def __init__(self, operation: str, failures: Sequence[Any], results: Sequence[Any]) -> None:
-        details = "; ".join(_describe(item) for item in failures[:5])
-        more = f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
-        super().__init__(f"{len(failures)} of {len(results)} item(s) failed: {details}{more}",
-                         operation=operation)
-        self.failures = list(failures)
-        self.results = list(results)
+class JetshopItemError(ShopItemError, JetshopError):
+    """Some items of a Jetshop call were refused (see :class:`ShopItemError`)."""
 
 
-class JetshopCaptureRefused(JetshopItemError):
+class JetshopCaptureRefused(JetshopItemError, ShopCaptureRefused):
     """The payment capture was refused (cancelled order, amount above the authorisation, no PSP)."""
-
-
-def _describe(item: Any) -> str:
-    key = getattr(item, "key", None) or getattr(item, "article_number", None) or getattr(item, "order_id", "?")
-    msg = getattr(item, "message", None) or getattr(item, "status", None) or "failed"
-    return f"{key}: {msg}"

@@ -65,7 +65,7 @@ from jetfort.jetshop.errors import (
 )
 from jetfort.jetshop.fastreply import FastReplies
 from jetfort.jetshop.modelled import CATALOG_OPERATIONS, ORDER_OPERATIONS
-from jetfort.jetshop.models import (
+from jetfort.shop.models import (
     CaptureResult,
     Channel,
     DeleteResult,

@@ -122,3 +122,22 @@ request_log = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
     sa.Index(None, "company", "at"),
 )
+
+#: Orders a shop pushed to jetfort's receiver (Norce), stored before the receiver answers; one row per
+#: (shop connection, order ref) however often it is pushed. The orders DAG reads the pending ones.
+shop_inbox = sa.Table(
+    "shop_inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("shop", sa.String(250), nullable=False),  # the shop's connection id (Norce conn id)
+    sa.Column("ref", sa.String(200), nullable=False),  # the order's ref (Norce ClientOrderRef text)
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("payload_hash", sa.String(64), nullable=False),
+    sa.Column("received_at", TS, nullable=False),
+    sa.Column("last_pushed_at", TS, nullable=False),
+    sa.Column("push_count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("consumed_at", TS),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("shop", "ref"),
+    sa.Index(None, "shop", "consumed_at"),
+)

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from jetfort.ledger import engine as engine_mod
 from jetfort.ledger import migrate
 from jetfort.ledger.crypto import resolve_key
+from jetfort.ledger.inbox import InboxStore
 from jetfort.ledger.schema import catalog_snapshots, cursors, quarantine, record_audit, records
 
 
@@ -223,7 +224,7 @@ class QuarantineEntry:
     resolved_at: dt.datetime | None
 
 
-class Ledger:
+class Ledger(InboxStore):
     """Facade over the ledger database; cheap to build, engines are created lazily once."""
 
     def __init__(self, engine: sa.Engine, *, secret_key: str | None = None) -> None:

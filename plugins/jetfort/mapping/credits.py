@@ -34,10 +34,10 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
 from jetfort.fortnox.models import DiscountType, DocumentRow
-from jetfort.jetshop.models import OrderReturn, ShopOrder
 from jetfort.mapping.orders import FEE_LABEL, FREIGHT_LABEL
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.totals import CENT, HUNDRED, ONE, ZERO, r2
+from jetfort.shop.models import OrderReturn, ShopOrder
 
 KEY_PREFIX = "jetfort"
 #: öre a refund may exceed what is left (the shop rounds refunds per row)

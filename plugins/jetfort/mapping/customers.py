@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jetfort.fortnox.models import CustomerType, FortnoxCustomer, VatType, max_length
-from jetfort.jetshop.models import Address, ShopOrder
 from jetfort.mapping.plugins import apply_customer_plugins
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import (
@@ -45,6 +44,7 @@ from jetfort.mapping.text import (
 from jetfort.mapping.totals import VAT_FREE_TYPES
 from jetfort.mapping.vat import HOME, buyer_country, check_reverse_charge_number
 from jetfort.rules import TenantRules
+from jetfort.shop.models import Address, ShopOrder
 
 __all__ = ["VAT_FREE_TYPES", "CustomerPlan", "buyer_country", "buyer_name", "buyer_vat_number", "is_company_buyer", "plan_customer",
            "vat_type_for"]

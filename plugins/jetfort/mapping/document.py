@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from jetfort.fortnox.models import FortnoxArticle, FortnoxInvoice, FortnoxOrder, VatType
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import money
 from jetfort.mapping.totals import VAT_FREE_TYPES, DocumentTotals, fortnox_totals
 from jetfort.rules import TenantRules
+from jetfort.shop.models import ShopOrder
 
 __all__ = ["DocumentKind", "MappedDocument", "check_total", "used_articles"]
 

@@ -64,7 +64,6 @@ from jetfort.fortnox.models import (
     VatType,
     max_length,
 )
-from jetfort.jetshop.models import OrderRow, RowType, ShopOrder
 from jetfort.mapping.customers import VAT_FREE_TYPES, buyer_name, is_company_buyer, vat_type_for
 from jetfort.mapping.document import SEK, MappedDocument, check_total, used_articles
 from jetfort.mapping.plugins import apply_document_plugins, apply_row_plugins
@@ -73,6 +72,7 @@ from jetfort.mapping.text import clean, cut, money, normalise_email
 from jetfort.mapping.totals import HEADER_VAT_RATE, fortnox_total, r2
 from jetfort.mapping.vat import oss_for
 from jetfort.rules import Channel, FeeRule, TenantRules
+from jetfort.shop.models import OrderRow, RowType, ShopOrder
 
 __all__ = [
     "FortnoxFacts",
@@ -177,9 +177,9 @@ def _channel(rules: TenantRules, shop_key: str, channel_id: int) -> Channel | No
         if shop.key != shop_key:
             continue
         for channel in shop.channels:
-            if channel.jetshop_channel_id == channel_id:
+            if channel.order_channel_id == channel_id:
                 return channel
-        unnumbered = [c for c in shop.channels if c.jetshop_channel_id is None]
+        unnumbered = [c for c in shop.channels if c.order_channel_id is None]
         if len(shop.channels) == 1 and unnumbered:
             return unnumbered[0]
     return None

@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from jetfort.fortnox.models import DocumentRow, FortnoxCustomer, FortnoxInvoice, FortnoxModel, FortnoxOrder
-from jetfort.jetshop.models import OrderRow, ShopOrder
 from jetfort.mapping.document import MappedDocument, check_total, used_articles
 from jetfort.mapping.plugin_loader import LoadedPlugin, plugins_with_hook, revalidate
 from jetfort.mapping.problems import MappingProblem
 from jetfort.rules import TenantRules
+from jetfort.shop.models import OrderRow, ShopOrder
 
 __all__ = ["apply_customer_plugins", "apply_document_plugins", "apply_row_plugins"]
 

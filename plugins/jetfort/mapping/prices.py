@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from jetfort.jetshop.models import PriceListPrice
+from jetfort.shop.models import PriceListPrice
 
 __all__ = ["PriceTarget", "jetshop_price", "price_cell_key", "price_targets", "to_price_list_price"]
 
@@ -52,16 +52,15 @@ def price_targets(rules: Any) -> list[PriceTarget]:
     targets: list[PriceTarget] = []
     seen: set[tuple[str, str]] = set()
     for shop, channel in rules.channels():
-        guid = str(channel.price_list_guid).upper()
+        guid = channel.shop_price_list
         if (shop.key, guid) in seen:
             continue
         seen.add((shop.key, guid))
         targets.append(PriceTarget(shop.key, channel.key, guid, channel.fortnox_price_list,
                                    channel.prices_include_vat, channel.currency))
     for rule in rules.price_lists:
-        for ref, raw_guid in rule.jetshop_price_lists.items():
+        for ref, guid in rule.shop_price_lists().items():
             shop, channel = rules.channel(ref)
-            guid = str(raw_guid).upper()
             if (shop.key, guid) in seen:
                 continue
             seen.add((shop.key, guid))

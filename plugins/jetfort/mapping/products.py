@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from jetfort.fortnox.models import FortnoxArticle, max_length
-from jetfort.jetshop.models import Product, ProductUpsert
+from jetfort.shop.models import Product, ProductUpsert
 
 __all__ = [
     "ArticleScope",

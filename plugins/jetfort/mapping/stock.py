@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from jetfort.jetshop.models import StockUpdate
+from jetfort.shop.models import StockUpdate
 
 __all__ = ["StockPolicy", "shop_stock_policy", "stock_cell", "stock_quantities", "stock_update"]
 

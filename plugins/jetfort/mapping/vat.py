@@ -28,11 +28,11 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import InvalidChecksum, InvalidLength, ValidationError
 
 from jetfort.fortnox.models import VatType
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import normalise_country, vat_number_country
 from jetfort.rules import TenantRules
 from jetfort.rules.vat import RATES_FILE, CountryRates, OssRules, RatePeriod, eu_vat_rates, rate_key
+from jetfort.shop.models import ShopOrder
 
 __all__ = ["HOME", "OssBooking", "buyer_country", "check_reverse_charge_number", "country_name", "oss_for"]
 

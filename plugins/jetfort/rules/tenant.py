@@ -4,7 +4,7 @@ the checks that span several sections, and the helpers the DAG factory and the t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, get_args
 
 from pydantic import ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
@@ -156,7 +156,8 @@ class TenantRules(RulesModel):
     def _check_prices_and_stock(self) -> list[tuple[str, str]]:
         problems = []
         refs = {self.channel_ref(shop, ch) for shop, ch in self.channels()}
-        base_guids = {ch.price_list_guid for _, ch in self.channels()}
+        base_lists = {(shop.key, ch.shop_price_list) for shop, ch in self.channels()}
+        backends = {self.channel_ref(shop, ch): shop.backend for shop, ch in self.channels()}
         if self.price_lists and self.flow not in PRICE_MASTER_FLOWS:
             problems.append(
                 (
@@ -174,21 +175,7 @@ class TenantRules(RulesModel):
                     )
                 )
             groups.setdefault(rule.customer_group, i)
-            for ref, guid in rule.jetshop_price_lists.items():
-                if ref not in refs:
-                    problems.append(
-                        (
-                            f"price_lists[{i}].jetshop_price_lists.{ref}",
-                            f"no channel {ref!r} (known: {sorted(refs)})",
-                        )
-                    )
-                elif guid in base_guids:
-                    problems.append(
-                        (
-                            f"price_lists[{i}].jetshop_price_lists.{ref}",
-                            f"{guid} is a channel's base price list; a customer group needs its own list",
-                        )
-                    )
+            problems += _group_list_problems(i, rule, refs, backends, base_lists)
         if self.stock.enabled and self.flow not in PRICE_MASTER_FLOWS:
             problems.append(
                 (
@@ -290,3 +277,21 @@ class TenantRules(RulesModel):
                 return self.plan_overrides.monthly_order_cap
         cap: int | None = plan_table()[self.plan]["monthly_order_cap"]
         return cap
+
+
+def _group_list_problems(i: int, rule: PriceListRule, refs: set[str], backends: Mapping[str, str],
+                         base_lists: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A customer group's shop price lists: known channels, of the right backend, not a base list."""
+    problems = []
+    for field, backend in (("jetshop_price_lists", "jetshop"), ("norce_price_lists", "norce")):
+        for ref, value in getattr(rule, field).items():
+            where = f"price_lists[{i}].{field}.{ref}"
+            if ref not in refs:
+                problems.append((where, f"no channel {ref!r} (known: {sorted(refs)})"))
+            elif backends[ref] != backend:
+                problems.append((where, f"channel {ref!r} is on a {backends[ref]} shop; "
+                                        f"use {backends[ref]}_price_lists"))
+            elif (ref.split("/")[0], rule.shop_price_lists()[ref]) in base_lists:
+                problems.append((where, f"{value} is a channel's base price list; "
+                                        "a customer group needs its own list"))
+    return problems

@@ -50,6 +50,8 @@ TermsCode = Annotated[
 ]  # Fortnox upper-cases terms-of-payment codes
 DeliveryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,50}$")]
 PriceListCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,100}$")]
+#: A Norce price list's agreement code (``PriceListCode`` in SKU prices, ``Code`` of a price list).
+NorcePriceListCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,50}$")]
 TagCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,20}$")]
 VatRateKey = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]?)(\.[0-9]{1,2})?$")]
 StockPointCode = Annotated[str, StringConstraints(min_length=1, max_length=10)]

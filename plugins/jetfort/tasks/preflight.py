@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from jetfort.errors import PreflightFailed
 from jetfort.fortnox.errors import FortnoxAuthError, FortnoxError, FortnoxNotFound
+from jetfort.mapping.prices import price_targets
 
 if TYPE_CHECKING:
     from jetfort.rules import TenantRules
@@ -125,43 +126,67 @@ def fortnox_gaps(runtime: TenantRuntime) -> list[str]:
     return gaps
 
 
-def jetshop_gaps(runtime: TenantRuntime) -> list[str]:
-    rules = runtime.rules
+def shop_gaps(runtime: TenantRuntime) -> list[str]:
+    """What each shop lacks that the rules use: credentials, statuses, channels, price lists."""
     gaps: list[str] = []
-    for shop in rules.shops:
-        hook = runtime.jetshop(shop.key)
-        try:
-            statuses = {s.status_id: s.name for s in hook.get_statuses()}
-        except Exception as exc:
-            gaps.append(f"Jetshop shop {shop.key}: cannot read order statuses: {exc}")
+    for shop in runtime.rules.shops:
+        backend = runtime.shop(shop.key)
+        label = f"{shop.backend.capitalize()} shop {shop.key}"
+        connected, message = backend.test_connection()
+        if not connected:
+            gaps.append(f"{label}: cannot connect with connection {shop.conn_id!r}: {message}")
             continue
-        named: dict[int, str] = {}
-        for status in rules.orders.trigger_statuses_for(shop.key):
-            named.setdefault(status, "trigger status")
-        named.setdefault(rules.orders.transferred_status_for(shop.key), "transferred status")
-        if rules.status_map.enabled:
-            for state, action in rules.status_map.states_for(shop.key).mapped():
-                named.setdefault(action.jetshop_status, f"status_map {state}")
-        for status, role in sorted(named.items()):
-            if status not in statuses:
-                gaps.append(f"Jetshop shop {shop.key}: status {status} ({role}) does not exist "
-                            f"(the shop has {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})")
         try:
-            channels = {c.channel_id: c for c in hook.get_channels()}
+            statuses = {s.status_id: s.name for s in backend.get_statuses()}
         except Exception as exc:
-            gaps.append(f"Jetshop shop {shop.key}: cannot read channels: {exc}")
+            gaps.append(f"{label}: cannot read order statuses: {exc}")
+            continue
+        gaps += _status_gaps(runtime, shop.key, label, statuses)
+        try:
+            channels = {c.channel_id: c for c in backend.get_channels()}
+        except Exception as exc:
+            gaps.append(f"{label}: cannot read channels: {exc}")
             continue
         for channel in shop.channels:
-            if channel.jetshop_channel_id is None:
+            if channel.order_channel_id is None:
                 continue
-            found = channels.get(channel.jetshop_channel_id)
+            found = channels.get(channel.order_channel_id)
             if found is None:
-                gaps.append(f"Jetshop shop {shop.key}: channel id {channel.jetshop_channel_id} "
-                            f"(channel {channel.key}) does not exist")
+                gaps.append(f"{label}: channel id {channel.order_channel_id} (channel {channel.key}) does not exist")
             elif found.currency and found.currency != channel.currency:
-                gaps.append(f"Jetshop shop {shop.key}: channel {channel.key} sells in {found.currency}, "
+                gaps.append(f"{label}: channel {channel.key} sells in {found.currency}, "
                             f"the rules say {channel.currency}")
+        gaps += _price_list_gaps(runtime, shop.key, label)
     return gaps
+
+
+def _status_gaps(runtime: TenantRuntime, shop_key: str, label: str, statuses: dict[int, str]) -> list[str]:
+    rules = runtime.rules
+    named: dict[int, str] = {}
+    for status in rules.orders.trigger_statuses_for(shop_key):
+        named.setdefault(status, "trigger status")
+    named.setdefault(rules.orders.transferred_status_for(shop_key), "transferred status")
+    if rules.status_map.enabled:
+        for state, action in rules.status_map.states_for(shop_key).mapped():
+            named.setdefault(action.jetshop_status, f"status_map {state}")
+    return [f"{label}: status {status} ({role}) does not exist "
+            f"(the shop has {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))})"
+            for status, role in sorted(named.items()) if status not in statuses]
+
+
+def _price_list_gaps(runtime: TenantRuntime, shop_key: str, label: str) -> list[str]:
+    """Price lists the rules write to that the shop does not have (when the shop can list them)."""
+    if runtime.rules.flow not in ("erp", "combo"):
+        return []
+    try:
+        known = runtime.shop(shop_key).known_price_lists()
+    except Exception as exc:
+        return [f"{label}: cannot read price lists: {exc}"]
+    if known is None:
+        return []
+    wanted = sorted({t.guid for t in price_targets(runtime.rules) if t.shop == shop_key})
+    return [f"{label}: price list {code} does not exist (the shop has {', '.join(sorted(known)) or 'none'})"
+            for code in wanted if code not in known]
 
 
 def oss_threshold_warnings(runtime: TenantRuntime) -> list[str]:
@@ -196,7 +221,7 @@ def preflight_tenant(runtime: TenantRuntime, *, force: bool = False, remember: b
             log.info("pre-flight passed on %s for these rules; skipped (param preflight_only re-checks)",
                      data.get("passed_at"))
             return {"checked": False, "passed_at": data.get("passed_at"), "gaps": []}
-    gaps = fortnox_gaps(runtime) + jetshop_gaps(runtime)
+    gaps = fortnox_gaps(runtime) + shop_gaps(runtime)
     warnings = oss_threshold_warnings(runtime)
     if gaps:
         message = (f"pre-flight for tenant {runtime.tenant} found {len(gaps)} gap(s); fix them in Fortnox, "

@@ -8,8 +8,8 @@ import pytest
 
 from jetfort.extensions import apply_catalog_plugins
 from jetfort.fortnox.models import FortnoxArticle
-from jetfort.jetshop.models import ProductUpsert
 from jetfort.rules import parse_tenant
+from jetfort.shop.models import ProductUpsert
 
 HERE = __name__
 

@@ -11,7 +11,7 @@ import pytest
 
 from jetfort.jetshop.convert import aware, to_wire_time
 from jetfort.jetshop.hook import JetshopHook
-from jetfort.jetshop.models import PaymentProvider, RowType, ShopOrder
+from jetfort.shop.models import PaymentProvider, RowType, ShopOrder
 from sandbox.jetshop.seed import AWKWARD_KINDS
 from sandbox.jetshop.state import JetshopSandbox
 

@@ -25,7 +25,7 @@ from jetfort.jetshop import convert as cv
 from jetfort.jetshop.errors import JetshopError, JetshopReceiverFault, JetshopSenderFault, JetshopServerError
 from jetfort.jetshop.fastreply import FastReplies
 from jetfort.jetshop.hook import BINDING, JetshopHook
-from jetfort.jetshop.models import DynamicFieldValue, PriceListPrice, ProductUpsert, StatusUpdate
+from jetfort.shop.models import DynamicFieldValue, PriceListPrice, ProductUpsert, StatusUpdate
 from sandbox.jetshop.seed import AWKWARD_KINDS
 from sandbox.jetshop.soap import fault_envelope
 from sandbox.jetshop.state import JetshopSandbox

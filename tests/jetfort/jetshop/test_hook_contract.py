@@ -13,7 +13,7 @@ import pytest
 from jetfort.jetshop.errors import JetshopNotFound
 from jetfort.jetshop.hook import JetshopHook
 from jetfort.jetshop.modelled import CONFIRMED_OPERATIONS, MODELLED_OPERATIONS
-from jetfort.jetshop.models import (
+from jetfort.shop.models import (
     DynamicFieldValue,
     PaymentProvider,
     PriceListPrice,

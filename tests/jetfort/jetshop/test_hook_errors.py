@@ -19,7 +19,7 @@ from jetfort.jetshop.errors import (
     JetshopServerError,
 )
 from jetfort.jetshop.hook import JetshopHook
-from jetfort.jetshop.models import PriceListPrice, ProductUpsert, StatusUpdate
+from jetfort.shop.models import PriceListPrice, ProductUpsert, StatusUpdate
 from sandbox.jetshop.state import JetshopSandbox
 from tests.jetfort.jetshop.counting import counting_proxy
 

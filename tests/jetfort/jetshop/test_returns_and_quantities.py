@@ -15,7 +15,7 @@ import pytest
 
 from jetfort.jetshop.errors import JetshopError, JetshopUnreadableOrder
 from jetfort.jetshop.hook import JetshopHook
-from jetfort.jetshop.models import OrderReturn, ReturnRow
+from jetfort.shop.models import OrderReturn, ReturnRow
 from sandbox.jetshop import seed as seeding
 from sandbox.jetshop.state import JetshopSandbox
 

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jetfort.jetshop.convert import order_from_wire
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.customers import CustomerPlan
 from jetfort.mapping.orders import FortnoxFacts, MappedDocument
 from jetfort.rules import TenantRules, parse_tenant
+from jetfort.shop.models import ShopOrder
 from sandbox.fortnox.emulator import FortnoxSandbox
 from sandbox.fortnox.resources import documents as fx_documents
 from sandbox.fortnox.seed import VAT_RATES, article_entity, customer_entity

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from jetfort.jetshop.convert import order_from_wire
-from jetfort.jetshop.models import RowType, ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import map_document
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import money
 from jetfort.rules import RulesError
+from jetfort.shop.models import RowType, ShopOrder
 from jetfort.tasks.preflight import rule_accounts
 from sandbox.fortnox.seed import article_entity
 from sandbox.jetshop import seed as shop_seed

@@ -8,11 +8,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
 from jetfort.mapping.problems import REASONS, MappingProblem
 from jetfort.mapping.totals import fortnox_totals
+from jetfort.shop.models import ShopOrder
 from sandbox.jetshop.seed import AWKWARD_KINDS
 
 from .conftest import SHOP_KEY, FortnoxPoster, make_rules

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jetfort.jetshop.models import OrderReturn, ReturnRow, ShopOrder
 from jetfort.mapping.credits import (
     Credited,
     Extras,
@@ -25,6 +24,7 @@ from jetfort.mapping.credits import (
     plan_return,
 )
 from jetfort.mapping.problems import MappingProblem
+from jetfort.shop.models import OrderReturn, ReturnRow, ShopOrder
 
 D = Decimal
 NOW = dt.datetime(2026, 12, 1, 12, 0)

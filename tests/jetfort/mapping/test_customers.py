@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from jetfort.fortnox.models import CustomerType, FortnoxCustomer, VatType, max_length
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.problems import MappingProblem
 from jetfort.mapping.text import luhn_ok, normalise_email, normalise_org_number
+from jetfort.shop.models import ShopOrder
 from sandbox.fortnox.validation import validate
 
 from .conftest import SHOP_KEY, make_rules

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
 from jetfort.mapping.problems import MappingProblem
+from jetfort.shop.models import ShopOrder
 from sandbox.fortnox.errors import FortnoxError
 from sandbox.fortnox.validation import validate
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from jetfort.fortnox.models import DiscountType, FortnoxInvoice, FortnoxOrder, VatType
-from jetfort.jetshop.models import OrderRow, RowType, ShopOrder
 from jetfort.mapping.orders import FortnoxFacts, idempotency_key, map_document, pct
 from jetfort.mapping.problems import MappingProblem
+from jetfort.shop.models import OrderRow, RowType, ShopOrder
 
 from .conftest import SHOP_KEY, FortnoxPoster, make_rules
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
 from jetfort.mapping.problems import MappingProblem
+from jetfort.shop.models import ShopOrder
 from sandbox.fortnox import create_app
 from sandbox.server import serve_in_thread
 

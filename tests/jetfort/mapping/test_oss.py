@@ -16,10 +16,10 @@ import pytest
 
 from jetfort.fortnox.models import VatType
 from jetfort.jetshop.convert import order_from_wire
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.orders import FortnoxFacts, map_document
 from jetfort.mapping.problems import MappingProblem
 from jetfort.rules import RulesError, mappings_dir
+from jetfort.shop.models import ShopOrder
 from sandbox.fortnox.seed import customer_entity
 from sandbox.fortnox.vatcodes import add_vat_code
 from sandbox.jetshop import seed as jetshop_seed

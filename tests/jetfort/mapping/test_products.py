@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from jetfort.fortnox.models import FortnoxArticle
-from jetfort.jetshop.models import Product
 from jetfort.mapping.products import ArticleScope, ProductMapping, canonical_hash
 from jetfort.rules import load_mapping, parse_tenant
+from jetfort.shop.models import Product
 
 BASE = {"flow": "ecom", "fortnox_conn_id": "fortnox_demo", "shops": [
     {"key": "se", "jetshop_conn_id": "jetshop_demo_se", "channels": [

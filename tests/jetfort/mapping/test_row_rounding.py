@@ -12,9 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
+from jetfort.shop.models import ShopOrder
 from tests.oracle.arithmetic import compute
 
 from .conftest import SHOP_KEY, FortnoxPoster, make_rules

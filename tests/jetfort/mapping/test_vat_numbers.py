@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from jetfort.fortnox.models import VatType
-from jetfort.jetshop.models import ShopOrder
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
 from jetfort.mapping.problems import MappingProblem
+from jetfort.shop.models import ShopOrder
 
 from .conftest import SHOP_KEY, make_rules
 

@@ -16,7 +16,9 @@ import pytest
 
 from jetfort.fortnox.models import FortnoxInvoice, FortnoxOrder, InvoiceListItem, OrderListItem
 from jetfort.jetshop.errors import JetshopConnectionError
-from jetfort.jetshop.models import (
+from jetfort.ledger import Ledger
+from jetfort.rules import parse_tenant
+from jetfort.shop.models import (
     Address,
     CaptureResult,
     OrderStatus,
@@ -26,8 +28,6 @@ from jetfort.jetshop.models import (
     ShopOrder,
     StatusUpdateResult,
 )
-from jetfort.ledger import Ledger
-from jetfort.rules import parse_tenant
 from jetfort.tasks import order_status as task
 from jetfort.tasks.runtime import TenantRuntime
 
@@ -122,7 +122,8 @@ class FakeShop:
             raise JetshopConnectionError("connection lost", operation="Order_UpdateStatus")
         return StatusUpdateResult(order_id=order_id, success=True)
 
-    def capture_payment(self, order_id: int, amount: Decimal | None = None, *, strict: bool = True) -> CaptureResult:
+    def capture_payment(self, order_id: int, amount: Decimal | None = None, *, strict: bool = True,
+                        **_: Any) -> CaptureResult:
         o = self.orders[order_id]
         if o["captured"]:
             return CaptureResult(order_id=order_id, success=True, already_captured=True, captured_amount=o["captured"])
@@ -145,15 +146,15 @@ class FakeRuntime(TenantRuntime):
         rules.update(overrides)
         super().__init__(parse_tenant(TENANT, rules), ledger=ledger)
         self.fake_fortnox = fortnox
-        self.shop = shop
+        self.fake_shop = shop
 
     @property
     def fortnox(self) -> Any:  # type: ignore[override]
         return self.fake_fortnox
 
-    def jetshop(self, shop_key: str) -> Any:
+    def shop(self, shop_key: str) -> Any:
         assert shop_key == "se"
-        return self.shop
+        return self.fake_shop
 
 
 @pytest.fixture
@@ -382,7 +383,7 @@ def test_psp_refusal_is_quarantined_with_its_message_and_the_status_still_goes_o
     link(rt, 100, "1")
     shop.add(100)
 
-    def refuse(order_id: int, amount: Any = None, *, strict: bool = True) -> CaptureResult:
+    def refuse(order_id: int, amount: Any = None, *, strict: bool = True, **_: Any) -> CaptureResult:
         return CaptureResult(order_id=order_id, success=False, message="Klarna: authorisation expired (code 410).")
 
     shop.capture_payment = refuse  # type: ignore[method-assign]

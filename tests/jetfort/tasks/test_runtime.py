@@ -41,7 +41,7 @@ def test_rules_are_loaded_by_tenant_id(monkeypatch: pytest.MonkeyPatch) -> None:
     runtime = TenantRuntime.for_tenant("demo_erp")
     assert runtime.tenant == "demo_erp" and runtime.rules.flow == "erp"
     with pytest.raises(KeyError, match="no shop 'nope'"):
-        runtime.jetshop("nope")
+        runtime.shop("nope")
     with pytest.raises(RulesError, match=r"tenant 'ghost'.*no Variable jetfort_tenant_ghost"):
         load_rules("ghost")
 

@@ -2,15 +2,17 @@
 
 Who is master (DESIGN.md, issue 7):
 
-* ``ecom``  — products Jetshop → Fortnox;
-* ``erp``   — products, prices, price lists and stock Fortnox → Jetshop;
-* ``combo`` — products Jetshop → Fortnox; prices, price lists, stock and stock status Fortnox → Jetshop.
+* ``ecom``  — products shop → Fortnox;
+* ``erp``   — products, prices, price lists and stock Fortnox → shop;
+* ``combo`` — products shop → Fortnox; prices, price lists, stock and stock status Fortnox → shop.
 
-Every step reads the master side (incrementally where the API allows: Fortnox ``lastmodified``, the
-Jetshop product listing's ``ModifiedFrom``), holds it as a pandas frame, hashes each row or cell and
-diffs it with the ledger snapshot (:mod:`jetfort.catalog.diff`), writes only new and changed rows in
-batches, and records what it wrote (``written=True``) so reading that side later is recognised as
-jetfort's own echo. Article numbers Fortnox refuses are quarantined (kind ``article``); the batch
+A shop is any backend (Jetshop, Norce) behind :mod:`jetfort.shop.interface`. Every step reads the
+master side (incrementally where the API allows: Fortnox ``lastmodified``, the shop's product listing
+changed since), holds it as a pandas frame, hashes each row or cell and diffs it with the ledger
+snapshot (:mod:`jetfort.catalog.diff`), writes only new and changed rows in batches, and records what
+it wrote (``written=True``) so reading that side later is recognised as jetfort's own echo. A shop
+that settles writes later (Norce import jobs) has them recorded when its job succeeded
+(:mod:`~jetfort.tasks.catalog.jobs`). Article numbers Fortnox refuses are quarantined (kind ``article``); the batch
 goes on. Tasks return counts only (XCom ``return_value`` and key ``summary``).
 
 One module per concern:

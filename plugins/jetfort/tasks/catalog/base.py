@@ -13,10 +13,10 @@ import pandas as pd
 
 from jetfort.catalog.diff import Diff, diff_frame, frame_of, hash_rows
 from jetfort.fortnox.models import ArticleListItem, FortnoxArticle
-from jetfort.jetshop.models import Product
 from jetfort.ledger import Ledger
 from jetfort.mapping.products import KEY, ArticleScope, ProductMapping, canonical_hash
 from jetfort.rules import TenantRules, load_mapping
+from jetfort.shop.models import Product
 from jetfort.tasks.runtime import TenantRuntime
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,8 @@ class CatalogRun:
 
     # ---------------------------------------------------------------------------- reading the sides
     def read_shop_products(self, shop_key: str, since: dt.datetime | None = None) -> list[Product]:
-        hook = self.rt.jetshop(shop_key)
-        return list(hook.iter_products(culture=self.shop_culture(shop_key), modified_from=since))
+        shop = self.rt.shop(shop_key)
+        return list(shop.iter_products(culture=self.shop_culture(shop_key), modified_from=since))
 
     def read_fortnox_items(self, since: dt.datetime | None = None) -> list[ArticleListItem]:
         return list(self.rt.fortnox.list_articles(since=since))

@@ -57,6 +57,8 @@ class Corrections:
         counts["products"].written += len(outcome.written)
         frame.loc[rows_of(frame, "missing_in_shop", shop_key) & frame["article"].isin(outcome.written),
                   "action"] = "created in shop"
+        frame.loc[rows_of(frame, "missing_in_shop", shop_key) & frame["article"].isin(outcome.pending),
+                  "action"] = "queued in shop (job)"
         self._fill_new_products(shop_key, outcome.written, quantities, counts)
 
     def _fill_new_products(self, shop_key: str, articles: Sequence[str], quantities: Mapping[str, Decimal],

@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from jetfort.jetshop.models import Product
 from jetfort.mapping import prices as price_map
 from jetfort.mapping import stock as stock_map
 from jetfort.mapping.prices import PriceTarget
+from jetfort.shop.models import Product
 from jetfort.tasks.catalog.base import CatalogRun, Counts
 from jetfort.tasks.catalog.corrections import Corrections
 from jetfort.tasks.catalog.prices import PriceRows, PriceSync

@@ -68,7 +68,7 @@ def to_shop(products: ProductSync) -> Counts:
         counts.updated += len(outcome.written) - len(created)
         counts.quarantined += len(outcome.failed)
         counts.written += len(outcome.written)
-        in_sync_everywhere -= set(outcome.failed)
+        in_sync_everywhere -= {*outcome.failed, *outcome.pending}  # a queued write is recorded when it succeeds
         same = [k for k in records if k not in to_write]
         run.save(SHOP, shop_entity(PRODUCT, shop.key), ((k, run.record_hash(records[k]), None) for k in same))
     run.save(FORTNOX, PRODUCT, ((k, run.record_hash(records[k]), None) for k in records))

@@ -3,19 +3,23 @@ rules map to a Jetshop price list (by GUID), incl. VAT, written only for article
 
 Jetshop price lists have no quantity steps: Fortnox rows with ``FromQuantity`` > 0 are skipped
 (counted); an upsert would create unknown articles, so prices go only where the product exists.
+Prices a shop queues in an import job (Norce) are saved when it succeeds (:mod:`jetfort.tasks.catalog.jobs`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from jetfort.fortnox.errors import FortnoxNotFound, FortnoxValidationError
 from jetfort.fortnox.models import Price
 from jetfort.mapping import prices as price_map
 from jetfort.mapping.products import decimal_text
+from jetfort.shop.interface import PendingJob
+from jetfort.shop.models import PriceListPrice
 from jetfort.tasks.catalog.base import ARTICLE_VAT, FORTNOX, SHOP, CatalogRun, Counts, Row, shop_entity
+from jetfort.tasks.catalog.jobs import REJECTED_BY_SHOP, JobItem, ShopJobs, SnapshotTarget
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +32,9 @@ PriceCell = tuple[str, str, Decimal]
 class PriceSync:
     """Prices of one tenant for one run (currency rates are read once per run)."""
 
-    def __init__(self, run: CatalogRun) -> None:
+    def __init__(self, run: CatalogRun, jobs: ShopJobs | None = None) -> None:
         self.run = run
+        self.jobs = jobs or ShopJobs(run)
         self._currency_rates: dict[str, Decimal] = {}
 
     # ---------------------------------------------------------------------------- reading Fortnox
@@ -146,18 +151,37 @@ class PriceSync:
         return counts
 
     def write_prices(self, shop_key: str, cells: Sequence[PriceCell], counts: Counts) -> list[str]:
-        """Write price cells to one shop; the cell keys written (refusals quarantined, kind price)."""
+        """Write price cells to one shop; the cell keys written (refusals quarantined, kind price).
+
+        Cells the shop queues in a job are recorded with it and saved when it succeeds (not returned)."""
         if not cells:
             return []
         keys = [price_map.price_cell_key(a, g) for a, g, _ in cells]
         if self.run.dry_run:
             return keys
-        writes = [price_map.to_price_list_price(a, g, p) for a, g, p in cells]
-        results = self.run.rt.jetshop(shop_key).update_prices(writes, strict=False)
-        ok = {price_map.price_cell_key(r.article_number, r.price_list_id) for r in results if r.success}
-        for r in results:
+        run = self.run
+        writes = {price_map.price_cell_key(a, g): price_map.to_price_list_price(a, g, p) for a, g, p in cells}
+        write = run.rt.shop(shop_key).update_prices(list(writes.values()))
+        values = {price_map.price_cell_key(a, g): str(p) for a, g, p in cells}
+        settled = {price_map.price_cell_key(r.article_number, r.price_list_id) for r in write.results}
+        self._record_jobs(shop_key, write.jobs, writes, values, settled)
+        ok = {price_map.price_cell_key(r.article_number, r.price_list_id) for r in write.results if r.success}
+        for r in write.results:
             if not r.success:
                 counts.quarantined += 1
                 cell = price_map.price_cell_key(r.article_number, r.price_list_id)
-                self.run.quarantine("price", f"{shop_key}:{cell}", "rejected_by_jetshop", r.message or "refused")
+                item = writes.get(cell)
+                run.quarantine("price", f"{shop_key}:{cell}", REJECTED_BY_SHOP, r.message or "refused",
+                               payload=item.model_dump(mode="json") if item is not None else None)
         return [k for k in keys if k in ok]
+
+    def _record_jobs(self, shop_key: str, jobs: Sequence[PendingJob], writes: Mapping[str, PriceListPrice],
+                     values: Mapping[str, str], settled: set[str]) -> None:
+        """Record the shop's jobs with the cells they carry (job keys ``<article>@<list>``, matched as cells)."""
+        items: dict[str, JobItem] = {}
+        for key in (k for job in jobs for k in job.keys):
+            article, _, price_list = key.rpartition("@")
+            cell = price_map.price_cell_key(article, price_list)
+            if cell in writes and cell not in settled:
+                items[key] = JobItem(cell, values[cell], writes[cell].model_dump(mode="json"))
+        self.jobs.record(shop_key, "price", jobs, items, [SnapshotTarget(shop_entity("price", shop_key), seen=True)])

@@ -3,7 +3,8 @@
 Each direction reads the master side changed since its cursor, diffs the canonical records with the
 ledger snapshot and writes only new and changed products. Article numbers Fortnox refuses are
 quarantined (kind ``article``), products a shop refuses too (kind ``product``, key ``<shop>:<article>``);
-the batch goes on.
+the batch goes on. Products a shop queues in an import job (Norce) are recorded with the job and count as
+written when it succeeds (:mod:`jetfort.tasks.catalog.jobs`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from jetfort.catalog.diff import diff_frame
 from jetfort.extensions import apply_catalog_plugins
 from jetfort.fortnox.errors import FortnoxNotFound, FortnoxValidationError
 from jetfort.fortnox.models import ArticleListItem, FortnoxArticle
-from jetfort.jetshop.models import ProductUpsert
 from jetfort.mapping.products import decimal_text
+from jetfort.shop.models import ProductUpsert
 from jetfort.tasks.catalog.base import (
     ARTICLE_VAT,
     FORTNOX,
@@ -28,6 +29,14 @@ from jetfort.tasks.catalog.base import (
     Outcome,
     Row,
     shop_entity,
+)
+from jetfort.tasks.catalog.jobs import (
+    REJECTED_BY_SHOP,
+    JobItem,
+    ShopJobs,
+    SnapshotTarget,
+    WriteOutcome,
+    pending_items,
 )
 
 Records = dict[str, dict[str, str]]
@@ -43,8 +52,9 @@ FORTNOX_ARTICLES_CURSOR = "catalog.fortnox_articles"
 class ProductSync:
     """Products of one tenant for one run, read and written in either direction."""
 
-    def __init__(self, run: CatalogRun) -> None:
+    def __init__(self, run: CatalogRun, jobs: ShopJobs | None = None) -> None:
         self.run = run
+        self.jobs = jobs or ShopJobs(run)
         #: Per article read from Fortnox: "1" a stock article, "0" a service / non-stock one.
         self.stock_kinds: list[Row] = []
 
@@ -69,12 +79,15 @@ class ProductSync:
         counts.read += len(merged)
         return merged, per_shop
 
-    def fortnox_records(self, items: Sequence[ArticleListItem], known: set[str], counts: Counts) -> Records:
-        """Canonical records of the Fortnox articles in scope (one GET each: list items are slim)."""
+    def fortnox_records(self, items: Sequence[ArticleListItem], known: set[str], counts: Counts,
+                        also: Sequence[str] = ()) -> Records:
+        """Canonical records of the Fortnox articles in scope (one GET each: list items are slim); ``also``:
+        article numbers to read whether or not they are in ``items`` (their scope is checked on the GET)."""
         run = self.run
         wanted = [i.article_number for i in items if i.article_number and run.scope.admits(
             i.article_number, webshop=i.webshop_article, known=i.article_number in known)]
         counts.skipped += len(items) - len(wanted)
+        wanted += [n for n in also if n not in wanted]
         records: Records = {}
         for number, article in run.fortnox_details(n for n in wanted if n).items():
             if not run.scope.admits(number, webshop=article.webshop_article, active=article.active,
@@ -184,15 +197,17 @@ class ProductSync:
         counts = Counts("products → shop")
         snap_fx = run.ledger.snapshot(run.tenant, FORTNOX, PRODUCT)
         items = run.read_fortnox_items(run.since(FORTNOX_ARTICLES_CURSOR, full))
-        records = self.fortnox_records(items, set(snap_fx), counts)
+        again = self.refused_by_a_shop()
+        records = self.fortnox_records(items, set(snap_fx), counts, also=again)
         frame = run.frame(records)
         result = diff_frame(frame, snap_fx)
+        to_write = [*result.to_write, *sorted(k for k in again if k in records and k not in result.to_write)]
         counts.echo_suppressed = len(result.echo)
-        counts.changed = len(result.to_write)
-        written: set[str] = set(result.to_write)
+        counts.changed = len(to_write)
+        written: set[str] = set(to_write)
         created: set[str] = set()
         for shop in run.rules.shops:
-            outcome = self.write_shop_products(shop.key, result.to_write, records)
+            outcome = self.write_shop_products(shop.key, to_write, records)
             counts.quarantined += len(outcome.failed)
             written &= set(outcome.written)
             created |= set(outcome.created)
@@ -207,11 +222,19 @@ class ProductSync:
         run.advance(FORTNOX_ARTICLES_CURSOR)
         return counts
 
+    def refused_by_a_shop(self) -> list[str]:
+        """Articles a shop refused (open quarantine, kind product): sent again every run, whether or not
+        Fortnox changed them, until a shop takes them or a person resolves the entry."""
+        shops = {s.key for s in self.run.rules.shops}
+        keys = (q.source_key.split(":", 1) for q in self.run.ledger.open_quarantine(self.run.tenant, "product"))
+        return sorted({article for shop, article in keys if shop in shops})
+
     def write_shop_products(self, shop_key: str, keys: Sequence[str],
-                            records: Mapping[str, Mapping[str, str]]) -> Outcome:
-        """Upsert products into one shop (batches of 100); refused items are quarantined (kind product)."""
+                            records: Mapping[str, Mapping[str, str]]) -> WriteOutcome:
+        """Upsert products into one shop; refused items are quarantined (kind product), items the shop
+        queued in a job are recorded with it (``pending``: written once the job succeeds)."""
         run = self.run
-        outcome = Outcome()
+        outcome = WriteOutcome()
         if not keys:
             return outcome
         upserts = self._upserts(shop_key, keys, records, outcome)
@@ -219,10 +242,18 @@ class ProductSync:
         if run.dry_run:
             outcome.written.extend(keys)
             return outcome
-        results = run.rt.jetshop(shop_key).upsert_products(upserts, strict=False)
-        by_key = {r.article_number: r for r in results}
+        write = run.rt.shop(shop_key).upsert_products(upserts)
+        by_key = {r.article_number: r for r in write.results}
+        hashes = {k: run.record_hash(records[k]) for k in keys}
+        queued = pending_items(by_key, write.jobs)
+        targets = [SnapshotTarget(shop_entity(PRODUCT, shop_key), seen=False), SnapshotTarget(PRODUCT, seen=False)]
+        outcome.pending.extend(sorted(self.jobs.record(
+            shop_key, "product", write.jobs,
+            {k: JobItem(k, hashes[k], dict(records[k])) for k in keys if k in queued}, targets)))
         for key in keys:
             res = by_key.get(key)
+            if res is None and key in queued:
+                continue
             if res is not None and res.success:
                 outcome.written.append(key)
                 if res.created:
@@ -230,11 +261,10 @@ class ProductSync:
             else:
                 message = res.message if res is not None else "no result returned"
                 outcome.failed[key] = message
-                run.quarantine("product", f"{shop_key}:{key}", "rejected_by_jetshop", message,
+                run.quarantine("product", f"{shop_key}:{key}", REJECTED_BY_SHOP, message,
                                payload=dict(records[key]))
         run.resolve("product", (f"{shop_key}:{k}" for k in outcome.written))
-        run.save(SHOP, shop_entity(PRODUCT, shop_key),
-                 ((k, run.record_hash(records[k]), None) for k in outcome.written), written=True)
+        run.save(SHOP, shop_entity(PRODUCT, shop_key), ((k, hashes[k], None) for k in outcome.written), written=True)
         return outcome
 
     def _upserts(self, shop_key: str, keys: Sequence[str], records: Mapping[str, Mapping[str, str]],

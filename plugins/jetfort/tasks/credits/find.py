@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jetfort.jetshop.errors import JetshopNotFound, JetshopUnreadableOrder
-from jetfort.jetshop.models import ShopOrder
 from jetfort.ledger.store import Record
 from jetfort.mapping.credits import credit_key
+from jetfort.shop.errors import ShopNotFound, ShopUnreadableOrder
+from jetfort.shop.models import ShopOrder
 from jetfort.tasks.orders.common import KIND as ORDER_KIND
 from jetfort.tasks.orders.common import LINKED_STATES, order_from, source_key
 from jetfort.tasks.runtime import TenantRuntime, Window
@@ -57,9 +57,9 @@ def find_candidates(runtime: TenantRuntime, shop_key: str, window: Window | None
                     order_numbers: Sequence[str] = (), *, dry_run: bool = False) -> list[Candidate]:
     """Orders modified in ``window`` (any status) or named, plus those with unfinished credit records,
     that the ledger links to a Fortnox document and that the shop cancelled or took goods back of."""
-    hook = runtime.jetshop(shop_key)
+    hook = runtime.shop(shop_key)
     found: dict[int, ShopOrder] = {}
-    unreadable: list[JetshopUnreadableOrder] = []
+    unreadable: list[ShopUnreadableOrder] = []
     if window is not None:
         for order in hook.iter_orders(modified_from=window.start, modified_to=window.end, unreadable=unreadable):
             found.setdefault(order.order_id, order)
@@ -72,10 +72,10 @@ def find_candidates(runtime: TenantRuntime, shop_key: str, window: Window | None
             continue
         try:
             order = hook.get_order(**ask)
-        except JetshopUnreadableOrder as problem:
+        except ShopUnreadableOrder as problem:
             unreadable.append(problem)
             continue
-        except JetshopNotFound:
+        except ShopNotFound:
             log.warning("shop %s: order %s not found in the shop", shop_key, ask)
             continue
         found[order.order_id] = order
@@ -103,7 +103,7 @@ def find_candidates(runtime: TenantRuntime, shop_key: str, window: Window | None
     return out
 
 
-def _unreadable(runtime: TenantRuntime, shop_key: str, problems: Sequence[JetshopUnreadableOrder],
+def _unreadable(runtime: TenantRuntime, shop_key: str, problems: Sequence[ShopUnreadableOrder],
                 found: Mapping[int, ShopOrder]) -> None:
     """A posted order the shop sends with a value jetfort cannot read: its returns and status cannot be
     known, so it is quarantined (event ``read``, reason ``unreadable_value``, the element named) and

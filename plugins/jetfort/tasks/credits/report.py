@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from jetfort.tasks.order_status.common import KIND_STATUS, PUSHED
+from jetfort.tasks.orders.common import KIND as ORDER_KIND
 
 if TYPE_CHECKING:
     from jetfort.tasks.credits.find import Candidate
@@ -45,8 +46,9 @@ def report_credited(runtime: TenantRuntime, c: Candidate, event: str) -> None:
     record = runtime.ledger.get(runtime.tenant, KIND_STATUS, key)
     if record is not None and record.state == PUSHED:
         return
-    runtime.jetshop(c.shop_key).set_order_status(c.current.order_id, action.jetshop_status,
-                                                 send_email=action.send_email)
+    link = runtime.ledger.get(runtime.tenant, ORDER_KIND, f"{c.shop_key}:{c.current.order_id}")
+    runtime.shop(c.shop_key).set_order_status(c.current.order_id, action.jetshop_status, send_email=action.send_email,
+                                              erp_reference=link.target_key if link else None)
     runtime.ledger.ensure_record(runtime.tenant, KIND_STATUS, key, state=PUSHED,
                                  detail={"jetshop_status": action.jetshop_status, "event": event})
     log.info("shop %s order %s: return %s credited → shop status %s", c.shop_key, c.current.order_number,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jetfort.errors import TransientError
+from jetfort.errors import PermanentError, TransientError
 from jetfort.ledger.store import Record
 from jetfort.tasks.runtime import TenantRuntime
 
@@ -19,6 +19,10 @@ UNMAPPED, SUPERSEDED, QUARANTINED = "unmapped", "superseded", "quarantined"
 #: capture record states
 CAPTURING, CAPTURED, BLOCKED, NOT_CAPTURABLE = "capturing", "captured", "blocked", "not_capturable"
 COUNTERS = ("pushed", "captured", "emails", "skipped", "quarantined")
+
+
+class StatusRunFailed(PermanentError):
+    """A shop's status push did not finish after its retries; the summary names the shop."""
 
 
 class StatusPushIncomplete(TransientError):

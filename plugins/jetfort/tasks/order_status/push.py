@@ -14,9 +14,9 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from jetfort.errors import TransientError
-from jetfort.jetshop.errors import JetshopError
 from jetfort.ledger.store import Record
 from jetfort.mapping import status as mapping
+from jetfort.shop.errors import ShopError
 from jetfort.tasks.order_status.common import (
     BLOCKED,
     CAPTURED,
@@ -38,9 +38,9 @@ from jetfort.tasks.order_status.common import (
 from jetfort.tasks.runtime import TenantRuntime
 
 if TYPE_CHECKING:
-    from jetfort.jetshop.hook import JetshopHook
-    from jetfort.jetshop.models import OrderStatus, ShopOrder
     from jetfort.rules import StatusAction
+    from jetfort.shop.interface import ShopBackend
+    from jetfort.shop.models import OrderStatus, ShopOrder
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ class _ShopPush:
         self.plan: list[str] = []
 
     @property
-    def hook(self) -> JetshopHook:
-        return self.rt.jetshop(self.shop_key)
+    def hook(self) -> ShopBackend:
+        return self.rt.shop(self.shop_key)
 
     def statuses(self) -> dict[int, OrderStatus]:
         if self._statuses is None:
@@ -199,7 +199,7 @@ class _ShopPush:
             shop_status = self.statuses().get(action.jetshop_status)
             if shop_status is not None and shop_status.captures_payment and action.jetshop_status not in self._warned:
                 self._warned.add(action.jetshop_status)
-                log.warning("shop %s: status %s (%s) captures payments by itself in Jetshop, but the status map "
+                log.warning("shop %s: status %s (%s) captures payments by itself in the shop, but the status map "
                             "says capture=false for %r; the shop will capture the whole authorisation",
                             self.shop_key, action.jetshop_status, shop_status.name, state)
         detail = {**(record.detail or {}), "jetshop_status": action.jetshop_status,
@@ -220,8 +220,9 @@ class _ShopPush:
             return  # another run took it
         try:
             result = self.hook.set_order_status(order_id, action.jetshop_status, tracking_number=tracking,
-                                                tracking_url=url, send_email=action.send_email, strict=False)
-        except JetshopError as exc:
+                                                tracking_url=url, send_email=action.send_email,
+                                                erp_reference=_erp_reference(facts), strict=False)
+        except ShopError as exc:
             if exc.retryable:
                 raise  # stays "pushing": checked against the shop before the next try
             self._quarantine(KIND_STATUS, skey, state, reason="status_refused", message=str(exc),
@@ -236,7 +237,7 @@ class _ShopPush:
             return
         hint = ("the payment was captured: refund or credit it in the shop/PSP, then resolve this entry"
                 if "captured" in result.message.lower() else
-                "check the shop order's status in Jetshop admin, then resolve this entry")
+                "check the shop order's status in the shop's admin, then resolve this entry")
         self._quarantine(KIND_STATUS, skey, state, reason="status_refused", message=result.message, hint=hint)
 
     def _count_push(self, state: str, action: StatusAction) -> None:
@@ -293,7 +294,9 @@ class _ShopPush:
                              message=f"document total {total} leaves nothing to capture",
                              hint="check the Fortnox document, then resolve this entry")
             return
-        result = self.hook.capture_payment(order_id, amount, strict=False)  # transient → stays in doubt
+        result = self.hook.capture_payment(order_id, amount, strict=False,  # transient → stays in doubt
+                                           erp_reference=_erp_reference(facts),
+                                           invoice_number=facts.get("invoice_number"))
         if result.success:
             self._captured(key, state, amount=result.captured_amount, capture_id=result.capture_id,
                            psp_reference=result.transaction_id, adopted=result.already_captured)
@@ -338,6 +341,11 @@ class _Planned:
 
     state: str
     detail: dict[str, Any] | None = None
+
+
+def _erp_reference(facts: Mapping[str, Any]) -> str | None:
+    """The Fortnox document jetfort posted for the order (the shop's ERP order number)."""
+    return (facts.get("link") or {}).get("number") or facts.get("document_number")
 
 
 def _decimal(value: Any) -> Decimal | None:

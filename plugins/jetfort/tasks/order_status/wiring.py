@@ -8,6 +8,7 @@ from airflow.sdk import task
 
 from jetfort.factory import tenant_of
 from jetfort.rules import TenantRules
+from jetfort.tasks.order_status.common import StatusRunFailed
 from jetfort.tasks.order_status.push import push_status
 from jetfort.tasks.order_status.read import read_changes
 from jetfort.tasks.order_status.summary import summarize
@@ -36,6 +37,9 @@ def build_order_status(rules: TenantRules) -> None:
         # item after the last one, which the API answers with a logged "XCom not found"
         result = summarize(tenant, read_result, list(pushes[:]), shops=shops)
         context["ti"].xcom_push(key="summary", value=result)
+        if result["shops_not_finished"]:  # the run shows failed, as the orders DAG's does
+            raise StatusRunFailed(f"tenant {tenant}: status push of shop(s) {', '.join(result['shops_not_finished'])} "
+                                  "did not finish — see push_status's log; a cleared task resumes where it stopped")
         return result
 
     changes = read()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jetfort.jetshop.models import StatusUpdate
+from jetfort.shop.models import StatusUpdate
 from jetfort.tasks.orders.common import (
     KIND,
     AcknowledgeIncomplete,
@@ -32,13 +32,13 @@ def acknowledge_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, 
     records = [r for r in found if r.state == "posted"]
     counts["acknowledged"] += sum(1 for r in found if r.state == "acknowledged"
                                   and step_in_run(ledger, tenant, r.source_key, run_id, ("acknowledge",)))
-    hook = runtime.jetshop(shop_key)
+    shop = runtime.shop(shop_key)
     failures: list[str] = []
     for start in range(0, len(records), ACK_CHUNK):
         chunk = records[start:start + ACK_CHUNK]
-        updates = [StatusUpdate(order_id=order_id_of(r.source_key), status_id=status,
+        updates = [StatusUpdate(order_id=order_id_of(r.source_key), status_id=status, erp_reference=r.target_key,
                                 comment=f"Fortnox {r.target_type} {r.target_key} (jetfort)") for r in chunk]
-        results = {res.order_id: res for res in hook.set_order_statuses(updates, strict=False)}
+        results = {res.order_id: res for res in shop.set_order_statuses(updates, strict=False)}
         done: list[dict[str, Any]] = []
         for record in chunk:
             answer = results.get(order_id_of(record.source_key))

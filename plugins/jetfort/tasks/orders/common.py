@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jetfort.errors import PermanentError, TransientError
-from jetfort.jetshop.models import ShopOrder
 from jetfort.ledger.store import Record
 from jetfort.rules import Channel, TenantRules
+from jetfort.shop.models import ShopOrder
 from jetfort.tasks.runtime import TenantRuntime
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,13 @@ def open_runtime(tenant: str) -> TenantRuntime:
 
 
 def channel_for(rules: TenantRules, shop_key: str, order: ShopOrder) -> Channel | None:
-    """The rules' channel an order belongs to: by Jetshop channel id, else an id-less channel of its currency."""
+    """The rules' channel an order belongs to: by the shop's channel id, else an id-less channel of its currency."""
     shop = next(s for s in rules.shops if s.key == shop_key)
     for channel in shop.channels:
-        if channel.jetshop_channel_id is not None and channel.jetshop_channel_id == order.channel_id:
+        if channel.order_channel_id is not None and channel.order_channel_id == order.channel_id:
             return channel
     for channel in shop.channels:
-        if channel.jetshop_channel_id is None and channel.currency == order.currency:
+        if channel.order_channel_id is None and channel.currency == order.currency:
             return channel
     return None
 

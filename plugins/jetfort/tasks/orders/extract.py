@@ -1,4 +1,8 @@
-"""Extract: the shop's released orders (window + unfinished ledger records), recorded as ``seen``.
+"""Extract: the shop's released orders (window + pushed + unfinished ledger records), recorded as ``seen``.
+
+* Orders the shop pushed to jetfort's receiver (Norce) are read from the ledger's inbox beside the
+  window's pull; an order that arrives both ways is one order (one ledger key), posted once. A pushed
+  order leaves the inbox only after this stage recorded it.
 
 * An order the shop sends with a value jetfort cannot read (``1,5`` as a quantity) is quarantined
   here, by itself, with the element and the text (reason ``unreadable_value``); the page's other
@@ -15,9 +19,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jetfort.jetshop.errors import JetshopNotFound, JetshopUnreadableOrder
-from jetfort.jetshop.models import ShopOrder
 from jetfort.ledger.store import Record
+from jetfort.shop.errors import ShopNotFound, ShopUnreadableOrder
+from jetfort.shop.models import ShopOrder
 from jetfort.tasks.orders.common import (
     DONE_STATES,
     KIND,
@@ -29,10 +33,11 @@ from jetfort.tasks.orders.common import (
     order_id_of,
     source_key,
 )
+from jetfort.tasks.orders.inbox import PushedOrders, mark_consumed, note_unusable, read_pushed
 from jetfort.tasks.runtime import TenantRuntime, Window, run_window
 
 if TYPE_CHECKING:
-    from jetfort.jetshop.hook import JetshopHook
+    from jetfort.shop.interface import ShopBackend
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +51,10 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
     leaves the cursor alone. ``dry_run`` records nothing: the result lists under ``fresh`` the
     orders a real run would (re)map, and the map stage reads them from the shop again."""
     rules, ledger, tenant = runtime.rules, runtime.ledger, runtime.tenant
-    hook = runtime.jetshop(shop_key)
+    hook = runtime.shop(shop_key)
     triggers = set(rules.orders.trigger_statuses_for(shop_key))
-    unreadable: list[JetshopUnreadableOrder] = []
+    unreadable: list[ShopUnreadableOrder] = []
+    pushed = PushedOrders(None)
     if order_numbers:
         window = None
         found = _orders_by_number(hook, shop_key, order_numbers, unreadable)
@@ -58,6 +64,10 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
         log.info("shop %s: window %s → %s (%s), trigger statuses %s", shop_key, window.start.isoformat(),
                  window.end.isoformat(), window.source, sorted(triggers))
         found = _orders_in_window(runtime, hook, shop_key, window, triggers, unreadable)
+        pushed = read_pushed(runtime, shop_key, hook)  # orders the shop pushed; a pulled copy wins
+        for order in pushed.orders:
+            found.setdefault(order.order_id, order)
+        unreadable.extend(pushed.unreadable)
 
     existing = ledger.get_many(tenant, KIND, [source_key(shop_key, order_id) for order_id in found])
     sorting = _Sorting(runtime, shop_key, triggers, run_id)
@@ -72,6 +82,7 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
                 "window": window.as_dict() if window else None, **unkeyed}
     ledger.ensure_records(tenant, KIND, sorting.fresh, state="seen")
     ledger.transition_many(tenant, KIND, sorting.changes)
+    _consume_pushed(runtime, shop_key, pushed)
     if window is not None and window.source != "params":  # a range run leaves the schedule's cursor
         previous = ledger.get_cursor(tenant, f"orders:{shop_key}")
         if previous is None or dt.datetime.fromisoformat(previous) < window.end:
@@ -80,7 +91,15 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
     return {**counts, "keys": keys, "window": window.as_dict() if window else None, **unkeyed}
 
 
-def _quarantine_unreadable(runtime: TenantRuntime, shop_key: str, problems: Sequence[JetshopUnreadableOrder],
+def _consume_pushed(runtime: TenantRuntime, shop_key: str, pushed: PushedOrders) -> None:
+    """Take the pushed orders extract has now recorded off the inbox; one without a readable id stays."""
+    keep = {ref: str(problem) for ref, problem in zip(pushed.unreadable_refs, pushed.unreadable, strict=True)
+            if problem.order_id is None}
+    note_unusable(runtime, shop_key, keep)
+    mark_consumed(runtime, shop_key, pushed.consumable(keep=keep))
+
+
+def _quarantine_unreadable(runtime: TenantRuntime, shop_key: str, problems: Sequence[ShopUnreadableOrder],
                            counts: dict[str, Any], run_id: str | None, dry_run: bool) -> dict[str, Any]:
     """Quarantine each order the shop sent with an unreadable value, by itself (reason ``unreadable_value``).
 
@@ -116,28 +135,28 @@ def _quarantine_unreadable(runtime: TenantRuntime, shop_key: str, problems: Sequ
     return {"unreadable": unkeyed} if unkeyed else {}
 
 
-def _orders_by_number(hook: JetshopHook, shop_key: str, order_numbers: Sequence[str],
-                      unreadable: list[JetshopUnreadableOrder]) -> dict[int, ShopOrder]:
+def _orders_by_number(hook: ShopBackend, shop_key: str, order_numbers: Sequence[str],
+                      unreadable: list[ShopUnreadableOrder]) -> dict[int, ShopOrder]:
     found: dict[int, ShopOrder] = {}
     for number in order_numbers:
         try:
             order = hook.get_order(order_number=str(number))
-        except JetshopNotFound:
+        except ShopNotFound:
             log.info("shop %s: order number %s not found (may be another shop's)", shop_key, number)
             continue
-        except JetshopUnreadableOrder as problem:
+        except ShopUnreadableOrder as problem:
             unreadable.append(problem)
             continue
         found[order.order_id] = order
     return found
 
 
-def _orders_in_window(runtime: TenantRuntime, hook: JetshopHook, shop_key: str, window: Window,
-                      triggers: set[int], unreadable: list[JetshopUnreadableOrder]) -> dict[int, ShopOrder]:
+def _orders_in_window(runtime: TenantRuntime, hook: ShopBackend, shop_key: str, window: Window,
+                      triggers: set[int], unreadable: list[ShopUnreadableOrder]) -> dict[int, ShopOrder]:
     found: dict[int, ShopOrder] = {}
     refused: set[int | None] = set()
     for status_id in sorted(triggers):
-        problems: list[JetshopUnreadableOrder] = []
+        problems: list[ShopUnreadableOrder] = []
         for order in hook.iter_orders(status_id=status_id, modified_from=window.start, modified_to=window.end,
                                       unreadable=problems):
             found.setdefault(order.order_id, order)
@@ -155,9 +174,9 @@ def _orders_in_window(runtime: TenantRuntime, hook: JetshopHook, shop_key: str, 
             continue
         try:
             found[order_id] = hook.get_order(order_id)
-        except JetshopUnreadableOrder as problem:
+        except ShopUnreadableOrder as problem:
             unreadable.append(problem)
-        except JetshopNotFound:
+        except ShopNotFound:
             log.warning("shop %s: order %s is in the ledger (%s) but gone from the shop",
                         shop_key, order_id, open_record.state)
     return found

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jetfort.jetshop.models import ShopOrder
 from jetfort.ledger.store import Record
 from jetfort.mapping.customers import plan_customer
 from jetfort.mapping.orders import FortnoxFacts, map_document
 from jetfort.mapping.problems import MappingProblem
+from jetfort.shop.models import ShopOrder
 from jetfort.tasks.orders.common import (
     KIND,
     LINKED_STATES,
@@ -146,8 +146,8 @@ def _orders_to_map(runtime: TenantRuntime, shop_key: str, records: Mapping[str, 
                    batch: Mapping[str, Any]) -> _Work:
     """A dry run's orders: extract recorded nothing, so they come from the shop again, as it has them."""
     todo = list(batch.get("fresh") or [])
-    hook = runtime.jetshop(shop_key)
-    work = _Work(todo, {key: hook.get_order(order_id_of(key)) for key in todo})
+    shop = runtime.shop(shop_key)
+    work = _Work(todo, {key: shop.get_order(order_id_of(key)) for key in todo})
     for key, record in records.items():  # claimed or linked by an earlier run: post/acknowledge go on
         if key not in work.orders and record is not None:
             work.dry_lines.append(plan_line(key, (record.detail or {}).get("order_number"),

@@ -1,10 +1,10 @@
-"""jetfort's own view of Jetshop data: pydantic v2 models with Decimal money and aware datetimes.
+"""jetfort's own view of shop data, whatever the backend: pydantic v2 models with Decimal money and aware datetimes.
 
-The hook converts SOAP payloads to and from these, so mapping, tasks and the ledger never see XML
-or the service's element names. Conventions:
+Every shop backend (Jetshop SOAP, Norce Commerce) converts its payloads to and from these, so mapping,
+tasks and the ledger never see XML, JSON field names or the service's element names. Conventions:
 
 * money is ``Decimal`` (the service sends 4 decimals); VAT rates are fractions (``Decimal("0.25")``);
-* datetimes are timezone-aware (the service's zone-less local times are read in the shop's
+* datetimes are timezone-aware (a service's zone-less local times are read in the shop's
   timezone, Europe/Stockholm by default);
 * ``None`` means "not given" on input models: only fields that are set are sent (partial update).
 """
@@ -130,7 +130,7 @@ class Payment(_Model):
 
 
 class ShopOrder(_Model):
-    """A Jetshop order with everything the Fortnox side needs, in jetfort's terms."""
+    """A shop order with everything the Fortnox side needs, in jetfort's terms."""
 
     shop_id: str
     order_id: int
@@ -213,6 +213,8 @@ class StatusUpdate(_Model):
     carrier: str | None = None
     send_email: bool = False
     comment: str | None = None
+    erp_reference: str | None = Field(
+        default=None, description="the Fortnox document number (Norce's ErpOrderNo); Jetshop notes it in the comment")
 
 
 class StatusUpdateResult(_Model):
