@@ -197,6 +197,17 @@ def _admin_routes(app: FastAPI, sb: NorceSandbox) -> None:
                              "slug": seeding.SLUG, "environment": seeding.ENVIRONMENT,
                              "application_id": seeding.APPLICATION_ID, "account_id": seeding.ACCOUNT_ID})
 
+    @app.get("/_sandbox/secrets")
+    def secrets() -> JSONResponse:
+        """Every secret the sandbox knows (client secret, access tokens issued, the push login's password),
+        for tests that search logs and databases for leaks."""
+        with sb.lock:
+            found = [("client secret", seeding.CLIENT_SECRET), *(("access token", token) for token in sb.tokens)]
+            target = sb.pusher.target
+            if target is not None and target.password:
+                found.append(("push password", target.password))
+        return JSONResponse({"secrets": [value for _, value in found], "kinds": [kind for kind, _ in found]})
+
     @app.get("/_sandbox/modelled")
     def modelled() -> JSONResponse:
         return JSONResponse([m.as_dict() for m in MODELLED])

@@ -110,6 +110,10 @@ class Stack:
         return f"http://127.0.0.1:{self.ports['JETFORT_JETSHOP_PORT']}"
 
     @property
+    def norce_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['JETFORT_NORCE_PORT']}"
+
+    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['JETFORT_UI_PORT']}"
 
@@ -138,8 +142,8 @@ def stack_pids(stack: Stack) -> list[int]:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    names = ("JETFORT_UI_PORT", "JETFORT_FORTNOX_PORT", "JETFORT_JETSHOP_PORT", "JETFORT_LOG_PORT",
-             "JETFORT_TRIGGER_LOG_PORT")
+    names = ("JETFORT_UI_PORT", "JETFORT_FORTNOX_PORT", "JETFORT_JETSHOP_PORT", "JETFORT_NORCE_PORT",
+             "JETFORT_LOG_PORT", "JETFORT_TRIGGER_LOG_PORT")
     # not under pytest's basetemp: every pytest session that starts chmods that tree to 0700, and run
     # as root the stack's PostgreSQL (user embedded_postgres) must keep traversing to its data directory
     base = Path(tempfile.mkdtemp(prefix="jetfort-newcomer-"))
@@ -249,6 +253,9 @@ def secret_values(stack: Stack) -> dict[str, str]:
         found[f"fortnox secret #{i} ({issued['kinds'][i]})"] = value
     for shop in httpx.get(f"{stack.jetshop_url}/_sandbox/shops", timeout=60).raise_for_status().json():
         found[f"shop password {shop['shop_id']}"] = shop["password"]
+    norce = httpx.get(f"{stack.norce_url}/_sandbox/secrets", timeout=60).raise_for_status().json()
+    for i, value in enumerate(norce["secrets"]):
+        found[f"norce secret #{i} ({norce['kinds'][i]})"] = value
     for key, value in stack.airflow_env.items():
         if key.endswith(("SECRET_KEY", "FERNET_KEY", "JWT_SECRET")) and value:
             found[key] = value

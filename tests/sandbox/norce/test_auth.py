@@ -140,3 +140,12 @@ def test_credentials_in_a_basic_header_are_not_read(base_url: str) -> None:
                              auth=("jetfort-demo", "norce-demo-secret"), timeout=10)
     assert response.status_code == 400
     assert response.json() == {"error": "invalid_client"}
+
+
+def test_every_secret_is_listed_for_leak_searches(sb: NorceSandbox, base_url: str) -> None:
+    token = fetch_token(base_url).json()["access_token"]
+    sb.set_push_target("http://127.0.0.1:9/orders", "norce-push", "push-password-123")
+    listed = requests.get(f"{base_url}/_sandbox/secrets", timeout=10).json()
+    found = dict(zip(listed["secrets"], listed["kinds"], strict=True))
+    assert found == {"norce-demo-secret": "client secret", token: "access token",
+                     "push-password-123": "push password"}
