@@ -1,8 +1,11 @@
-"""Run an ASGI app on a loopback port in a background thread (tests, bench, demo)."""
+"""Run an ASGI app on a loopback port in a background thread (tests, bench, demo); drop a connection."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from starlette.requests import Request
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -41,3 +45,18 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None, 
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+async def abort_connection(request: Request) -> None:
+    """Close the request's TCP connection with a RST and no HTTP answer (the client sees a connection
+    error): the sandboxes' "reset" and "answer lost after the work" faults. Needs uvicorn's protocol."""
+    owner = getattr(request.receive, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is None:
+        raise RuntimeError("cannot reach the connection's transport to abort it (serve with uvicorn)")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await asyncio.sleep(0)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import socket
-import struct
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,6 +18,7 @@ from sandbox.jetshop import live as live_mode
 from sandbox.jetshop import seed as seeding
 from sandbox.jetshop.modelled import MODELLED_OPERATIONS
 from sandbox.jetshop.state import JetshopSandbox
+from sandbox.server import abort_connection
 
 ENDPOINT = "/Webservice20/v3.0/webservice.asmx"
 
@@ -93,16 +91,7 @@ def _basic_auth(request: Request) -> tuple[str | None, str | None]:
 
 async def _abort(request: Request) -> Response:
     """Close the TCP connection with a RST and no HTTP response (client sees a ConnectionError)."""
-    owner = getattr(request.receive, "__self__", None)
-    transport = getattr(owner, "transport", None)
-    if transport is None:  # not served by uvicorn's protocol classes
-        raise RuntimeError("cannot reach the connection's transport to abort it")
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-    await asyncio.sleep(0)
+    await abort_connection(request)
     await asyncio.sleep(0)
     return Response(status_code=204)  # never reaches the wire: the connection is gone
 

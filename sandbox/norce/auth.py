@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import secrets
-import socket
-import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +21,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from sandbox.faults import Fault
+from sandbox.server import abort_connection
 
 if TYPE_CHECKING:
     from sandbox.norce.state import NorceSandbox
@@ -208,20 +206,6 @@ async def finish(request: Request, response: Response) -> Response:
     if getattr(request.state, "fault", None) is Fault.DROP_AFTER_COMMIT:
         await abort_connection(request)
     return response
-
-
-async def abort_connection(request: Request) -> None:
-    """Close the TCP connection with a RST and no HTTP answer (the client sees a connection error)."""
-    owner = getattr(request.receive, "__self__", None)
-    transport = getattr(owner, "transport", None)
-    if transport is None:
-        raise RuntimeError("cannot reach the connection's transport to abort it (serve with uvicorn)")
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-    await asyncio.sleep(0)
 
 
 def install_fault_handler(app: FastAPI) -> None:

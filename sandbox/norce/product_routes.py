@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sandbox.norce.auth import apply_faults, connect_application_id, finish, require_bearer
 from sandbox.norce.catalog import NorceCatalog
 from sandbox.norce.catalog_wire import OPERATIONS, BodyError, HeaderError, parse_body, parse_header
+from sandbox.norce.jobs import Job
 from sandbox.norce.orders import ConnectError
 
 CONNECT = "/commerce/connect/4.0"
@@ -107,26 +108,24 @@ def _job_id(request: Request) -> int | Response:
 
 
 def _job_routes(app: FastAPI, catalog: NorceCatalog) -> None:
-    async def job_get(request: Request) -> Response:
+    async def find(request: Request) -> Job | Response:
+        """The job the ``id`` parameter names, or the error answer (after faults and the bearer check)."""
         await apply_faults(request)
         require_bearer(request)
         job_id = _job_id(request)
         if isinstance(job_id, Response):
             return job_id
         job = catalog.job(job_id)
-        if job is None:
-            return _error(404, f"Job {job_id} was not found.")
-        return await finish(request, JSONResponse(job.dto()))
+        return _error(404, f"Job {job_id} was not found.") if job is None else job
+
+    async def job_get(request: Request) -> Response:
+        job = await find(request)
+        return job if isinstance(job, Response) else await finish(request, JSONResponse(job.dto()))
 
     async def job_log(request: Request) -> Response:
-        await apply_faults(request)
-        require_bearer(request)
-        job_id = _job_id(request)
-        if isinstance(job_id, Response):
-            return job_id
-        job = catalog.job(job_id)
-        if job is None:
-            return _error(404, f"Job {job_id} was not found.")
+        job = await find(request)
+        if isinstance(job, Response):
+            return job
         return await finish(request, JSONResponse([entry.dto() for entry in job.logs]))
 
     async def ping(request: Request) -> Response:

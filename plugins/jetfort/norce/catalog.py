@@ -374,26 +374,26 @@ def price_list_codes(client: ConnectClient) -> set[str] | None:
         return None
 
 
-def known_skus(client: ConnectClient, articles: Sequence[str]) -> set[str]:
-    """The articles Norce has a SKU of (Query ``Products/ProductSkus``)."""
-    found: set[str] = set()
+def _sku_rows(client: ConnectClient, articles: Sequence[str], select: str) -> Iterator[dict[str, Any]]:
+    """The Query ``Products/ProductSkus`` rows of these articles (``$select``), in chunks of part numbers."""
     for chunk in _chunks(list(articles), LOOKUP_CHUNK):
         condition = " or ".join(f"PartNo eq {odata_text(a)}" for a in chunk)
-        for page in client.query_pages(PRODUCT_ENTITY, {"$filter": condition, "$select": "PartNo"}):
-            found |= {row["PartNo"] for row in page if isinstance(row.get("PartNo"), str)}
-    return found
+        for page in client.query_pages(PRODUCT_ENTITY, {"$filter": condition, "$select": select}):
+            yield from (row for row in page if isinstance(row.get("PartNo"), str))
+
+
+def known_skus(client: ConnectClient, articles: Sequence[str]) -> set[str]:
+    """The articles Norce has a SKU of."""
+    return {row["PartNo"] for row in _sku_rows(client, articles, "PartNo")}
 
 
 def vat_rates(client: ConnectClient, articles: Sequence[str]) -> dict[str, Decimal]:
     """Each article's VAT rate (fraction) as Norce holds it; articles Norce does not know are left out."""
     rates: dict[str, Decimal] = {}
-    for chunk in _chunks(list(articles), LOOKUP_CHUNK):
-        condition = " or ".join(f"PartNo eq {odata_text(a)}" for a in chunk)
-        for page in client.query_pages(PRODUCT_ENTITY, {"$filter": condition, "$select": "PartNo,VatRate"}):
-            for row in page:
-                rate = _row_number(row, "VatRate", str(row.get("PartNo")))
-                if isinstance(row.get("PartNo"), str) and rate is not None:
-                    rates[row["PartNo"]] = rate / 100
+    for row in _sku_rows(client, articles, "PartNo,VatRate"):
+        rate = _row_number(row, "VatRate", row["PartNo"])
+        if rate is not None:
+            rates[row["PartNo"]] = rate / 100
     return rates
 
 

@@ -54,7 +54,7 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
     hook = runtime.shop(shop_key)
     triggers = set(rules.orders.trigger_statuses_for(shop_key))
     unreadable: list[ShopUnreadableOrder] = []
-    pushed = PushedOrders(None)
+    pushed: PushedOrders | None = None  # a run for given order numbers reads no inbox
     if order_numbers:
         window = None
         found = _orders_by_number(hook, shop_key, order_numbers, unreadable)
@@ -82,7 +82,8 @@ def extract_shop(runtime: TenantRuntime, shop_key: str, *, context: Mapping[str,
                 "window": window.as_dict() if window else None, **unkeyed}
     ledger.ensure_records(tenant, KIND, sorting.fresh, state="seen")
     ledger.transition_many(tenant, KIND, sorting.changes)
-    _consume_pushed(runtime, shop_key, pushed)
+    if pushed is not None:
+        _consume_pushed(runtime, shop_key, pushed)
     if window is not None and window.source != "params":  # a range run leaves the schedule's cursor
         previous = ledger.get_cursor(tenant, f"orders:{shop_key}")
         if previous is None or dt.datetime.fromisoformat(previous) < window.end:

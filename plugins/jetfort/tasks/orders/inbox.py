@@ -36,7 +36,7 @@ class PushedOrders:
     maps a readable order's id to its row's ref, ``unreadable_refs`` is parallel to ``unreadable``.
     """
 
-    conn_id: str | None
+    conn_id: str
     orders: list[ShopOrder] = field(default_factory=list)
     unreadable: list[ShopUnreadableOrder] = field(default_factory=list)
     unreadable_refs: list[str] = field(default_factory=list)
