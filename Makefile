@@ -28,7 +28,7 @@ JETFORT_LOG_PORT ?= 8793
 JETFORT_TRIGGER_LOG_PORT ?= 8794
 export JETFORT_UI_PORT JETFORT_FORTNOX_PORT JETFORT_JETSHOP_PORT JETFORT_NORCE_PORT JETFORT_LOG_PORT JETFORT_TRIGGER_LOG_PORT
 
-.PHONY: install demo test test-distributed lint up down status bench soak clean constraints
+.PHONY: install install-browser demo test test-distributed lint up down status bench soak clean constraints
 
 $(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS) pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,14 @@ $(STAMP): requirements.txt requirements-dev.txt $(CONSTRAINTS) pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+# The browser test's browser: the system's Chromium (Debian's `chromium`), installed with apt-get when
+# missing. Playwright drives it through its path and never downloads a browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+install-browser:
+	@test -x $(CHROMIUM) || { echo "installing chromium (apt-get) for the browser test"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) || { echo "no Chromium at $(CHROMIUM) after apt-get install chromium" >&2; exit 1; }
 
 demo: install
 	$(BIN)/python -m sandbox.demo
@@ -51,8 +59,9 @@ test: lint
 
 # Airflow's CeleryExecutor topology without containers (the docker-compose.yaml shape). Needs
 # PostgreSQL and Redis; .ci/run starts them and exports JETFORT_TEST_POSTGRES_URL / _REDIS_URL.
-test-distributed: install
-	JETFORT_DISTRIBUTED=1 $(BIN)/python -m pytest tests/distributed -s -p no:cacheprovider $(PYTEST_ARGS)
+# tests/browser: the jetfort page in the system's Chromium (Playwright) on a `make up` stack.
+test-distributed: install install-browser
+	JETFORT_DISTRIBUTED=1 JETFORT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/distributed tests/browser -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # Embedded PostgreSQL, the sandboxes (Fortnox, Jetshop, Norce) and Airflow (LocalExecutor) under one supervisor; see sandbox/stack.py.
 up: install

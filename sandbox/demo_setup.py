@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from jetfort.rules import parse_tenant
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_TENANTS = REPO / "include" / "mappings" / "tenants"
 SOAP_PATH = "/Webservice20/v3.0/webservice.asmx"
@@ -132,6 +134,7 @@ def provision(fortnox_url: str, jetshop_url: str, *, company_name: str = "Demo C
                 "refresh_token": company["refresh_token"],
                 "auth_url": f"{fortnox_url}/oauth-v1/token",
                 "company": f"{fortnox_conn_id}-{company['tenant_id']}",
+                "events_url": events_url(fortnox_url),  # the sandbox's Fortnox WebSocket (topics-v1)
                 **({"rate_window": rate_window} if rate_window is not None else {}),
             },
         }
@@ -257,10 +260,25 @@ def store_tenant_variables(tenants: Mapping[str, str]) -> None:
         raise SystemExit(f"airflow variables import failed: {(done.stdout + done.stderr).strip()[-800:]}")
 
 
+def events_url(fortnox_url: str) -> str:
+    """The Fortnox sandbox's WebSocket endpoint (same port as its REST API)."""
+    scheme, _, rest = fortnox_url.rstrip("/").partition("://")
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/topics-v1"
+
+
+def with_events(text: str) -> str:
+    """A tenant's rules with Fortnox events on: the catalog DAG always, the status DAG where the rules
+    run it (status_map on, as in erp and combo)."""
+    rules = json.loads(text)
+    status = parse_tenant("events_check", text).status_map.enabled
+    rules["events"] = {**rules.get("events", {}), "enabled": True, "status": status, "catalog": True}
+    return json.dumps(rules, ensure_ascii=False, indent=2)
+
+
 def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | None = None,
               extra_connections: dict[str, dict[str, Any]] | None = None,
               company_per_tenant: bool = False, norce_url: str | None = None,
-              norce_receiver: str | None = None) -> SandboxEnvironment:
+              norce_receiver: str | None = None, events: bool = False) -> SandboxEnvironment:
     """Write the connections and tenant Variables into the Airflow metastore (idempotent: a second
     call replaces them, pointing the Fortnox connection at a newly provisioned sandbox company).
 
@@ -272,9 +290,13 @@ def configure(*, fortnox_url: str, jetshop_url: str, tenants: dict[str, str] | N
     ``norce_url``: the Norce sandbox; adds :func:`norce_connections` (one set, shared by the tenants).
     ``norce_receiver``: the order receiver's URL (:func:`norce_receiver_url`) the sandbox then pushes
     new orders to, with the receiver connection's login.
+    ``events``: every tenant's status and catalog DAGs also run on the sandbox's Fortnox events
+    (:func:`with_events`; the Fortnox connections name the sandbox's WebSocket in ``events_url``).
     No secret is passed on a command line, printed or logged.
     """
     chosen = example_tenants() if tenants is None else dict(tenants)
+    if events:
+        chosen = {tenant_id: with_events(text) for tenant_id, text in chosen.items()}
     if company_per_tenant and chosen:
         envs = {}
         for tenant_id, text in sorted(chosen.items()):

@@ -60,6 +60,8 @@ from sandbox.supervisor import (
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 ADMIN = "admin"
+#: a read-only Airflow user (role Viewer): sees the DAGs and the jetfort page, may not act
+VIEWER = "viewer"
 METADATA_DB = "airflow"
 LEDGER_DB = "jetfort_ledger"
 #: what the sandboxes are started with (``--live``: new shop orders keep arriving, documents move on)
@@ -166,8 +168,10 @@ def ensure_admin_password(layout: Layout) -> None:
         current = dict(json.loads(path.read_text())) if not path.stat().st_mode & 0o077 else {}
     except (OSError, ValueError):
         current = {}
-    if not current.get(ADMIN):
-        current[ADMIN] = secrets.token_urlsafe(16)
+    missing = [user for user in (ADMIN, VIEWER) if not current.get(user)]
+    for user in missing:
+        current[user] = secrets.token_urlsafe(16)
+    if missing:
         write_private(path, json.dumps(current) + "\n")
 
 
@@ -200,7 +204,7 @@ def stack_env(layout: Layout, keys: dict[str, str], metadata_url: str, ledger_ur
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{layout.api_url}/execution/",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(layout.log_port),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(layout.trigger_log_port),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin,{VIEWER}:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(layout.password_file),
         "JETFORT_LEDGER_URL": ledger_url,
         "JETFORT_LEDGER_SECRET_KEY": keys["ledger_secret_key"],
@@ -398,7 +402,8 @@ def configure(layout: Layout, ledger_url: str, ledger_key: str) -> None:
               "extra": {"url": ledger_url, "secret_key": ledger_key}}
     demo_setup.configure(fortnox_url=layout.sandbox_url("fortnox"), jetshop_url=layout.sandbox_url("jetshop"),
                          norce_url=layout.sandbox_url("norce"), extra_connections={"jetfort_ledger": ledger},
-                         company_per_tenant=True, norce_receiver=demo_setup.norce_receiver_url(layout.api_url))
+                         company_per_tenant=True, norce_receiver=demo_setup.norce_receiver_url(layout.api_url),
+                         events=True)  # status and catalog DAGs run on the Fortnox sandbox's events too
 
 
 def _step(text: str) -> None:
@@ -483,7 +488,8 @@ def up(layout: Layout) -> int:
     print(f"\nthe jetfort stack is up ({time.monotonic() - t0:.0f} s); {len(wanted)} demo tenant DAGs listed"
           + (f", PAUSED: {', '.join(paused)}" if paused else ", none paused"))
     print_table(layout)
-    print(f"\nAirflow UI:  {layout.ui_url}   user: {ADMIN}   password: in {layout.password_file} (yours only)")
+    print(f"\nAirflow UI:  {layout.ui_url}   users: {ADMIN}, {VIEWER} (read-only)   passwords: in "
+          f"{layout.password_file} (yours only)")
     print(f"Airflow CLI: source {layout.env_file}   then e.g.  .venv/bin/airflow dags list")
     print("status:      make status        stop everything: make down")
     return 0

@@ -3,7 +3,8 @@
 A file in ``dags/`` calls :func:`tenant_dags` with the flow part it wires and a function that
 adds the tasks; this module adds what every jetfort DAG has in common: the id
 ``jetfort__<tenant>__<part>``, a data-interval timetable (so windows and backfills mean
-something), tags, ``doc_md``, retries with backoff and a retry policy that fails fast on
+something; with Fortnox events on, or'ed with the event assets, see :mod:`jetfort.assets`, and a last
+task ``commit_events``), tags, ``doc_md``, retries with backoff and a retry policy that fails fast on
 permanent errors, the failure notifier, and a cap on a run's concurrent tasks.
 
 Rules are read once per parse and nothing here touches the network. A tenant whose rules do not
@@ -21,7 +22,9 @@ from typing import Any
 from airflow.sdk import DAG, CronDataIntervalTimetable, ExceptionRetryPolicy, Param, RetryRule
 from airflow.sdk.definitions.retry_policy import RetryAction
 
+from jetfort.assets import schedule_for
 from jetfort.rules import RulesError, TenantRules
+from jetfort.tasks.events_commit import add_commit_events
 from jetfort.tasks.notify import FailureNotifier
 from jetfort.tenants import load_tenants_from_airflow
 
@@ -109,7 +112,7 @@ def tenant_dags(
         timetable = CronDataIntervalTimetable(cron, timezone=rules.schedules.timezone) if cron else None
         with DAG(
             dag_id=dag_id(tenant_id, part),
-            schedule=timetable,
+            schedule=schedule_for(rules, part, timetable),
             start_date=START_DATE,
             catchup=False,
             max_active_runs=1,
@@ -122,6 +125,9 @@ def tenant_dags(
             dagrun_timeout=dt.timedelta(hours=6),
         ) as dag:
             build(rules)
+            purpose = rules.events_purpose(part)
+            if purpose is not None:  # the run's Fortnox events count as handled only if all else succeeded
+                add_commit_events(dag, tenant_id, purpose)
         dags[dag.dag_id] = dag
     return dags
 

@@ -31,6 +31,8 @@ from .resources import (
     warehouse,
 )
 from .web import dumps
+from .ws_routes import EventsMiddleware
+from .ws_routes import router as events_router
 
 
 class FortnoxApp(FastAPI):
@@ -90,6 +92,8 @@ def create_app(seed: int = 1, *, rate_limit: int = 25, rate_window: float = 5.0,
 
     app.include_router(oauth_router)
     app.include_router(admin_router)
+    app.include_router(events_router)  # WebSocket /topics-v1 and /_sandbox/events/...
+    app.add_middleware(EventsMiddleware)  # events after every write (see .events)
     for router in (registers.router, documents.order_router, documents.invoice_router, credits.router,
                    payments.router, prices.router, company.router, warehouse.router, euvat.router, purchaseorders.router):
         app.include_router(router)

@@ -15,6 +15,7 @@ from typing import Any
 from sandbox.faults import FaultInjector, FaultPlan
 
 from . import seed as seeding
+from .events import EventHub
 from .oauth import ALL_SCOPES, OAuthServer
 from .ratelimit import SlidingWindowLimiter
 from .state import Clock, Company
@@ -53,6 +54,7 @@ class FortnoxSandbox:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=200_000)
         self._lock = threading.RLock()
         self._next_tenant = 1000 + seed * 100
+        self.events = EventHub(self)  # the WebSocket events' logs and knobs (see .events)
         self.default = self._default_company()
 
     # --- companies and clients ---------------------------------------------------------------------
@@ -71,6 +73,7 @@ class FortnoxSandbox:
                               seeding.organisation_number(tenant_id), self.clock)
             seeding.populate(company, self.seed if seed is None else seed, empty=empty)
             self.companies[tenant_id] = company
+            self.events.baseline(company)  # seeded data is there already: no events for it
             if client_id is None or client_id not in self.oauth.clients:
                 client = self.oauth.add_client(client_id, client_secret, redirect_uri, scopes)
             else:
@@ -142,3 +145,4 @@ class FortnoxSandbox:
             self.limiter.reset()
             self.clear_faults()
             self.request_log.clear()
+            self.events.reset()

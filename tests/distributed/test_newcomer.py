@@ -36,7 +36,8 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -118,10 +119,13 @@ class Stack:
         return f"http://127.0.0.1:{self.ports['JETFORT_UI_PORT']}"
 
     def admin_password(self) -> str:
+        return self.password("admin")
+
+    def password(self, user: str) -> str:
         files = sorted(self.home.glob("simple_auth_manager_passwords.json*"))
         assert files, f"no password file under {self.home}"
         assert files[0].stat().st_mode & 0o077 == 0, f"{files[0]} is readable by others"
-        return str(json.loads(files[0].read_text())["admin"])
+        return str(json.loads(files[0].read_text())[user])
 
 
 def stack_pids(stack: Stack) -> list[int]:
@@ -140,28 +144,39 @@ def stack_pids(stack: Stack) -> list[int]:
     return sorted(found)
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    names = ("JETFORT_UI_PORT", "JETFORT_FORTNOX_PORT", "JETFORT_JETSHOP_PORT", "JETFORT_NORCE_PORT",
-             "JETFORT_LOG_PORT", "JETFORT_TRIGGER_LOG_PORT")
+PORT_NAMES = ("JETFORT_UI_PORT", "JETFORT_FORTNOX_PORT", "JETFORT_JETSHOP_PORT", "JETFORT_NORCE_PORT",
+              "JETFORT_LOG_PORT", "JETFORT_TRIGGER_LOG_PORT")
+
+
+@contextmanager
+def running_stack(prefix: str, figures: dict[str, Any], *, make: Callable[[Path, dict[str, int]], Stack] = Stack,
+                  keep: Callable[[], bool] = lambda: False) -> Iterator[Any]:
+    """``make up`` on its own AIRFLOW_HOME and free ports, ``make down`` afterwards. Its directory is
+    removed unless something was left running or ``keep()`` says so (then its path is printed)."""
     # not under pytest's basetemp: every pytest session that starts chmods that tree to 0700, and run
     # as root the stack's PostgreSQL (user embedded_postgres) must keep traversing to its data directory
-    base = Path(tempfile.mkdtemp(prefix="jetfort-newcomer-"))
-    made = Stack(base / "airflow", {name: free_port() for name in names})
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    made = make(base / "airflow", {name: free_port() for name in PORT_NAMES})
     started = time.monotonic()
     up = made.make("up", timeout=900)
-    FIGURES["make up (s)"] = round(time.monotonic() - started)
+    figures["make up (s)"] = round(time.monotonic() - started)
     try:
         assert up.returncode == 0, f"make up failed:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
         yield made
     finally:
         down = made.make("down", timeout=180)
         print(down.stdout[-2000:], down.stderr[-2000:])
-        print("\nnewcomer figures:\n" + "\n".join(f"  {k}: {v}" for k, v in FIGURES.items()))
-        if down.returncode == 0 and not stack_pids(made):
+        print(f"\n{prefix.strip('-')} figures:\n" + "\n".join(f"  {k}: {v}" for k, v in figures.items()))
+        if down.returncode == 0 and not stack_pids(made) and not keep():
             shutil.rmtree(base, ignore_errors=True)
         else:
             print(f"left for inspection: {base}")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with running_stack("jetfort-newcomer-", FIGURES) as made:
+        yield made
 
 
 def api_client(stack: Stack) -> Any:
@@ -247,7 +262,7 @@ def transferred(stack: Stack, ids: list[int]) -> int:
 
 def secret_values(stack: Stack) -> dict[str, str]:
     """Every secret the stack holds, read from where it was made (the sandboxes, the env file)."""
-    found: dict[str, str] = {"admin password": stack.admin_password()}
+    found: dict[str, str] = {"admin password": stack.admin_password(), "viewer password": stack.password("viewer")}
     issued = httpx.get(f"{stack.fortnox_url}/_sandbox/secrets", timeout=60).raise_for_status().json()
     for i, value in enumerate(issued["secrets"]):
         found[f"fortnox secret #{i} ({issued['kinds'][i]})"] = value

@@ -55,7 +55,7 @@ M = TypeVar("M", bound=FortnoxModel)
 
 #: extra keys that are jetfort settings, never HTTP headers
 JETFORT_EXTRA_KEYS = frozenset({"refresh_token", "tenant_id", "auth_url", "company", "budget",
-                                "client_secret", "client_id", "refresh_margin", "rate_window"})
+                                "client_secret", "client_id", "refresh_margin", "rate_window", "events_url"})
 MAX_PAGE_SIZE = 500
 #: answers from a proxy that stopped waiting: the request may have been processed behind it
 GATEWAY_TIMEOUTS = frozenset({502, 504})

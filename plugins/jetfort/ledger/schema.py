@@ -141,3 +141,45 @@ shop_inbox = sa.Table(
     sa.UniqueConstraint("shop", "ref"),
     sa.Index(None, "shop", "consumed_at"),
 )
+
+#: Fortnox WebSocket offsets safe to resume from, per stream (one per Fortnox app and events URL) and
+#: topic: the offset of the last event before the earliest one whose DAG run has not succeeded yet.
+#: Offsets are opaque strings (never compared). Written only by jetfort.events.
+event_offsets = sa.Table(
+    "event_offsets",
+    metadata,
+    sa.Column("stream", sa.String(300), primary_key=True),
+    sa.Column("topic", sa.String(100), primary_key=True),
+    sa.Column("offset", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+#: Event batches whose DAG run succeeded (written by the run's last task), read by the event stream to
+#: move ``event_offsets`` on.
+event_applied = sa.Table(
+    "event_applied",
+    metadata,
+    sa.Column("batch", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(40), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("applied_at", TS, nullable=False),
+    sa.Index(None, "applied_at"),
+)
+
+#: Quarantine entries a person dismissed from the jetfort page, with who, when and why. The entry stays
+#: dismissed while the flow quarantines it again for the same reason, field and code (written by jetfort.ui).
+quarantine_notes = sa.Table(
+    "quarantine_notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("source_key", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(200)),
+    sa.Column("code", sa.String(40)),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("by", sa.String(250), nullable=False),
+    sa.Column("at", TS, nullable=False),
+    sa.Index(None, "tenant", "kind", "source_key"),
+)

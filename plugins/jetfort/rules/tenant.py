@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, StringConstraints, field_va
 from jetfort.rules.catalog import CatalogRules
 from jetfort.rules.credits import CreditRules
 from jetfort.rules.errors import Problems, duplicate_problems
+from jetfort.rules.events import EVENT_PARTS, EventRules
 from jetfort.rules.notifications import NotificationRules
 from jetfort.rules.orders import OrderRules
 from jetfort.rules.plans import FEATURE_LABELS, PlanOverrides, minimum_plan, plan_table
@@ -66,6 +67,7 @@ class TenantRules(RulesModel):
     plugins: list[PluginSpec] = Field(default_factory=list)
     notifications: NotificationRules = Field(default_factory=lambda: NotificationRules())
     vat: VatRules = Field(default_factory=lambda: VatRules())
+    events: EventRules = Field(default_factory=lambda: EventRules())
 
     _tenant_id: str | None = PrivateAttr(None)
 
@@ -99,6 +101,7 @@ class TenantRules(RulesModel):
         problems += self._check_prices_and_stock()
         problems += self._check_plugins()
         problems += self._check_plan()
+        problems += self._check_events()
         if problems:
             raise Problems(problems)
         return self
@@ -209,7 +212,22 @@ class TenantRules(RulesModel):
                 )
         return problems
 
+    def _check_events(self) -> list[tuple[str, str]]:
+        if not self.events.enabled:
+            return []
+        if not self.events.purposes():
+            return [("events.enabled", "events are on, but neither events.status nor events.catalog is")]
+        if self.events.status and not self.status_map.enabled:
+            return [("events.status", "the order-status DAG is off (status_map.enabled is false); "
+                                      "set events.status to false or turn status_map on")]
+        return []
+
     # -- helpers the DAG factory and tasks use ------------------------------------------------
+
+    def events_purpose(self, part: str) -> str | None:
+        """The Fortnox events purpose that drives DAG ``part`` of this tenant, or None (no events)."""
+        purpose = EVENT_PARTS.get(part)
+        return purpose if purpose in self.events.purposes() else None
 
     @property
     def tenant_id(self) -> str | None:

@@ -31,6 +31,7 @@ from typing import Any
 from airflow.sdk import get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
+from jetfort.assets import posted_outlets
 from jetfort.factory import tenant_of
 from jetfort.rules import TenantRules
 from jetfort.tasks import preflight as checks
@@ -139,10 +140,7 @@ def build_orders(rules: TenantRules) -> None:
             rt, batch["shop"], batch, dry_run=params.dry_run, fresh_facts=bool(params.order_numbers),
             run_id=ctx.get("run_id")))
 
-    @task(task_id="post", map_index_template="{{ shop_key }}")
-    def post(batch: dict[str, Any]) -> dict[str, Any]:
-        return run_stage("post", batch["shop"], lambda rt, params, ctx: post_shop(
-            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+    post = _post_task(rules, run_stage)
 
     @task(task_id="acknowledge", map_index_template="{{ shop_key }}")
     def acknowledge(batch: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +169,23 @@ def build_orders(rules: TenantRules) -> None:
         return summarize_run(context, tenant, shops)
 
     shop_flow.expand(shop_key=shops) >> summary()
+
+
+def _post_task(rules: TenantRules, run_stage: Callable[[str, str, Stage], dict[str, Any]]) -> Any:
+    """The post task. With status events on, its outlet asset (:func:`jetfort.assets.orders_posted`)
+    names the shop orders it linked, and the status DAG checks them at once."""
+    outlets = posted_outlets(rules)
+
+    @task(task_id="post", map_index_template="{{ shop_key }}", outlets=outlets)
+    def post(batch: dict[str, Any]) -> dict[str, Any]:
+        result = run_stage("post", batch["shop"], lambda rt, params, ctx: post_shop(
+            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+        for asset in outlets:  # keys only (``<shop>:<order id>``), no customer data
+            get_current_context()["outlet_events"][asset].extra = {
+                "shop": batch["shop"], "linked": list(result.get("keys") or [])}
+        return result
+
+    return post
 
 
 def summarize_run(context: Mapping[str, Any], tenant: str, shops: list[str]) -> list[dict[str, Any]]:

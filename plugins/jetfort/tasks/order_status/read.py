@@ -1,6 +1,9 @@
 """read_changes: the states of every linked shop order whose Fortnox documents changed, recorded.
 
 See :mod:`jetfort.tasks.order_status` for what is recorded (kinds ``order_status`` and ``status``).
+A run triggered by Fortnox events (or by the orders DAG's ``orders_posted`` asset) reads only the
+documents and shop orders those name and leaves the polling cursor alone
+(:mod:`jetfort.tasks.order_status.events`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from jetfort.tasks.order_status.common import (
     order_key,
     runtime_for,
 )
+from jetfort.tasks.order_status.events import EventWork, event_documents, event_work, settled
 from jetfort.tasks.params import check_status_params, range_window
 from jetfort.tasks.runtime import TenantRuntime, Window, run_window
 
@@ -53,31 +57,65 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
     rules, ledger, tenant = rt.rules, rt.ledger, rt.tenant
     params = context.get("params") or {}
     check_status_params(params, timezone=rules.schedules.timezone)
+    shops = {shop.key for shop in rules.shops}
+    dry_run = bool(params.get("dry_run"))
+    finder = _LinkFinder(ledger, tenant)
+    affected, unknown_keys = _requested(finder, params.get("orders") or [])
+    work = event_work(context, tenant)
+    if work is not None and work.ours:  # the documents the events name; the polling cursor stays
+        derived: dict[str, mapping.Derived] = {}
+        read = _event_read(rt, finder, work, affected, derived)
+        return _record(rt, context, affected, unknown_keys, dry_run=dry_run, shops=shops, read=read, derived=derived)
     # since/until: Fortnox lists documents by "changed since" only, so a range reads from its start on
     window = range_window(params, timezone=rules.schedules.timezone) or run_window(
         context, ledger=ledger, tenant=tenant, cursor=CURSOR,
         overlap_minutes=rules.schedules.window_overlap_minutes, now=now)
     log.info("order status window %s → %s (%s)", window.start.isoformat(), window.end.isoformat(), window.source)
-    shops = {shop.key for shop in rules.shops}
-    dry_run = bool(params.get("dry_run"))
-    finder = _LinkFinder(ledger, tenant)
-    affected, unknown_keys = _requested(finder, params.get("orders") or [])
     changed_orders, changed_invoices = _changed(rt, finder, window, affected)
+    result = _record(rt, context, affected, unknown_keys, dry_run=dry_run, shops=shops, read={
+        "window": window.as_dict(), "changed_orders": changed_orders, "changed_invoices": changed_invoices})
+    cursor = ledger.get_cursor(tenant, CURSOR)
+    if not dry_run and window.source != "params" and (
+            cursor is None or dt.datetime.fromisoformat(cursor) < window.end):
+        ledger.set_cursor(tenant, CURSOR, window.end.isoformat())
+    return result
+
+
+def _event_read(rt: TenantRuntime, finder: _LinkFinder, work: EventWork, affected: dict[str, Record],
+                derived: dict[str, mapping.Derived]) -> dict[str, Any]:
+    """An event run's reads: the documents its Fortnox events name (``derived``: the states of those an
+    event says changed, re-read while REST shows nothing new yet), the shop orders the orders DAG linked."""
+    changed: set[str] = set()
+    events = event_documents(rt, finder, work, affected, changed=changed,
+                             key_attr=_IDEMPOTENCY_ATTR[rt.rules.orders.idempotency_field])
+
+    def same(key: str, now: mapping.Derived) -> bool:  # nothing new for the status since the last read
+        before = rt.ledger.get(rt.tenant, KIND_FACTS, key)
+        if before is None:
+            return not now.states
+        return all((before.detail or {}).get(k) == v for k, v in now.to_detail().items())
+
+    derived.update(settled(changed, lambda key: _derive(rt, affected[key]), same))
+    posted, not_linked = _requested(finder, work.posted)
+    affected.update(posted)
+    log.info("order status from events: %s; %d shop order(s) just linked by the orders DAG", events, len(posted))
+    return {"window": None, "events": events, "posted": len(posted),
+            **({"posted_not_linked": not_linked} if not_linked else {})}
+
+
+def _record(rt: TenantRuntime, context: Mapping[str, Any], affected: dict[str, Record], unknown_keys: list[str], *,
+            dry_run: bool, shops: set[str], read: dict[str, Any],
+            derived: Mapping[str, mapping.Derived] | None = None) -> dict[str, Any]:
+    """Derive and record the states of the affected shop orders; the run's result."""
     recorder = _Recorder(rt, str(context.get("run_id") or ""), dry_run=dry_run)
     for key, link in sorted(affected.items()):
         shop_key, order_id = order_key(link)
         if shop_key not in shops:
             log.warning("%s is linked to shop %r, which the tenant rules no longer have; skipped", key, shop_key)
             continue
-        recorder.order(key, link, shop_key, order_id)
-
-    cursor = ledger.get_cursor(tenant, CURSOR)
-    if not dry_run and window.source != "params" and (
-            cursor is None or dt.datetime.fromisoformat(cursor) < window.end):
-        ledger.set_cursor(tenant, CURSOR, window.end.isoformat())
+        recorder.order(key, link, shop_key, order_id, (derived or {}).get(key))
     result = {
-        "window": window.as_dict(), "changed_orders": changed_orders,
-        "changed_invoices": changed_invoices, "affected": len(affected), "states": dict(recorder.states),
+        **read, "affected": len(affected), "states": dict(recorder.states),
         "quarantined": recorder.quarantined,
         "pending": {shop: recorder.pending.get(shop, 0) for shop in sorted(shops)},
         **({"not_linked": unknown_keys} if unknown_keys else {}),
@@ -131,9 +169,10 @@ class _Recorder:
         self.planned: dict[str, dict[str, Any]] = defaultdict(dict)  # dry run: what would be recorded, per shop
         self.open_quarantine = {(q.kind, q.source_key) for q in self.ledger.open_quarantine(self.tenant)}
 
-    def order(self, key: str, link: Record, shop_key: str, order_id: int) -> None:
+    def order(self, key: str, link: Record, shop_key: str, order_id: int,
+              derived: mapping.Derived | None = None) -> None:
         try:
-            derived = _derive(self.rt, link)
+            derived = derived or _derive(self.rt, link)
         except PermanentError as exc:  # e.g. the linked document is gone: this order waits, the rest go on
             self.quarantined += 1
             if self.dry_run:

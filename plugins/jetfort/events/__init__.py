@@ -1,0 +1,1 @@
+"""Fortnox WebSocket events: protocol, the shared socket per app, the watcher trigger, offsets."""

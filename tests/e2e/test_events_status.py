@@ -1,0 +1,289 @@
+"""Status runs driven by Fortnox events, against the in-process sandboxes.
+
+A run is fed what Airflow gives an asset-triggered run: ``context["triggering_asset_events"]`` with
+the event trigger's batches (duplicated events, a batch delivered twice, a document not linked to
+any shop order, an event REST does not show yet). Every assertion about the shop reads the Jetshop
+sandbox's own records (status changes, e-mails, captures); the batches applied are read from the
+ledger's ``event_applied`` rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.sdk import Asset
+
+from jetfort.assets import events_asset_name
+from jetfort.events.offsets import applied_batches
+from jetfort.fortnox.models import DocumentRow, FortnoxOrder
+from jetfort.tasks import events_commit
+from jetfort.tasks.order_status import events as status_events
+from jetfort.tasks.order_status import push as status_push
+from jetfort.tasks.order_status.push import push_status
+from jetfort.tasks.order_status.read import read_changes
+from jetfort.tasks.runtime import TenantRuntime
+from tests.e2e.test_order_status import (
+    INVOICED,
+    PAID,
+    SHOP,
+    TENANT,
+    advance,
+    changes,
+    full_status_map,
+    link_order,
+    run,
+)
+
+EVENTS_ASSET = Asset(name=events_asset_name(TENANT, "status"), uri=f"jetfort://{TENANT}/fortnox/events/status")
+
+
+def _events_on(env: Any) -> None:
+    full_status_map(env)
+    rules = env.tenant_rules(TENANT)
+    rules["events"] = {"enabled": True}
+    env.set_tenant(TENANT, rules)
+
+
+def _event(topic: str, type_: str, entity: str, offset: str) -> dict[str, Any]:
+    return {"topic": topic, "offset": offset, "type": type_, "tenantId": 1, "entityId": entity,
+            "timestamp": "2026-03-02T10:00:00+01:00"}
+
+
+def _batch(batch: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"tenant": TENANT, "purpose": "status", "batch": batch, "events": events}
+
+
+def _context(run_id: str, *batches: dict[str, Any]) -> dict[str, Any]:
+    """What an asset-triggered run's tasks get (the asset events of the tenant's event trigger)."""
+    asset_events = [SimpleNamespace(extra={"from_trigger": True, "payload": b}) for b in batches]
+    return {"triggering_asset_events": {EVENTS_ASSET: asset_events}, "run_id": run_id, "params": {}}
+
+
+def _status_run(context: dict[str, Any]) -> dict[str, Any]:
+    read = read_changes(TENANT, context)
+    push_status(TENANT, "se", context)
+    return read
+
+
+def _shop_record(env: Any, *order_ids: int) -> dict[int, Any]:
+    sb = env.jetshop
+    return {o: ([c["to_status_id"] for c in changes(env, o)], Counter(m["status_id"] for m in sb.emails(SHOP, o)),
+                len(sb.captures(SHOP, o))) for o in order_ids}
+
+
+@pytest.mark.timeout(240)
+def test_event_batches_push_each_change_once_and_ignore_unlinked_documents(
+        sync_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _events_on(sync_env)
+    delivered, delivered_doc = link_order(sync_env)
+    paid, paid_doc = link_order(sync_env)
+    quiet, _ = link_order(sync_env)  # changes in Fortnox, but no event names it
+    advance(sync_env, delivered, "delivered", tracking="PN501SE")
+    advance(sync_env, paid, "paid", tracking="PN502SE")
+    advance(sync_env, quiet, "delivered", tracking="PN503SE")
+    with TenantRuntime.for_tenant(TENANT) as rt:
+        invoice = str(rt.fortnox.get_order(paid_doc).invoice_reference)
+        (payment,) = rt.fortnox.list_invoice_payments(invoice)
+        rt.fortnox.bookkeep_invoice_payment(str(payment.number))
+        unlinked = rt.fortnox.create_order(FortnoxOrder(  # keyed in by hand in Fortnox: no shop order
+            customer_number="1", rows=[DocumentRow(article_number="1001", ordered_quantity=Decimal(1),
+                                                   price=Decimal("100"))]))
+        assert not rt.fortnox.get_invoice(invoice).booked  # so REST lags an invoice-bookkeep event
+    pauses: list[float] = []
+    monkeypatch.setattr(status_events, "pause", pauses.append)
+
+    first = _batch("b1", [
+        _event("orders", "order-updated-v1", delivered_doc, "k1"),
+        _event("orders", "order-updated-v1", delivered_doc, "k1"),  # at-least-once: the same event again
+        _event("orders", "order-created-v1", str(unlinked.document_number), "k2"),
+        _event("orders", "order-updated-v1", paid_doc, "k3"),
+        _event("invoices", "invoice-created-v1", invoice, "i1"),
+        _event("invoices", "invoicepayment-bookkeep-v1", str(payment.number), "i2"),
+    ])
+    second = _batch("b2", [_event("orders", "order-updated-v1", delivered_doc, "k1"),  # replayed
+                           _event("invoices", "invoice-bookkeep-v1", invoice, "i3"),
+                           # the sandbox names the invoice in a payment event (Fortnox: unconfirmed)
+                           _event("invoices", "invoicepayment-bookkeep-v1", invoice, "i4")])
+    context = _context("asset_triggered__1", first, second, first)  # b1 reached the run twice
+    read = _status_run(context)
+
+    assert read["window"] is None and read["affected"] == 2
+    assert read["events"] == {"events": 9, "batches": 2, "orders": 3, "invoices": 1,
+                              "payments": len({str(payment.number), invoice}), "not_linked": 1, "lagging": 1}
+    assert pauses == list(status_events.REREAD_DELAYS)  # bounded re-reads of the lagging invoice, then on
+    expected = {delivered: ([3], Counter({3: 1}), 1),
+                paid: ([3, INVOICED, PAID], Counter({3: 1, PAID: 1}), 1),
+                quiet: ([], Counter(), 0)}  # left to the scheduled run
+    assert _shop_record(sync_env, delivered, paid, quiet) == expected
+    ledger = sync_env.ledger()
+    assert ledger.get_cursor(TENANT, "order_status") is None  # event runs never move the polling cursor
+
+    # the same events again (a redelivered batch after a crash, and a new batch repeating them)
+    _status_run(context)
+    _status_run(_context("asset_triggered__2", _batch("b3", first["events"] + second["events"])))
+    assert _shop_record(sync_env, delivered, paid, quiet) == expected
+
+    assert events_commit.commit_events(TENANT, "status", context) == {"batches": 2, "marked": 2}
+    assert applied_batches(ledger, ["b1", "b2", "b3"]) == {"b1", "b2"}
+    assert events_commit.commit_events(TENANT, "status", context) == {"batches": 2, "marked": 0}
+
+    # the scheduled run (the safety net) still finds what no event named
+    dag_run, out = run()
+    assert str(dag_run.state) == "success", out["tasks"]
+    assert out["tasks"]["commit_events"] == "success"
+    assert _shop_record(sync_env, quiet)[quiet] == ([3], Counter({3: 1}), 1)
+    assert _shop_record(sync_env, delivered, paid) == {k: v for k, v in expected.items() if k != quiet}
+
+
+@pytest.mark.timeout(240)
+def test_commit_events_runs_only_after_every_task_succeeded(
+        sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    _events_on(sync_env)
+    order_id, _ = link_order(sync_env)
+    advance(sync_env, order_id, "delivered", tracking="PN601SE")
+    batch = _batch("b-run", [_event("orders", "order-updated-v1", "1", "o1")])
+    monkeypatch.setattr(events_commit, "batches_of", lambda context, **kw: [batch])  # the run's event batch
+    marked: list[list[str]] = []
+    monkeypatch.setattr(events_commit, "mark_applied",
+                        lambda ledger, tenant, purpose, ids: marked.append(list(ids)) or len(ids))
+    original = status_push._ShopPush.order
+
+    def shop_down(self: Any, order: int) -> None:
+        raise status_push.TransientError(f"order {order}: the shop is down")
+
+    monkeypatch.setattr(status_push._ShopPush, "order", shop_down)
+    dag_run, out = run()
+    assert str(dag_run.state) == "failed"
+    assert out["tasks"]["push_status[0]"] == "failed"
+    assert out["tasks"]["commit_events"] == "upstream_failed"
+    assert marked == [] and changes(sync_env, order_id) == []  # the events stay pending: they replay
+
+    monkeypatch.setattr(status_push._ShopPush, "order", original)
+    dag_run, out = run()
+    assert str(dag_run.state) == "success", out["tasks"]
+    assert out["tasks"]["commit_events"] == "success"
+    assert marked == [["b-run"]]
+    assert [c["to_status_id"] for c in changes(sync_env, order_id)] == [3]
+
+
+@pytest.mark.timeout(300)
+def test_the_orders_dag_names_what_it_linked_and_the_status_run_checks_those_orders(orders_env: Any) -> None:
+    """The orders → status link: the post task's outlet asset event (in Airflow's metastore) lists the
+    shop orders it linked; a status run triggered by it reads exactly those."""
+    import sqlalchemy as sa
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    from jetfort.assets import orders_posted, orders_posted_name
+    from tests.e2e.conftest import run_orders
+
+    env = orders_env
+    _events_on(env)
+    kinds = env.jetshop.awkward_orders(SHOP)
+    picked = [kinds["plain_single_row"], kinds["company_buyer_se"]]
+    env.orders.touch(SHOP, order_ids=picked)
+    dag_run = run_orders(TENANT)
+    assert str(dag_run.state) == "success"
+    with create_session() as session:
+        extras = session.scalars(sa.select(AssetEvent.extra).join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+                                 .where(AssetModel.name == orders_posted_name(TENANT))).all()
+    (extra,) = extras  # one shop, one post task instance
+    posted = {f"se:{order_id}" for order_id in picked}
+    assert extra["shop"] == "se" and set(extra["linked"]) == posted
+    assert {d["ExternalInvoiceReference1"] for d in env.orders.documents("orders")} == {f"jetfort:{k}" for k in posted}
+
+    context = {"triggering_asset_events": {orders_posted(TENANT): [SimpleNamespace(extra=extra)]},
+               "run_id": "asset_triggered__orders", "params": {}}
+    read = read_changes(TENANT, context)
+    assert read["posted"] == 2 and read["affected"] == 2 and read["window"] is None
+    assert env.ledger().get_cursor(TENANT, "order_status") is None
+
+
+@pytest.mark.timeout(300)
+def test_a_catalog_run_on_events_syncs_the_delta_and_commits_its_batch(
+        sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog DAG on an event batch: the delta from the cursor (as a manual run), then commit_events."""
+    from sandbox.fortnox.seed import refresh_article_stock
+    from tests.e2e.conftest import FAST_WINDOW
+    from tests.harness import load_dag, task_states
+
+    sync_env.fortnox.limiter.configure(25, FAST_WINDOW)
+    sync_env.set_rate_window(monkeypatch, FAST_WINDOW)
+    _events_on(sync_env)
+    dag = load_dag(f"jetfort__{TENANT}__catalog")
+    assert type(dag.timetable).__name__ == "AssetOrTimeSchedule"
+    assert {"summary", "await_jobs"} <= dag.get_task("commit_events").upstream_task_ids
+    assert task_states(dag.test()) == {t.task_id: "success" for t in dag.tasks}  # first sync (no events)
+
+    company = sync_env.fortnox.company(sync_env.env.fortnox_tenant_id)
+    with company.lock:
+        number = next(n for n, a in sorted(company.data["articles"].items())
+                      if a.get("WebshopArticle") and a.get("Active", True) and a.get("StockGoods"))
+        assert int(sync_env.jetshop.product(SHOP, number)["stock"]["NewStockCount"]) != 37
+        company.stock[(number, "LAGER1")] = [37.0, 0.0]
+        refresh_article_stock(company, only=number)
+        company.put("articles", number, company.data["articles"][number])
+    batch = {"tenant": TENANT, "purpose": "catalog", "batch": "c1",
+             "events": [_event("warehouse-stockbalances", "warehouse-stockbalance-changed-v1", number, "s1")]}
+    monkeypatch.setattr(events_commit, "batches_of",
+                        lambda context, tenant=None, purpose=None: [batch] if purpose == "catalog" else [])
+    dag_run = load_dag(f"jetfort__{TENANT}__catalog").test()
+    assert task_states(dag_run) == {t.task_id: "success" for t in dag.tasks}
+    product = sync_env.jetshop.product(SHOP, number)
+    assert product is not None and int(product["stock"]["NewStockCount"]) == 37
+    assert applied_batches(sync_env.ledger(), ["c1"]) == {"c1"}
+
+
+@pytest.mark.timeout(240)
+def test_an_event_ahead_of_rest_is_read_again_until_rest_shows_the_change(
+        sync_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox's REST lag knob: after a change, GET shows the previous version for 1.5 s. The
+    event run re-reads (bounded) and pushes the delivery in the same run."""
+    _events_on(sync_env)
+    order_id, doc = link_order(sync_env)
+    hub = sync_env.fortnox.events
+    hub.set_knobs(rest_lag_ms=1500)
+    hub.sync()  # the sandbox's look before the change (with the bodies REST lag serves)
+    advance(sync_env, order_id, "delivered", tracking="PN701SE")
+    hub.sync()  # the change's events, as the sandbox emits them
+    tenant_id = sync_env.env.fortnox_tenant_id
+    events = [e for e in hub.log(topic="orders", tenant_id=tenant_id) if e["entityId"] == doc]
+    assert [e["type"] for e in events][-1] == "order-updated-v1"
+    waits: list[float] = []
+    real_pause = status_events.pause
+    monkeypatch.setattr(status_events, "pause", lambda s: (waits.append(s), real_pause(s)))
+
+    read = _status_run(_context("asset_triggered__lag", _batch("lag1", events)))
+    assert waits and sum(waits) <= status_events.REREAD_BUDGET  # REST was behind, then showed it
+    assert read["states"] == {"delivered": 1}
+    assert _shop_record(sync_env, order_id) == {order_id: ([3], Counter({3: 1}), 1)}
+
+
+@pytest.mark.timeout(240)
+def test_an_event_run_does_not_count_its_events_handled_while_another_run_holds_an_order(sync_env: Any) -> None:
+    """A killed worker's run leaves an order claimed ("pushing") for the length of its lease. A later
+    event run leaves that order alone, as any run does, but must not let commit_events mark its events
+    applied: its push fails (transient, retried), so the offsets stay behind the change."""
+    _events_on(sync_env)
+    order, doc = link_order(sync_env)
+    advance(sync_env, order, "delivered", tracking="PN601SE")
+    context = _context("asset_triggered__lease", _batch("b9", [_event("orders", "order-updated-v1", doc, "q1")]))
+    read_changes(TENANT, context)
+    ledger = sync_env.ledger()
+    (record,) = [r for r in ledger.records(TENANT, status_push.KIND_STATUS, states=[status_push.PENDING])
+                 if r.source_key.startswith(f"se:{order}:")]
+    assert ledger.transition(TENANT, status_push.KIND_STATUS, record.source_key, status_push.PUSHING, step="claim",
+                             expect=[status_push.PENDING], detail={**(record.detail or {}),
+                                                                   "claimed_by": "killed_run"})
+
+    with pytest.raises(status_push.StatusPushIncomplete, match="claimed by another run"):
+        push_status(TENANT, "se", context)
+    statuses, emails, _captures = _shop_record(sync_env, order)[order]
+    assert (statuses, emails) == ([], Counter())  # the claimed status is left to its owner: nothing sent
+
+    # a scheduled run (no events to account for) leaves it alone too, and succeeds
+    assert push_status(TENANT, "se", {"run_id": "scheduled__x", "params": {}})["left_to_other_runs"] == 1
