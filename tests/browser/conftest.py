@@ -75,7 +75,8 @@ def stack(request: pytest.FixtureRequest) -> Iterator[BrowserStack]:
     """``make up`` on its own AIRFLOW_HOME and free ports; ``make down`` afterwards. The stack's logs are
     kept (path printed) when the test failed or something was left running."""
     def failed() -> bool:
-        return any(getattr(item, "rep_call", None) and item.rep_call.failed for item in request.session.items)
+        return any(getattr(item, "rep_call", None) and item.rep_call.failed for item in request.session.items
+                   if item.module is request.module)
 
     with running_stack("jetfort-browser-", FIGURES, make=BrowserStack, keep=failed) as made:
         yield made
