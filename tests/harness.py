@@ -150,6 +150,51 @@ def run_dag(dag_id: str, *, logical_date: dt.datetime | None = None, conf: dict[
     return dag.test(**kwargs)
 
 
+def run_asset_triggered(dag: Any, asset: Any, payloads: list[dict[str, Any]], run_id: str,
+                        run_after: dt.datetime) -> Any:
+    """An asset-triggered run of ``dag`` through ``dag.test()``: the run consumes one asset event of
+    ``asset`` per trigger payload (registered by Airflow's AssetManager, as the triggerer's are), so its
+    tasks get them in ``triggering_asset_events``. ``run_id`` again continues that run (a dead worker's
+    running tasks are retried, as the scheduler does). ``dag.test`` creates the run as a manual one
+    before it is typed asset-triggered, so ``run_id`` must not use the ``asset_triggered__`` prefix."""
+    from unittest import mock
+
+    import airflow.models.dagrun as dagrun_module
+    from airflow.assets.manager import AssetManager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.state import TaskInstanceState
+    from airflow.utils.types import DagRunType
+    from sqlalchemy import select
+
+    original = dagrun_module.get_or_create_dagrun
+
+    def with_asset_events(*args: Any, **kwargs: Any) -> Any:
+        session = kwargs["session"]
+        existing = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == kwargs["run_id"]))
+        if existing is not None:  # this run's worker died: its task is retried (what the scheduler does)
+            for ti in existing.get_task_instances(session=session):
+                if ti.state in (TaskInstanceState.RUNNING, TaskInstanceState.RESTARTING):
+                    ti.state = TaskInstanceState.UP_FOR_RETRY
+                    ti.end_date = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)  # its retry delay is over
+            session.commit()
+            existing.dag = kwargs["dag"]
+            return existing
+        dr = original(*args, **kwargs)
+        if not dr.consumed_asset_events:
+            for payload in payloads:
+                event = AssetManager.register_asset_change(
+                    asset=asset, extra={"from_trigger": True, "payload": payload}, session=session)
+                assert event is not None, f"asset {asset.name} unknown to the metadata DB"
+                dr.consumed_asset_events.append(event)
+            dr.run_type = DagRunType.ASSET_TRIGGERED
+            session.commit()
+        return dr
+
+    with mock.patch.object(dagrun_module, "get_or_create_dagrun", with_asset_events), \
+            mock.patch.object(dagrun_module.DagRun, "generate_run_id", staticmethod(lambda **_: run_id)):
+        return dag.test(logical_date=None, run_after=run_after)
+
+
 def task_states(dag_run: Any) -> dict[str, str]:
     """task_id (with map index when mapped) → state, for assertions that name what failed."""
     out = {}

@@ -52,6 +52,10 @@ def dag_id(tenant: str, part: str) -> str:
 
 #: Task slots one DAG run may hold at once (its Fortnox requests share the company's budget anyway).
 MAX_ACTIVE_TASKS = 4
+#: Runs of a status DAG on Fortnox events that may be active at once: a run for new events must not
+#: wait for the previous one or for the scheduled run (the ledger claims each status push per order,
+#: and the event stream persists an offset only once every earlier batch was applied).
+EVENT_STATUS_RUNS = 4
 
 
 def tenant_of(rules: TenantRules) -> str:
@@ -110,12 +114,13 @@ def tenant_dags(
             continue
         cron = schedule(rules) if schedule else getattr(rules.schedules, part)
         timetable = CronDataIntervalTimetable(cron, timezone=rules.schedules.timezone) if cron else None
+        purpose = rules.events_purpose(part)
         with DAG(
             dag_id=dag_id(tenant_id, part),
             schedule=schedule_for(rules, part, timetable),
             start_date=START_DATE,
             catchup=False,
-            max_active_runs=1,
+            max_active_runs=EVENT_STATUS_RUNS if purpose == "status" else 1,
             max_active_tasks=MAX_ACTIVE_TASKS,
             tags=["jetfort", f"tenant:{tenant_id}", f"flow:{rules.flow}", part],
             doc_md=_doc(rules, part, description),
@@ -125,7 +130,6 @@ def tenant_dags(
             dagrun_timeout=dt.timedelta(hours=6),
         ) as dag:
             build(rules)
-            purpose = rules.events_purpose(part)
             if purpose is not None:  # the run's Fortnox events count as handled only if all else succeeded
                 add_commit_events(dag, tenant_id, purpose)
         dags[dag.dag_id] = dag

@@ -30,7 +30,7 @@ from jetfort.rules import (
 log = logging.getLogger(__name__)
 
 __all__ = ["MetastoreUnavailable", "collect_tenant_variables", "load_tenants_from_airflow",
-           "metastore_tenant_variables"]
+           "metastore_tenant_variables", "tenant_variable"]
 
 
 class MetastoreUnavailable(TransientError):
@@ -175,6 +175,37 @@ def collect_tenant_variables(
         if name.upper().startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
             found[VARIABLE_PREFIX + name[len(ENV_PREFIX) :].lower()] = value
     return found, unreadable
+
+
+def tenant_variable(tenant_id: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """One tenant's rules JSON by the precedence of :func:`collect_tenant_variables`, reading only its
+    own Variable when the metastore has it (a task needs one tenant: one round trip, not one per
+    tenant); None when no source has it. Anything else (the Variable absent or unreadable, no
+    metastore in this process) takes the full path, so a file never stands in for an unreadable
+    Variable and errors read as before (raises that tenant's :class:`RulesError`)."""
+    env = os.environ if environ is None else environ
+    key = VARIABLE_PREFIX + tenant_id
+    stored: Any = None
+    try:
+        if _supervised():
+            from airflow.sdk import Variable
+
+            stored = Variable.get(key)
+        elif _metadata_db_configured():
+            from airflow.models.variable import Variable as CoreVariable
+
+            stored = CoreVariable.get(key, default_var=None)
+    except Exception:  # absent ("does not exist"), undecryptable or unreachable: see the full path
+        stored = None
+    if stored is not None:
+        overrides = [value for name, value in env.items() if name.upper() == ENV_PREFIX + tenant_id.upper()]
+        if overrides:
+            return overrides[-1]  # env wins, as in Airflow's own lookup chain
+        return stored if isinstance(stored, str) else json.dumps(stored)
+    found, unreadable = collect_tenant_variables(env)
+    if tenant_id in unreadable:
+        raise unreadable[tenant_id]
+    return found.get(key)
 
 
 def load_tenants_from_airflow(

@@ -23,6 +23,7 @@ from jetfort.fortnox.models import DocumentRow, FortnoxOrder
 from jetfort.tasks import events_commit
 from jetfort.tasks.order_status import events as status_events
 from jetfort.tasks.order_status import push as status_push
+from jetfort.tasks.order_status.event_run import apply_events
 from jetfort.tasks.order_status.push import push_status
 from jetfort.tasks.order_status.read import read_changes
 from jetfort.tasks.runtime import TenantRuntime
@@ -139,23 +140,35 @@ def test_event_batches_push_each_change_once_and_ignore_unlinked_documents(
     assert _shop_record(sync_env, delivered, paid) == {k: v for k, v in expected.items() if k != quiet}
 
 
-@pytest.mark.timeout(240)
-def test_commit_events_runs_only_after_every_task_succeeded(
-        sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    _events_on(sync_env)
-    order_id, _ = link_order(sync_env)
-    advance(sync_env, order_id, "delivered", tracking="PN601SE")
-    batch = _batch("b-run", [_event("orders", "order-updated-v1", "1", "o1")])
-    monkeypatch.setattr(events_commit, "batches_of", lambda context, **kw: [batch])  # the run's event batch
-    marked: list[list[str]] = []
-    monkeypatch.setattr(events_commit, "mark_applied",
-                        lambda ledger, tenant, purpose, ids: marked.append(list(ids)) or len(ids))
+def _delivered_with_events_on(env: Any, tracking: str) -> tuple[int, str]:
+    """Events on for the tenant; one linked shop order, delivered in Fortnox: (order id, document)."""
+    _events_on(env)
+    order_id, doc = link_order(env)
+    advance(env, order_id, "delivered", tracking=tracking)
+    return order_id, doc
+
+
+def _take_the_shop_down(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every status push fails as a shop that is down does (transient); returns the real push."""
     original = status_push._ShopPush.order
 
     def shop_down(self: Any, order: int) -> None:
         raise status_push.TransientError(f"order {order}: the shop is down")
 
     monkeypatch.setattr(status_push._ShopPush, "order", shop_down)
+    return original
+
+
+@pytest.mark.timeout(240)
+def test_commit_events_runs_only_after_every_task_succeeded(
+        sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, _ = _delivered_with_events_on(sync_env, "PN601SE")
+    batch = _batch("b-run", [_event("orders", "order-updated-v1", "1", "o1")])
+    monkeypatch.setattr(events_commit, "batches_of", lambda context, **kw: [batch])  # the run's event batch
+    marked: list[list[str]] = []
+    monkeypatch.setattr(events_commit, "mark_applied",
+                        lambda ledger, tenant, purpose, ids: marked.append(list(ids)) or len(ids))
+    original = _take_the_shop_down(monkeypatch)
     dag_run, out = run()
     assert str(dag_run.state) == "failed"
     assert out["tasks"]["push_status[0]"] == "failed"
@@ -242,7 +255,7 @@ def test_a_catalog_run_on_events_syncs_the_delta_and_commits_its_batch(
 def test_an_event_ahead_of_rest_is_read_again_until_rest_shows_the_change(
         sync_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sandbox's REST lag knob: after a change, GET shows the previous version for 1.5 s. The
-    event run re-reads (bounded) and pushes the delivery in the same run."""
+    event run re-reads (bounded, after its other pushes) and pushes the delivery in the same run."""
     _events_on(sync_env)
     order_id, doc = link_order(sync_env)
     hub = sync_env.fortnox.events
@@ -257,9 +270,9 @@ def test_an_event_ahead_of_rest_is_read_again_until_rest_shows_the_change(
     real_pause = status_events.pause
     monkeypatch.setattr(status_events, "pause", lambda s: (waits.append(s), real_pause(s)))
 
-    read = _status_run(_context("asset_triggered__lag", _batch("lag1", events)))
-    assert waits and sum(waits) <= status_events.REREAD_BUDGET  # REST was behind, then showed it
-    assert read["states"] == {"delivered": 1}
+    summary = apply_events(TENANT, ["se"], _context("asset_triggered__lag", _batch("lag1", events)))
+    assert waits and sum(waits) <= status_events.RECHECK_BUDGET  # REST was behind, then showed it
+    assert summary["read"]["states"] == {} and summary["read"]["rechecked"]["states"] == {"delivered": 1}
     assert _shop_record(sync_env, order_id) == {order_id: ([3], Counter({3: 1}), 1)}
 
 
@@ -287,3 +300,104 @@ def test_an_event_run_does_not_count_its_events_handled_while_another_run_holds_
 
     # a scheduled run (no events to account for) leaves it alone too, and succeeds
     assert push_status(TENANT, "se", {"run_id": "scheduled__x", "params": {}})["left_to_other_runs"] == 1
+
+
+def _event_dag_run(env: Any, run_id: str, *batches: dict[str, Any]) -> tuple[Any, dict[str, str], Any]:
+    """An asset-triggered run of the status DAG, as the scheduler makes it from the trigger's batches:
+    (dag run, task states, the summary its first task wrote)."""
+    import datetime as dt
+
+    from tests.e2e.test_order_status import DAG_ID
+    from tests.harness import load_dag, run_asset_triggered, task_states
+
+    dag_run = run_asset_triggered(load_dag(DAG_ID), EVENTS_ASSET, list(batches), run_id, dt.datetime.now(dt.UTC))
+    (first,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "read_changes"]
+    return dag_run, task_states(dag_run), first.xcom_pull(task_ids="read_changes", key="summary")
+
+
+@pytest.mark.timeout(300)
+def test_an_event_run_pushes_and_commits_in_its_first_task_and_skips_the_rest(sync_env: Any) -> None:
+    """Latency: an event run's status change must not wait for three more task processes. Its first
+    task pushes the shop orders its events name (only those), writes the summary and marks its batch
+    applied; Airflow shows the other tasks skipped and the run successful."""
+    _events_on(sync_env)
+    named, named_doc = link_order(sync_env)
+    other, _ = link_order(sync_env)  # changed too, but no event of this run names it
+    advance(sync_env, named, "delivered", tracking="PN701SE")
+    advance(sync_env, other, "delivered", tracking="PN702SE")
+    batch = _batch("b-fast", [_event("orders", "order-updated-v1", named_doc, "f1")])
+    before = len(sync_env.fortnox.request_log)
+
+    dag_run, tasks, summary = _event_dag_run(sync_env, "manual__events_fast", batch)
+
+    assert str(dag_run.state) == "success", tasks
+    assert tasks == {"read_changes": "success", "push_status[0]": "skipped", "summary": "skipped",
+                     "commit_events": "skipped"}
+    assert _shop_record(sync_env, named, other) == {named: ([3], Counter({3: 1}), 1), other: ([], Counter(), 0)}
+    assert applied_batches(sync_env.ledger(), ["b-fast"]) == {"b-fast"}
+    delivered = next(row for row in summary["rows"] if row["state"] == "delivered")
+    assert (delivered["pushed"], delivered["captured"], delivered["emails"]) == (1, 1, 1)
+    assert summary["events_committed"] == {"batches": 1, "marked": 1} and summary["shops_not_finished"] == []
+    gets = [e["path"] for e in list(sync_env.fortnox.request_log)[before:] if e.get("method") == "GET"]
+    assert gets.count(f"/3/orders/{named_doc}") == 1, gets  # read once for the event and the status facts
+
+    # the scheduled run, the safety net, pushes what no event named; its layout is the full one
+    dag_run, out = run()
+    assert str(dag_run.state) == "success", out["tasks"]
+    assert set(out["tasks"].values()) == {"success"}, out["tasks"]
+    assert _shop_record(sync_env, named, other) == {named: ([3], Counter({3: 1}), 1),
+                                                    other: ([3], Counter({3: 1}), 1)}
+
+
+@pytest.mark.timeout(300)
+def test_an_event_run_whose_shop_is_down_fails_and_leaves_its_batch_unapplied(
+        sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id, doc = _delivered_with_events_on(sync_env, "PN801SE")
+    batch = _batch("b-down", [_event("orders", "order-updated-v1", doc, "d1")])
+    original = _take_the_shop_down(monkeypatch)
+    dag_run, tasks, summary = _event_dag_run(sync_env, "manual__events_down", batch)
+    assert str(dag_run.state) == "failed"
+    assert tasks["read_changes"] == "failed" and summary is None, tasks
+    assert applied_batches(sync_env.ledger(), ["b-down"]) == set()  # its events replay
+    assert changes(sync_env, order_id) == []
+
+    monkeypatch.setattr(status_push._ShopPush, "order", original)
+    dag_run, tasks, summary = _event_dag_run(sync_env, "manual__events_replay", batch)  # the replayed batch
+    assert str(dag_run.state) == "success", tasks
+    assert applied_batches(sync_env.ledger(), ["b-down"]) == {"b-down"}
+    assert _shop_record(sync_env, order_id) == {order_id: ([3], Counter({3: 1}), 1)}
+
+
+@pytest.mark.timeout(240)
+def test_an_event_run_pushes_what_rest_shows_before_it_waits_for_what_rest_does_not_show_yet(
+        sync_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One order's change is visible in REST, another's is not yet (the sandbox's REST lag): the visible
+    one reaches the shop before the run waits to re-read the other; both are pushed once, in one run."""
+    _events_on(sync_env)
+    ready, ready_doc = link_order(sync_env)
+    lagging, lagging_doc = link_order(sync_env)
+    hub = sync_env.fortnox.events
+    hub.sync()
+    advance(sync_env, ready, "delivered", tracking="PN901SE")
+    hub.sync()  # its events; REST shows it at once
+    hub.set_knobs(rest_lag_ms=1500)
+    advance(sync_env, lagging, "delivered", tracking="PN902SE")
+    hub.sync()  # its events; REST shows the previous version for 1.5 s
+    tenant_id = sync_env.env.fortnox_tenant_id
+    events = [e for e in hub.log(topic="orders", tenant_id=tenant_id) if e["entityId"] in (ready_doc, lagging_doc)]
+    seen_at_first_wait: list[dict[int, Any]] = []
+    real_pause = status_events.pause
+
+    def pause(seconds: float) -> None:
+        if not seen_at_first_wait:
+            seen_at_first_wait.append(_shop_record(sync_env, ready, lagging))
+        real_pause(seconds)
+
+    monkeypatch.setattr(status_events, "pause", pause)
+    summary = apply_events(TENANT, ["se"], _context("asset_triggered__two", _batch("two1", events)))
+
+    assert seen_at_first_wait == [{ready: ([3], Counter({3: 1}), 1), lagging: ([], Counter(), 0)}]
+    assert _shop_record(sync_env, ready, lagging) == {ready: ([3], Counter({3: 1}), 1),
+                                                      lagging: ([3], Counter({3: 1}), 1)}
+    assert summary["read"]["rechecked"] == {"shop_orders": 1, "states": {"delivered": 1}}
+    assert summary["events_committed"] == {"batches": 1, "marked": 1}

@@ -93,6 +93,15 @@ def _assets(condition: Any) -> dict[str, Any]:
     return {a.name: a for a in found} if found is not None else {condition.name: condition}
 
 
+def _weight(task: Any) -> int:
+    """A task's effective priority as Airflow documents its weight rules (absolute, downstream, upstream)."""
+    rule = str(getattr(task.weight_rule, "value", task.weight_rule))
+    if rule == "absolute":
+        return int(task.priority_weight)
+    relatives = task.get_flat_relatives(upstream=rule == "upstream")
+    return int(task.priority_weight) + sum(int(t.priority_weight) for t in relatives)
+
+
 def test_status_dag_with_events_runs_on_its_asset_or_its_cron_and_commits_last() -> None:
     from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 
@@ -119,9 +128,24 @@ def test_status_dag_with_events_runs_on_its_asset_or_its_cron_and_commits_last()
     assert commit.trigger_rule == "all_success"
     assert set(commit.upstream_task_ids) == others and not commit.downstream_task_ids
 
+    # an event run does its work in read_changes, a short-circuit task that skips the rest, and it
+    # neither waits for another run (up to 4 at once) nor behind other jetfort tasks for a slot
+    first = dag.get_task("read_changes")
+    assert type(first).__name__ == "_ShortCircuitDecoratedOperator"
+    assert first.ignore_downstream_trigger_rules is True
+    assert set(first.get_flat_relative_ids(upstream=False)) == others - {"read_changes"} | {COMMIT_TASK_ID}
+    assert dag.max_active_runs == 4
+    every_other = [t for part, build in (("orders", build_orders), ("catalog", build_catalog),
+                                         ("order_status", build_order_status))
+                   for d in tenant_dags(part, build, description=part, tenants=tenants).values()
+                   for t in d.tasks if t.task_id != "read_changes"]
+    assert len(every_other) > 20
+    assert _weight(first) > max(_weight(t) for t in every_other)
+
     plain = dags[dag_id("plain", "order_status")]  # a tenant without events: as before
     assert type(plain.timetable) is CronDataIntervalTimetable
     assert {t.task_id for t in plain.tasks} == {"read_changes", "push_status", "summary"}
+    assert plain.max_active_runs == 1
 
 
 def test_catalog_dag_with_events_watches_its_own_asset_and_the_other_catalog_dags_stay() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jetfort import tenants as tenants_mod
-from jetfort.rules import ENV_PREFIX
+from jetfort.rules import ENV_PREFIX, RulesError
 from jetfort.tenants import load_tenants_from_airflow
 from tests.jetfort.test_rules import EXAMPLES, REPO, erp, minimal, with_
 
@@ -55,9 +55,11 @@ class _FakeSdkVariable:
     stored: dict[str, str] = {}
     keys_error: Exception | None = None
     broken: set[str] = set()
+    listings = 0
 
     @classmethod
     def keys(cls, prefix: str | None = None) -> list[str]:
+        cls.listings += 1
         if cls.keys_error is not None:
             raise cls.keys_error
         return [k for k in cls.stored if k.startswith(prefix or "")]
@@ -75,7 +77,7 @@ def supervised(monkeypatch: pytest.MonkeyPatch) -> type[_FakeSdkVariable]:
     runner = types.ModuleType("airflow.sdk.execution_time.task_runner")
     runner.SUPERVISOR_COMMS = object()  # type: ignore[attr-defined]
     sdk = types.ModuleType("airflow.sdk")
-    fake = type("Variable", (_FakeSdkVariable,), {"stored": {}, "keys_error": None, "broken": set()})
+    fake = type("Variable", (_FakeSdkVariable,), {"stored": {}, "keys_error": None, "broken": set(), "listings": 0})
     sdk.Variable = fake  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "airflow.sdk.execution_time.task_runner", runner)
     monkeypatch.setitem(sys.modules, "airflow.sdk", sdk)
@@ -131,3 +133,25 @@ def test_loading_tenants_does_not_import_airflow() -> None:
     env.update(PYTHONPATH=str(REPO / "plugins"), AIRFLOW_VAR_JETFORT_TENANT_SOLO=json.dumps(minimal("ecom")))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "['solo'] False"
+
+
+def test_one_tenant_is_read_with_its_own_variable_and_the_same_precedence(
+        supervised: type[_FakeSdkVariable], tmp_path: Path) -> None:
+    """A task needs its own tenant only: one Variable read, no listing of every tenant."""
+    supervised.stored = {"jetfort_tenant_meta": json.dumps(minimal("ecom", display_name="metastore")),
+                         "jetfort_tenant_both": json.dumps(minimal("ecom", display_name="metastore")),
+                         "jetfort_tenant_flaky": json.dumps(minimal("ecom", display_name="metastore"))}
+    supervised.broken = {"jetfort_tenant_flaky"}
+    for name in ("meta", "filed", "flaky"):
+        (tmp_path / f"{name}.json").write_text(json.dumps(minimal("ecom", display_name="file")))
+    environ = {"JETFORT_TENANTS_DIR": str(tmp_path),
+               "AIRFLOW_VAR_JETFORT_TENANT_BOTH": json.dumps(minimal("ecom", display_name="env"))}
+
+    assert json.loads(tenants_mod.tenant_variable("meta", environ) or "")["display_name"] == "metastore"
+    assert json.loads(tenants_mod.tenant_variable("both", environ) or "")["display_name"] == "env"
+    assert supervised.listings == 0  # found in the metastore: no listing
+    assert json.loads(tenants_mod.tenant_variable("filed", environ) or "")["display_name"] == "file"
+    assert tenants_mod.tenant_variable("ghost", environ) is None
+    with pytest.raises(RulesError, match=r"cannot read Variable jetfort_tenant_flaky .*API server answered 500"):
+        tenants_mod.tenant_variable("flaky", environ)  # never the older file instead
+    assert supervised.listings == 3  # only those not read directly took the full path

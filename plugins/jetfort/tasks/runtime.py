@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from jetfort.ledger import Ledger
 from jetfort.rules import RulesError, TenantRules, parse_tenant
 from jetfort.shop import open_shop
-from jetfort.tenants import collect_tenant_variables
+from jetfort.tenants import tenant_variable
 
 if TYPE_CHECKING:
     from jetfort.fortnox.hook import FortnoxHook
@@ -30,13 +30,10 @@ DEFAULT_LOOKBACK = dt.timedelta(days=1)
 
 def load_rules(tenant_id: str) -> TenantRules:
     """The tenant's rules as they are now (Variable, env or file), validated."""
-    found, unreadable = collect_tenant_variables()
-    key = f"jetfort_tenant_{tenant_id}"
-    if tenant_id in unreadable:
-        raise unreadable[tenant_id]
-    if key not in found:
-        raise RulesError(tenant_id, [("(variable)", f"no Variable {key}")])
-    return parse_tenant(tenant_id, found[key])
+    value = tenant_variable(tenant_id)
+    if value is None:
+        raise RulesError(tenant_id, [("(variable)", f"no Variable jetfort_tenant_{tenant_id}")])
+    return parse_tenant(tenant_id, value)
 
 
 class TenantRuntime:

@@ -8,44 +8,28 @@ installed jetfort carries it too (``make install`` re-installs after a pyproject
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from jetfort.ledger import Ledger
+from tests.jetfort.plugin_probe import GROUP, declared_plugins, probe_environment
 
-REPO = Path(__file__).resolve().parents[3]
-GROUP = "airflow.plugins"
 NAME = "jetfort_norce_receiver"
 TARGET = "jetfort.norce.plugin:NorceReceiverPlugin"
 
 
-def _declared() -> dict[str, str]:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return dict(project.get("entry-points", {}).get(GROUP, {}))
-
-
 @pytest.fixture
 def probe_env(tmp_path: Path) -> dict[str, str]:
-    """An environment in which the entry points pyproject.toml declares are installed."""
-    dist = tmp_path / "site" / "jetfort_plugin_probe-0.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jetfort-plugin-probe\nVersion: 0.0\n")
-    lines = "".join(f"{name} = {value}\n" for name, value in _declared().items())
-    (dist / "entry_points.txt").write_text(f"[{GROUP}]\n{lines}")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), str(REPO), env.get("PYTHONPATH", "")])
-    return env
+    return probe_environment(tmp_path)
 
 
 def test_pyproject_declares_the_receiver_plugin() -> None:
-    assert _declared()[NAME] == TARGET
+    assert declared_plugins()[NAME] == TARGET
 
 
 def test_airflow_plugins_lists_the_receiver_app(probe_env: dict[str, str]) -> None:

@@ -8,41 +8,27 @@ registered for subprocesses through a throwaway distribution, so these tests che
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
-GROUP = "airflow.plugins"
+from tests.jetfort.plugin_probe import GROUP, declared_plugins, probe_environment
+
 NAME = "jetfort_ui"
 TARGET = "jetfort.ui.plugin:JetfortUiPlugin"
 
 
-def _declared() -> dict[str, str]:
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return dict(project.get("entry-points", {}).get(GROUP, {}))
-
-
 @pytest.fixture
 def probe_env(tmp_path: Path) -> dict[str, str]:
-    dist = tmp_path / "site" / "jetfort_plugin_probe-0.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jetfort-plugin-probe\nVersion: 0.0\n")
-    lines = "".join(f"{name} = {value}\n" for name, value in _declared().items())
-    (dist / "entry_points.txt").write_text(f"[{GROUP}]\n{lines}")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), str(REPO), env.get("PYTHONPATH", "")])
-    return env
+    return probe_environment(tmp_path)
 
 
 def test_pyproject_declares_the_ui_plugin_and_the_installed_jetfort_has_it() -> None:
-    assert _declared()[NAME] == TARGET
+    assert declared_plugins()[NAME] == TARGET
     found = {ep.name: ep.value for ep in metadata.distribution("jetfort").entry_points if ep.group == GROUP}
     assert found.get(NAME) == TARGET, "re-install jetfort after the pyproject.toml change (`make install`)"
 

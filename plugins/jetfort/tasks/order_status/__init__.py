@@ -1,6 +1,6 @@
 """Order status back: what happens to a linked document in Fortnox reaches the Jetshop order.
 
-Three tasks (wired in ``dags/jetfort_order_status.py``):
+Three tasks (wired in ``dags/jetfort_order_status.py``; ``commit_events`` follows when events are on):
 
 ``read_changes``
     Fortnox orders and invoices changed since the window start (data interval or cursor, minus the
@@ -8,7 +8,7 @@ Three tasks (wired in ``dags/jetfort_order_status.py``):
     orders flow) count. For each affected shop order the documents are read in full, the states
     are derived (:mod:`jetfort.mapping.status`) and stored in the ledger: the latest facts as
     kind ``order_status`` and one record per state as kind ``status`` (``<shop>:<order>:<state>``,
-    state ``pending`` until pushed). Nothing is pushed here; nothing but counts goes to XCom.
+    state ``pending`` until pushed). A scheduled run pushes nothing here; only counts go to XCom.
 ``push_status`` (one mapped instance per shop)
     Pushes pending states in order (delivered, invoiced, paid; cancelled wins), each exactly once:
     a compare-and-set ``pending → pushing → pushed`` in the ledger guards against concurrent and
@@ -19,6 +19,10 @@ Three tasks (wired in ``dags/jetfort_order_status.py``):
     quarantined with the PSP's message and the status is still pushed.
 ``summary``
     A table per state: pushed, captured, e-mails, skipped, quarantined (XCom and key ``summary``).
+
+A run started by Fortnox events (or by the orders DAG's ``orders_posted`` asset) does all of this in
+``read_changes`` for the shop orders its events name, commits its events, and skips the other tasks
+(:mod:`jetfort.tasks.order_status.event_run`): every task costs seconds of scheduling.
 
 Failures: a refusal by the shop (status or capture) is quarantined with the shop's message and a
 hint; a transient failure leaves its record in doubt and fails the shop's task instance after the

@@ -14,9 +14,10 @@ collapse to one read) and finds its link through the ledger, as the polling read
 not linked to a shop order is ignored. ``read_changes`` then derives and records the states of the
 linked orders exactly as for a scheduled run, and the ledger's status records make every push
 happen once, however often an event came. Fortnox may send an event before its REST API shows the
-change: a document that does not show what the event says (cancelled, booked), or a changed shop
-order whose status facts show nothing new, is re-read a few times (bounded), then taken as REST
-shows it: the next scheduled run is the safety net (event runs never move the polling cursor).
+change: a document that does not show what the event says (cancelled, booked) is re-read a few
+times (bounded); a changed shop order whose status facts show nothing new is re-read briefly after
+the run's pushes (:mod:`jetfort.tasks.order_status.event_run`); then each is taken as REST shows it:
+the next scheduled run is the safety net (event runs never move the polling cursor).
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ SHOWS: dict[str, tuple[str, bool]] = {
 CHANGE_TYPES = frozenset({"order-updated-v1", "invoice-updated-v1", "invoicepayment-bookkeep-v1"})
 #: waits before each re-read of a document REST does not show as the event says
 REREAD_DELAYS = (0.5, 1.2, 2.5)
-#: at most this many seconds of such waits per phase of one run (reading documents, settling facts)
+#: at most this many seconds of such waits for the documents whose events say what REST must show
 REREAD_BUDGET = 8.0
+#: at most this many seconds of waits, after the run's pushes, for shop orders an event said changed
+#: but whose status facts REST showed nothing new for (most such events change something else, e.g. an
+#: address: every second waited holds an executor slot)
+RECHECK_BUDGET = 2.0
 
 
 class _Finder(Protocol):
@@ -121,14 +126,18 @@ def pause(seconds: float) -> None:
 
 
 def event_documents(rt: TenantRuntime, finder: _Finder, work: EventWork, affected: dict[str, Record], *,
-                    key_attr: str, changed: set[str]) -> dict[str, int]:
+                    key_attr: str, changed: set[str], read: dict[tuple[str, str], Any] | None = None) -> dict[str, int]:
     """Add the links of the documents the events name to ``affected`` (and to ``changed`` the shop
-    orders an event says changed, see :data:`CHANGE_TYPES`); counts for the run's result."""
+    orders an event says changed, see :data:`CHANGE_TYPES`); counts for the run's result. ``read``
+    receives each document read, by (type, number), so the derivation that follows need not GET it
+    again (each GET spends the company's Fortnox budget)."""
     reader = _Reader(rt)
     counts: Counter[str] = Counter()
     for (kind, number), types in work.documents.items():
         counts[f"{kind}s"] += 1
         found = reader.documents(kind, number, types)
+        if read is not None:
+            read.update(((doc_type, str(doc.document_number)), doc) for doc_type, doc in found)
         if not found:
             counts["not_found"] += 1
             continue
@@ -146,11 +155,15 @@ def event_documents(rt: TenantRuntime, finder: _Finder, work: EventWork, affecte
     return {"events": work.events, "batches": len(work.batches), **dict(counts)}
 
 
-def settled(keys: Iterable[str], derive: Callable[[str], Any], same: Callable[[str, Any], bool]) -> dict[str, Any]:
-    """Derivations of shop orders an event says changed: ``derive(key)``, re-done (bounded) while
-    ``same(key, derived)`` says REST shows nothing new yet; a key whose documents cannot be read
-    (a permanent error) is left out; transient errors fail the task (Airflow retries it)."""
-    budget = REREAD_BUDGET
+def settled(keys: Iterable[str], derive: Callable[[str], Any], same: Callable[[str, Any], bool], *,
+            budget: float, unsettled: list[str] | None = None) -> dict[str, Any]:
+    """Derivations of shop orders an event says changed: ``derive(key)``, re-done while
+    ``same(key, derived)`` says REST shows nothing new yet, waiting :data:`REREAD_DELAYS` in turn
+    for at most ``budget`` seconds in all; a key whose documents cannot be read (a permanent error)
+    is left out; transient errors fail the task (Airflow retries it).
+
+    ``unsettled`` receives the keys that still show nothing new: with ``budget=0`` each key is read
+    once, so the caller pushes what is new first and re-checks only those afterwards."""
     out: dict[str, Any] = {}
     for key in sorted(keys):
         delays = list(REREAD_DELAYS)
@@ -165,8 +178,11 @@ def settled(keys: Iterable[str], derive: Callable[[str], Any], same: Callable[[s
             log.info("shop order %s: reading its documents failed (%s); recorded by the usual read", key, exc)
             continue
         if same(key, derived):
-            log.info("shop order %s: REST shows nothing new for its status since the event; the next "
-                     "scheduled run reads it again", key)
+            if unsettled is not None:
+                unsettled.append(key)
+            else:
+                log.info("shop order %s: REST shows nothing new for its status since the event; the next "
+                         "scheduled run reads it again", key)
         out[key] = derived
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -57,7 +57,7 @@ class _ShopPush:
     """Pushes one shop's pending states; counts per state for the summary."""
 
     def __init__(self, rt: TenantRuntime, shop_key: str, run_id: str, *, dry_run: bool = False,
-                 planned: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 planned: Mapping[str, Mapping[str, Any]] | None = None, only: Collection[str] | None = None) -> None:
         self.rt = rt
         self.ledger = rt.ledger
         self.tenant = rt.tenant
@@ -73,6 +73,7 @@ class _ShopPush:
         self.planned = planned or {}  # dry run: what read_changes would have recorded for this shop
         self.elsewhere: list[str] = []  # orders left alone: claimed by another run still in its lease
         self.plan: list[str] = []
+        self.only = None if only is None else set(only)  # shop order keys (``<shop>:<order id>``) to push
 
     @property
     def hook(self) -> ShopBackend:
@@ -88,7 +89,8 @@ class _ShopPush:
         prefix = f"{self.shop_key}:"
         work: dict[int, list[Record]] = defaultdict(list)
         for record in self.ledger.records(self.tenant, KIND_STATUS, states=[PENDING, PUSHING]):
-            if record.source_key.startswith(prefix):
+            if record.source_key.startswith(prefix) and (
+                    self.only is None or record.source_key.rpartition(":")[0] in self.only):
                 order_id = int(record.source_key.split(":")[1])
                 work[order_id].append(record)
         for key in self.planned:
@@ -359,15 +361,18 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def push_status(tenant: str, shop_key: str, context: Mapping[str, Any], *,
-                runtime: TenantRuntime | None = None, read: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                runtime: TenantRuntime | None = None, read: Mapping[str, Any] | None = None,
+                only: Collection[str] | None = None) -> dict[str, Any]:
     """Push one shop's pending states (and captures); returns counts per state.
 
-    ``read``: read_changes' result (a dry run's plan comes from it, since a dry read writes nothing)."""
+    ``read``: read_changes' result (a dry run's plan comes from it, since a dry read writes nothing);
+    ``only``: push just these shop orders (``<shop>:<order id>``; an event run's own), not every pending one."""
     rt = runtime_for(tenant, runtime)
     try:
         dry_run = bool((context.get("params") or {}).get("dry_run"))
         planned = ((read or {}).get("planned") or {}).get(shop_key) if dry_run else None
-        push = _ShopPush(rt, shop_key, str(context.get("run_id") or ""), dry_run=dry_run, planned=planned)
+        push = _ShopPush(rt, shop_key, str(context.get("run_id") or ""), dry_run=dry_run, planned=planned,
+                         only=only)
         result = push.run()
     finally:
         if runtime is None:

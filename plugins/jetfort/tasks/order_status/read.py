@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jetfort.errors import PermanentError
@@ -32,7 +32,7 @@ from jetfort.tasks.order_status.common import (
     order_key,
     runtime_for,
 )
-from jetfort.tasks.order_status.events import EventWork, event_documents, event_work, settled
+from jetfort.tasks.order_status.events import RECHECK_BUDGET, EventWork, event_documents, event_work, settled
 from jetfort.tasks.params import check_status_params, range_window
 from jetfort.tasks.runtime import TenantRuntime, Window, run_window
 
@@ -44,10 +44,31 @@ log = logging.getLogger(__name__)
 
 def read_changes(tenant: str, context: Mapping[str, Any], *, runtime: TenantRuntime | None = None,
                  now: dt.datetime | None = None) -> dict[str, Any]:
-    """Derive the states of every linked shop order whose Fortnox documents changed; record them."""
+    """Derive the states of every linked shop order whose Fortnox documents changed; record them.
+
+    An event run's result also lists ``shop_orders`` (the keys it recorded) and ``unsettled``: shop
+    orders an event says changed but whose documents showed nothing new, for :func:`recheck`."""
     rt = runtime_for(tenant, runtime)
     try:
         return _read_changes(rt, context, now=now)
+    finally:
+        if runtime is None:
+            rt.close()
+
+
+def recheck(tenant: str, context: Mapping[str, Any], keys: Iterable[str], *,
+            runtime: TenantRuntime | None = None) -> dict[str, Any]:
+    """Re-read (bounded, see :func:`~jetfort.tasks.order_status.events.settled`) shop orders an event
+    said changed while Fortnox's REST API showed nothing new yet; record what they show now."""
+    rt = runtime_for(tenant, runtime)
+    try:
+        finder = _LinkFinder(rt.ledger, rt.tenant)
+        affected, _unknown = _requested(finder, keys)
+        derived = settled(affected, lambda key: _derive(rt, affected[key]), _unchanged(rt), budget=RECHECK_BUDGET)
+        shops = {shop.key for shop in rt.rules.shops}
+        result = _record(rt, context, affected, [], dry_run=False, shops=shops, read={"window": None},
+                         derived=derived)
+        return {**result, "shop_orders": sorted(affected)}
     finally:
         if runtime is None:
             rt.close()
@@ -65,7 +86,9 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
     if work is not None and work.ours:  # the documents the events name; the polling cursor stays
         derived: dict[str, mapping.Derived] = {}
         read = _event_read(rt, finder, work, affected, derived)
-        return _record(rt, context, affected, unknown_keys, dry_run=dry_run, shops=shops, read=read, derived=derived)
+        result = _record(rt, context, affected, unknown_keys, dry_run=dry_run, shops=shops, read=read,
+                         derived=derived)
+        return {**result, "shop_orders": sorted(affected)}  # what the run pushes (bounded by its events)
     # since/until: Fortnox lists documents by "changed since" only, so a range reads from its start on
     window = range_window(params, timezone=rules.schedules.timezone) or run_window(
         context, ledger=ledger, tenant=tenant, cursor=CURSOR,
@@ -83,24 +106,36 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
 
 def _event_read(rt: TenantRuntime, finder: _LinkFinder, work: EventWork, affected: dict[str, Record],
                 derived: dict[str, mapping.Derived]) -> dict[str, Any]:
-    """An event run's reads: the documents its Fortnox events name (``derived``: the states of those an
-    event says changed, re-read while REST shows nothing new yet), the shop orders the orders DAG linked."""
+    """An event run's reads: the documents its Fortnox events name (``derived``: their states, each
+    document read once), the shop orders the orders DAG linked."""
     changed: set[str] = set()
-    events = event_documents(rt, finder, work, affected, changed=changed,
+    just_read: dict[tuple[str, str], Any] = {}
+    events = event_documents(rt, finder, work, affected, changed=changed, read=just_read,
                              key_attr=_IDEMPOTENCY_ATTR[rt.rules.orders.idempotency_field])
-
-    def same(key: str, now: mapping.Derived) -> bool:  # nothing new for the status since the last read
-        before = rt.ledger.get(rt.tenant, KIND_FACTS, key)
-        if before is None:
-            return not now.states
-        return all((before.detail or {}).get(k) == v for k, v in now.to_detail().items())
-
-    derived.update(settled(changed, lambda key: _derive(rt, affected[key]), same))
+    unsettled: list[str] = []
+    derived.update(settled(changed, lambda key: _derive(rt, affected[key], just_read), _unchanged(rt),
+                           budget=0.0, unsettled=unsettled))
+    for key in sorted(set(affected) - set(derived)):  # named by other events (created, cancelled, booked)
+        try:
+            derived[key] = _derive(rt, affected[key], just_read)
+        except PermanentError:
+            continue  # the recorder reads it again and quarantines it with the reason
     posted, not_linked = _requested(finder, work.posted)
     affected.update(posted)
     log.info("order status from events: %s; %d shop order(s) just linked by the orders DAG", events, len(posted))
     return {"window": None, "events": events, "posted": len(posted),
-            **({"posted_not_linked": not_linked} if not_linked else {})}
+            **({"posted_not_linked": not_linked} if not_linked else {}),
+            **({"unsettled": unsettled} if unsettled else {})}
+
+
+def _unchanged(rt: TenantRuntime) -> Callable[[str, mapping.Derived], bool]:
+    """Whether a shop order's derived status facts show nothing new since the ledger's last read."""
+    def same(key: str, now: mapping.Derived) -> bool:
+        before = rt.ledger.get(rt.tenant, KIND_FACTS, key)
+        if before is None:
+            return not now.states
+        return all((before.detail or {}).get(k) == v for k, v in now.to_detail().items())
+    return same
 
 
 def _record(rt: TenantRuntime, context: Mapping[str, Any], affected: dict[str, Record], unknown_keys: list[str], *,
@@ -297,9 +332,13 @@ class _LinkFinder:
         return self._by_target
 
 
-def _derive(rt: TenantRuntime, link: Record) -> mapping.Derived:
-    """Read the linked document (and the invoice made from it, and its payments) and derive."""
+def _derive(rt: TenantRuntime, link: Record, just_read: dict[tuple[str, str], Any] | None = None) -> mapping.Derived:
+    """Read the linked document (and the invoice made from it, and its payments) and derive.
+
+    ``just_read``: documents this run read moments ago (an event run's), each used once instead of a
+    second GET; a re-read of the same document (REST lagging an event) then GETs it afresh."""
     fortnox = rt.fortnox
+    fresh = just_read if just_read is not None else {}
     field = rt.rules.status_map.tracking_field
     order: FortnoxOrder | None = None
     invoice: FortnoxInvoice | None = None
@@ -307,10 +346,10 @@ def _derive(rt: TenantRuntime, link: Record) -> mapping.Derived:
     if link.target_type == "invoice":
         invoice_number: str | None = link.target_key
     else:
-        order = fortnox.get_order(link.target_key)
+        order = fresh.pop(("order", link.target_key), None) or fortnox.get_order(link.target_key)
         invoice_number = order.invoice_reference
     if invoice_number:
-        invoice = fortnox.get_invoice(invoice_number)
+        invoice = fresh.pop(("invoice", invoice_number), None) or fortnox.get_invoice(invoice_number)
     credit_note = None
     if invoice is not None and invoice.credit_invoice_reference and not invoice.credit:
         credit_note = fortnox.get_invoice(invoice.credit_invoice_reference)  # partial or full credit?

@@ -39,7 +39,7 @@ def summarize(tenant: str, read: Mapping[str, Any] | None, pushes: Iterable[Mapp
     summary = {
         "tenant": tenant, **({"dry_run": True} if (read or {}).get("dry_run") else {}),
         "window": (read or {}).get("window"),
-        "read": {k: v for k, v in (read or {}).items() if k not in ("window", "planned")},
+        "read": {k: v for k, v in (read or {}).items() if k not in ("window", "planned", "shop_orders", "unsettled")},
         "rows": rows, "states": totals, "open_quarantine": open_by_kind, "shops_not_finished": missing,
     }
     log.info("order status summary for tenant %s\n%s\nopen quarantine: %s%s", tenant,

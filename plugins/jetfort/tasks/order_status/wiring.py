@@ -9,20 +9,30 @@ from airflow.sdk import task
 from jetfort.factory import tenant_of
 from jetfort.rules import TenantRules
 from jetfort.tasks.order_status.common import StatusRunFailed
+from jetfort.tasks.order_status.event_run import apply_events, is_event_run
 from jetfort.tasks.order_status.push import push_status
 from jetfort.tasks.order_status.read import read_changes
 from jetfort.tasks.order_status.summary import summarize
 
+#: the status run's first task goes before other jetfort tasks waiting for an executor slot: for an
+#: event run it is the whole run, and a customer waits on its e-mail and capture (the default weights
+#: of jetfort's tasks are the counts of their downstream tasks, below 20)
+STATUS_PRIORITY = 100
+
 
 def build_order_status(rules: TenantRules) -> None:
     """Add the status tasks to the DAG being built (called by :func:`jetfort.factory.tenant_dags`):
-    read_changes → push_status[<shop>] → summary."""
+    read_changes → push_status[<shop>] → summary; a run started by events does all of it in
+    read_changes and skips the rest (:mod:`jetfort.tasks.order_status.event_run`)."""
     tenant = tenant_of(rules)
     shops = [shop.key for shop in rules.shops]
 
-    @task(task_id="read_changes")
-    def read(**context: Any) -> dict[str, Any]:
-        return read_changes(tenant, context)
+    @task.short_circuit(task_id="read_changes", priority_weight=STATUS_PRIORITY, weight_rule="absolute")
+    def read(**context: Any) -> dict[str, Any] | None:
+        if is_event_run(context, tenant):  # all in this task, the rest skipped (see event_run)
+            context["ti"].xcom_push(key="summary", value=apply_events(tenant, shops, context))
+            return None
+        return read_changes(tenant, context)  # never empty: the run goes on
 
     @task(task_id="push_status", map_index_template="{{ shop_key }}")
     def push(shop_key: str, **context: Any) -> dict[str, Any]:
