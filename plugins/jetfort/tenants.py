@@ -178,25 +178,22 @@ def collect_tenant_variables(
 
 
 def tenant_variable(tenant_id: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """One tenant's rules JSON by the precedence of :func:`collect_tenant_variables`, reading only its
-    own Variable when the metastore has it (a task needs one tenant: one round trip, not one per
-    tenant); None when no source has it. Anything else (the Variable absent or unreadable, no
-    metastore in this process) takes the full path, so a file never stands in for an unreadable
-    Variable and errors read as before (raises that tenant's :class:`RulesError`)."""
+    """One tenant's rules JSON by the precedence of :func:`collect_tenant_variables`; None when no
+    source has it. Under a supervisor (a task) only its own Variable is read when the metastore has
+    it: one round trip through the API server, not a listing plus one per tenant. Anything else (the
+    Variable absent or unreadable, a CLI process, no metastore) takes the full path, so a file never
+    stands in for an unreadable Variable and errors read as before (raises that tenant's
+    :class:`RulesError`)."""
     env = os.environ if environ is None else environ
     key = VARIABLE_PREFIX + tenant_id
     stored: Any = None
-    try:
-        if _supervised():
-            from airflow.sdk import Variable
+    if _supervised():
+        from airflow.sdk import Variable
 
+        try:
             stored = Variable.get(key)
-        elif _metadata_db_configured():
-            from airflow.models.variable import Variable as CoreVariable
-
-            stored = CoreVariable.get(key, default_var=None)
-    except Exception:  # absent ("does not exist"), undecryptable or unreachable: see the full path
-        stored = None
+        except Exception:  # absent ("does not exist"), undecryptable or unreachable: see the full path
+            stored = None
     if stored is not None:
         overrides = [value for name, value in env.items() if name.upper() == ENV_PREFIX + tenant_id.upper()]
         if overrides:
