@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,13 @@ def _variables_from_metadata_db() -> tuple[dict[str, str], dict[str, RulesError]
     return _read_each(keys, Variable.get)
 
 
+def _env_tenants(env: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """(tenant id, rules JSON) of each ``AIRFLOW_VAR_JETFORT_TENANT_<ID>`` environment variable."""
+    for name, value in env.items():
+        if name.upper().startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            yield name[len(ENV_PREFIX) :].lower(), value
+
+
 def _read_each(keys: Iterable[str], get: Callable[[str], Any]) -> tuple[dict[str, str], dict[str, RulesError]]:
     """Each listed Variable's value (JSON text); one that cannot be read becomes its tenant's error."""
     found: dict[str, str] = {}
@@ -171,9 +178,7 @@ def collect_tenant_variables(
             # the metastore outranks files: an unreadable Variable must not let a stale file stand in
             found.pop(VARIABLE_PREFIX + tenant_id, None)
             unreadable[tenant_id] = problem
-    for name, value in env.items():
-        if name.upper().startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
-            found[VARIABLE_PREFIX + name[len(ENV_PREFIX) :].lower()] = value
+    found.update((VARIABLE_PREFIX + tenant_id, value) for tenant_id, value in _env_tenants(env))
     return found, unreadable
 
 
@@ -195,7 +200,7 @@ def tenant_variable(tenant_id: str, environ: Mapping[str, str] | None = None) ->
         except Exception:  # absent ("does not exist"), undecryptable or unreachable: see the full path
             stored = None
     if stored is not None:
-        overrides = [value for name, value in env.items() if name.upper() == ENV_PREFIX + tenant_id.upper()]
+        overrides = [value for env_tenant, value in _env_tenants(env) if env_tenant == tenant_id]
         if overrides:
             return overrides[-1]  # env wins, as in Airflow's own lookup chain
         return stored if isinstance(stored, str) else json.dumps(stored)
