@@ -209,6 +209,12 @@ def test_the_orders_dag_names_what_it_linked_and_the_status_run_checks_those_ord
     assert extra["shop"] == "se" and set(extra["linked"]) == posted
     assert {d["ExternalInvoiceReference1"] for d in env.orders.documents("orders")} == {f"jetfort:{k}" for k in posted}
 
+    again = run_orders(TENANT)  # nothing new in the shop: the post links nothing and adds no event
+    assert str(again.state) == "success"
+    with create_session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(AssetEvent).join(
+            AssetModel, AssetModel.id == AssetEvent.asset_id).where(AssetModel.name == orders_posted_name(TENANT))) == 1
+
     context = {"triggering_asset_events": {orders_posted(TENANT): [SimpleNamespace(extra=extra)]},
                "run_id": "asset_triggered__orders", "params": {}}
     read = read_changes(TENANT, context)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from airflow.sdk import task
@@ -81,3 +83,51 @@ def test_permanent_errors_fail_fast_and_transient_ones_retry() -> None:
     retry = RETRY_POLICY.evaluate(TransientError("429"), 1, 4)
     other = RETRY_POLICY.evaluate(KeyError("x"), 1, 4)
     assert (fail.action.value, retry.action.value, other.action.value) == ("fail", "retry", "default")
+
+
+# -- a task process parses for one DAG ---------------------------------------------------------------
+
+def _parse_for(monkeypatch: Any, wanted: str | None, **tenants: dict[str, Any]) -> None:
+    """The tenants as Airflow Variables from the environment, and Airflow's parsing context as the
+    task runner sets it while it parses a DAG file to run one task of ``wanted``."""
+    from airflow.sdk.definitions.context import AirflowParsingContext
+
+    from jetfort import factory
+
+    for name in [k for k in os.environ if k.startswith("AIRFLOW_VAR_JETFORT_TENANT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("JETFORT_TENANTS_DIR", raising=False)
+    for tenant, rules in tenants.items():
+        monkeypatch.setenv(f"AIRFLOW_VAR_JETFORT_TENANT_{tenant.upper()}", json.dumps(rules))
+    monkeypatch.setattr(factory, "_cache", None)
+    monkeypatch.setattr(factory, "get_parsing_context", lambda: AirflowParsingContext(dag_id=wanted, task_id="t"))
+
+
+def _serialized(dag: Any) -> dict[str, Any]:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return dict(DagSerialization.to_dict(dag))
+
+
+def test_a_task_process_builds_only_the_dag_it_runs_and_the_same_dag(monkeypatch: Any) -> None:
+    """Airflow parses the whole DAG file before each task; with the parsing context naming the DAG,
+    the file builds that tenant's DAG of that part only, identical to what the DAG processor built."""
+    erp = json.loads((EXAMPLES / "demo_erp.json").read_text())
+    tenants = {"north": erp, "south": erp, "broken": {**erp, "flow": "webshop"}}
+
+    _parse_for(monkeypatch, None, **tenants)  # the DAG processor: every tenant
+    full = tenant_dags("orders", _build, description="orders")
+    assert sorted(full) == ["jetfort__north__orders", "jetfort__south__orders"]
+
+    _parse_for(monkeypatch, "jetfort__south__orders", **tenants)
+    assert list(tenant_dags("orders", _build, description="orders")) == ["jetfort__south__orders"]
+    assert (_serialized(tenant_dags("orders", _build, description="orders")["jetfort__south__orders"])
+            == _serialized(full["jetfort__south__orders"]))
+    assert tenant_dags("catalog", _build, description="catalog") == {}  # another part of the same file
+
+    for wanted in ("jetfort__broken__orders", "jetfort__gone__orders"):  # as in the full parse: no DAG
+        _parse_for(monkeypatch, wanted, **tenants)
+        assert tenant_dags("orders", _build, description="orders") == {}
+
+    _parse_for(monkeypatch, "someone_elses_dag", **tenants)  # not a jetfort DAG: the file parses in full
+    assert sorted(tenant_dags("orders", _build, description="orders")) == sorted(full)

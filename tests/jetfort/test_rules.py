@@ -117,7 +117,11 @@ def test_combo_example_is_multishop_with_two_shops() -> None:
     assert (nordic_delivered.jetshop_status, nordic_delivered.send_email, nordic_delivered.capture) == (30, False, True)
     assert se_delivered.send_email is True
     assert [c.jetshop_channel_id for _, c in rules.channels()] == [1, 2]
-    assert rules.schedules.catalog == "0 * * * *"  # '@hourly' normalised for CronDataIntervalTimetable
+    assert rules.schedules.catalog == "37 * * * *"  # the demo tenants' crons are spread over the hour
+    assert rules.schedules.orders == "2-59/5 * * * *"
+    hourly = json.loads((EXAMPLES / "demo_combo.json").read_text())
+    hourly["schedules"]["catalog"] = "@hourly"
+    assert parse_tenant("hourly", json.dumps(hourly)).schedules.catalog == "0 * * * *"  # normalised for the timetable
     assert rules.channel("nordic/fi")[1].culture == "fi-FI"
 
 
