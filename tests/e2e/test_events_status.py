@@ -407,3 +407,42 @@ def test_an_event_run_pushes_what_rest_shows_before_it_waits_for_what_rest_does_
                                                       lagging: ([3], Counter({3: 1}), 1)}
     assert summary["read"]["rechecked"] == {"shop_orders": 1, "states": {"delivered": 1}}
     assert summary["events_committed"] == {"batches": 1, "marked": 1}
+
+
+@pytest.mark.timeout(420)
+def test_with_events_on_the_scheduled_read_leaves_part_of_the_budget_to_the_event_runs(
+        sync_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cron run is the safety net while events drive the status: its window read of many changed
+    documents takes at most 15 of the company's 25 requests per window (as the Fortnox sandbox
+    counted their arrivals), so an event run of the same company finds a slot at once. With events
+    off the same read takes the whole budget."""
+    import datetime as dt
+
+    from tests.e2e.conftest import FAST_WINDOW
+
+    sync_env.fortnox.limiter.configure(25, FAST_WINDOW)
+    sync_env.set_rate_window(monkeypatch, FAST_WINDOW)
+    _events_on(sync_env)
+    orders = [link_order(sync_env)[0] for _ in range(32)]
+    for order_id in orders:
+        advance(sync_env, order_id, "delivered", tracking=f"PN{order_id}SE")
+    now = dt.datetime.now(dt.UTC)
+    scheduled = {"data_interval_start": now - dt.timedelta(minutes=15), "data_interval_end": now + dt.timedelta(seconds=1),
+                 "run_id": "scheduled__safety_net", "params": {}}
+    company = sync_env.env.fortnox_tenant_id
+
+    def peak() -> int:  # the most requests the sandbox accepted from the company in any rate window
+        return max(c["max_in_window"] for c in sync_env.fortnox.limiter.stats(company)["clients"].values())
+
+    sync_env.fortnox.limiter.reset()
+    read = read_changes(TENANT, scheduled)
+    assert read["window"]["source"] == "data_interval" and read["affected"] >= len(orders)
+    capped_peak = peak()
+
+    rules = sync_env.tenant_rules(TENANT)
+    rules["events"] = {"enabled": False}
+    sync_env.set_tenant(TENANT, rules)
+    sync_env.fortnox.limiter.reset()
+    read_changes(TENANT, {**scheduled, "run_id": "scheduled__events_off"})
+    uncapped_peak = peak()
+    assert capped_peak <= 15 < uncapped_peak, (capped_peak, uncapped_peak)

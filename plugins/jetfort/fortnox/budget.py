@@ -152,6 +152,41 @@ class RedisRequestBudget:
         return _acquire_loop(self, company, timeout)
 
 
+class CappedRequestBudget:
+    """A caller's cap inside a company's budget: each request takes a slot under the cap first (its
+    own key ``<company><suffix>``, a lower limit in the same window), then one of the company's.
+
+    A run that may be slow (a scheduled safety-net read while Fortnox events drive the fast path)
+    thus leaves ``company limit - cap`` requests per window to the latency-sensitive runs of the
+    same company, and still uses the whole cap when nobody else calls. The cap slot is taken before
+    the company slot, so waiting under the cap never holds a company slot."""
+
+    def __init__(self, company_budget: RequestBudget, cap: RequestBudget, *, suffix: str = ":capped") -> None:
+        if cap.limit >= company_budget.limit:
+            raise ValueError(f"a cap of {cap.limit} leaves nothing of the company's {company_budget.limit}")
+        self.company_budget, self.cap, self.suffix = company_budget, cap, suffix
+        self.limit, self.window = company_budget.limit, company_budget.window
+
+    def try_acquire(self, company: str) -> float:
+        """As :meth:`RequestBudget.try_acquire`; a cap slot taken while the company's budget is full
+        is spent (it slows this caller only, never the others)."""
+        wait = self.cap.try_acquire(company + self.suffix)
+        return wait if wait > 0.0 else self.company_budget.try_acquire(company)
+
+    def acquire(self, company: str, *, timeout: float | None = None) -> float:
+        waited = self.cap.acquire(company + self.suffix, timeout=timeout)
+        left = None if timeout is None else max(0.0, timeout - waited)
+        return waited + self.company_budget.acquire(company, timeout=left)
+
+
+def capped(budget: RequestBudget, share: float, make: Callable[[int], RequestBudget]) -> CappedRequestBudget:
+    """``budget`` with a cap of ``share`` of its limit (at least 1); ``make(limit)`` builds the cap's
+    budget on the same backend and window."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"a budget share is a fraction between 0 and 1, not {share!r}")
+    return CappedRequestBudget(budget, make(max(1, int(budget.limit * share))), suffix=f":share{share:g}")
+
+
 def padded_window(window: float, *, fraction: float = SAFETY_FRACTION,
                   minimum: float = SAFETY_MIN_SECONDS) -> float:
     """The window the client enforces: Fortnox's plus a margin for arrival jitter, the larger of
@@ -190,9 +225,11 @@ def make_budget(backend: str | None = None, *, ledger: Ledger | None = None, lim
 __all__ = [
     "FORTNOX_LIMIT",
     "FORTNOX_WINDOW",
+    "CappedRequestBudget",
     "LocalRequestBudget",
     "RedisRequestBudget",
     "RequestBudget",
+    "capped",
     "make_budget",
     "padded_window",
     "rate_use",

@@ -34,7 +34,7 @@ from jetfort.fortnox.auth import (
     MemoryTokenStore,
     OAuthSettings,
 )
-from jetfort.fortnox.budget import FORTNOX_LIMIT, FORTNOX_WINDOW, RequestBudget, make_budget
+from jetfort.fortnox.budget import FORTNOX_LIMIT, FORTNOX_WINDOW, RequestBudget, capped, make_budget
 from jetfort.fortnox.errors import (
     FortnoxAmbiguousWrite,
     FortnoxBudgetTimeout,
@@ -141,7 +141,8 @@ class FortnoxClient(HttpHook):
                  timeout: float | tuple[float, float] = (10.0, 60.0), max_attempts: int = 6,
                  max_backoff: float = 30.0, budget_timeout: float = 600.0, auth_retries: int = 3,
                  rate_limit: int = FORTNOX_LIMIT, rate_window: float = FORTNOX_WINDOW,
-                 ledger_conn_id: str = "jetfort_ledger", **kwargs: Any) -> None:
+                 ledger_conn_id: str = "jetfort_ledger", budget_share: float | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(method="GET", http_conn_id=fortnox_conn_id, **kwargs)
         self.fortnox_conn_id = fortnox_conn_id
         self.timeout = timeout
@@ -155,6 +156,8 @@ class FortnoxClient(HttpHook):
         self.ledger_conn_id = ledger_conn_id
         self._params_only = False
         self._budget = budget
+        #: at most this share of the company's budget for this hook's requests (None: all of it)
+        self.budget_share = budget_share
         self._token_store = token_store
         self._settings: FortnoxSettings | None = None
         self._session: EnvCachedSession | None = None
@@ -224,8 +227,13 @@ class FortnoxClient(HttpHook):
     @property
     def budget(self) -> RequestBudget:
         if self._budget is None:
-            self._budget = make_budget(self.settings.budget, ledger=self.ledger, limit=self.rate_limit,
-                                       window=self.settings.rate_window or self.rate_window)
+            def build(limit: int) -> RequestBudget:
+                return make_budget(self.settings.budget, ledger=self.ledger, limit=limit,
+                                   window=self.settings.rate_window or self.rate_window)
+
+            company_budget = build(self.rate_limit)
+            self._budget = (company_budget if self.budget_share is None
+                            else capped(company_budget, self.budget_share, build))
         return self._budget
 
     @property

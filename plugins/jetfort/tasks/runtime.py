@@ -43,6 +43,8 @@ class TenantRuntime:
         self.rules = rules
         self._ledger = ledger
         self._shops: dict[str, ShopBackend] = {}
+        #: the share of the company's Fortnox budget this task's requests may take (None: all of it)
+        self.fortnox_share: float | None = None
 
     @classmethod
     def for_tenant(cls, tenant_id: str) -> TenantRuntime:
@@ -65,7 +67,16 @@ class TenantRuntime:
     def fortnox(self) -> FortnoxHook:
         from jetfort.fortnox.hook import FortnoxHook
 
-        return FortnoxHook(self.rules.fortnox_conn_id, ledger=self.ledger)
+        return FortnoxHook(self.rules.fortnox_conn_id, ledger=self.ledger, budget_share=self.fortnox_share)
+
+    def yield_fortnox_budget(self, share: float) -> bool:
+        """Let this task's Fortnox requests take at most ``share`` of the company's budget, leaving the
+        rest to latency-sensitive runs (see :class:`jetfort.fortnox.budget.CappedRequestBudget`).
+        False when the task's hook was already built (it keeps the whole budget)."""
+        if "fortnox" in self.__dict__:
+            return False
+        self.fortnox_share = share
+        return True
 
     def shop(self, shop_key: str) -> ShopBackend:
         """The backend of one of the tenant's shops (Jetshop or Norce), reused for the whole task."""

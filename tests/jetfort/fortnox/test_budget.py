@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 import pytest
 import tenacity
 
 from jetfort.fortnox.budget import (
+    CappedRequestBudget,
     LocalRequestBudget,
     RedisRequestBudget,
     RequestBudget,
+    capped,
     make_budget,
     padded_window,
     rate_use,
@@ -109,3 +112,29 @@ def test_backoff_honours_retry_after_and_stays_bounded() -> None:
     assert hook._wait(state(FortnoxRateLimited("slow down", retry_after=60, status=429), 1)) == 2.0
     waits = [hook._wait(state(FortnoxServerError("boom", status=502), n)) for n in range(1, 10)]
     assert all(0 < w <= 2.0 for w in waits) and waits[-1] > waits[0]  # exponential, capped
+
+
+def test_a_capped_caller_leaves_the_rest_of_the_company_budget_to_the_others(tmp_path: Any) -> None:
+    """A safety-net read capped at 0.6 takes 15 of Fortnox's 25 per window however much it asks; the
+    company's other callers still get the other 10; alone in later windows it keeps getting 15."""
+    clock = ManualClock()
+
+    def build(limit: int) -> RequestBudget:
+        return LocalRequestBudget(limit=limit, window=5.0, clock=clock, sleep=clock.sleep)
+
+    company = build(25)
+    background = capped(company, 0.6, build)
+    assert isinstance(background, CappedRequestBudget) and background.cap.limit == 15
+    assert sum(background.try_acquire("acme") == 0.0 for _ in range(40)) == 15
+    assert sum(company.try_acquire("acme") == 0.0 for _ in range(40)) == 10  # the event runs' share
+    clock.advance(5.0)
+    assert [background.acquire("acme") for _ in range(15)] == [0.0] * 15
+    assert background.acquire("acme") == pytest.approx(5.0)  # the 16th waits for the next window
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        capped(company, 1.0, build)
+
+    hook = FortnoxHook.from_params(base_url="http://127.0.0.1:9", client_id="c", client_secret="s",
+                                   refresh_token="r", ledger=Ledger.from_url(f"sqlite:///{tmp_path}/l.db"),
+                                   budget_share=0.6)
+    assert isinstance(hook.budget, CappedRequestBudget)  # the ledger's budget, capped on its own key
+    assert isinstance(hook.budget.cap, SqlRequestBudget) and (hook.budget.cap.limit, hook.budget.limit) == (15, 25)

@@ -59,6 +59,10 @@ REREAD_BUDGET = 8.0
 #: but whose status facts REST showed nothing new for (most such events change something else, e.g. an
 #: address: every second waited holds an executor slot)
 RECHECK_BUDGET = 2.0
+#: with events on, the scheduled (safety-net) read takes at most this share of the company's Fortnox
+#: budget: a window of many changed documents must not keep the event runs of the same company
+#: waiting for request slots (they get the rest, 10 of Fortnox's 25 per 5 s)
+SAFETY_NET_SHARE = 0.6
 
 
 class _Finder(Protocol):

@@ -32,7 +32,14 @@ from jetfort.tasks.order_status.common import (
     order_key,
     runtime_for,
 )
-from jetfort.tasks.order_status.events import RECHECK_BUDGET, EventWork, event_documents, event_work, settled
+from jetfort.tasks.order_status.events import (
+    RECHECK_BUDGET,
+    SAFETY_NET_SHARE,
+    EventWork,
+    event_documents,
+    event_work,
+    settled,
+)
 from jetfort.tasks.params import check_status_params, range_window
 from jetfort.tasks.runtime import TenantRuntime, Window, run_window
 
@@ -94,6 +101,10 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
         context, ledger=ledger, tenant=tenant, cursor=CURSOR,
         overlap_minutes=rules.schedules.window_overlap_minutes, now=now)
     log.info("order status window %s → %s (%s)", window.start.isoformat(), window.end.isoformat(), window.source)
+    if window.source == "data_interval" and rules.events_purpose("order_status") is not None \
+            and rt.yield_fortnox_budget(SAFETY_NET_SHARE):  # the safety net: the event runs go first
+        log.info("Fortnox events are on: this scheduled read takes at most %d %% of the company's request budget",
+                 round(SAFETY_NET_SHARE * 100))
     changed_orders, changed_invoices = _changed(rt, finder, window, affected)
     result = _record(rt, context, affected, unknown_keys, dry_run=dry_run, shops=shops, read={
         "window": window.as_dict(), "changed_orders": changed_orders, "changed_invoices": changed_invoices})
