@@ -272,7 +272,7 @@ def measure(stack: Stack, mode: str, linked: dict[int, str], *, pace: float, pol
 
 
 def _moment(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:

@@ -34,11 +34,11 @@ from airflow.sdk import (
 from airflow.sdk.definitions.retry_policy import RetryAction
 
 from jetfort.assets import schedule_for
-from jetfort.rules import VARIABLE_PREFIX, RulesError, TenantRules
-from jetfort.rules import load_tenants as parse_tenants
+from jetfort.rules import RulesError, TenantRules
 from jetfort.tasks.events_commit import add_commit_events
 from jetfort.tasks.notify import FailureNotifier
-from jetfort.tenants import load_tenants_from_airflow, tenant_variable
+from jetfort.tasks.runtime import load_rules
+from jetfort.tenants import load_tenants_from_airflow
 
 START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -181,16 +181,12 @@ def load_tenants(max_age: float = 5.0) -> tuple[dict[str, TenantRules], dict[str
 
 
 def one_tenant(tenant_id: str) -> dict[str, TenantRules]:
-    """The tenant's rules alone, read as a task reads them (its own Variable, same precedence); empty
-    when it has none or they do not validate, as the full parse would give it no DAGs."""
+    """The tenant's rules alone, read as a task reads them (:func:`jetfort.tasks.runtime.load_rules`);
+    empty when it has none or they do not validate, as the full parse would give it no DAGs."""
     try:
-        value = tenant_variable(tenant_id)
+        return {tenant_id: load_rules(tenant_id)}
     except RulesError:
         return {}
-    if value is None:
-        return {}
-    tenants, _errors = parse_tenants({VARIABLE_PREFIX + tenant_id: value})
-    return tenants
 
 
 def rules_errors_message(errors: Mapping[str, RulesError]) -> str:
