@@ -153,38 +153,56 @@ class RedisRequestBudget:
 
 
 class CappedRequestBudget:
-    """A caller's cap inside a company's budget: each request takes a slot under the cap first (its
-    own key ``<company><suffix>``, a lower limit in the same window), then one of the company's.
+    """A caller's cap inside a company's budget: each request takes a slot under the cap (its own
+    key ``<company><suffix>``, a lower limit in the same window), then one of the company's.
 
     A run that may be slow (a scheduled safety-net read while Fortnox events drive the fast path)
     thus leaves ``company limit - cap`` requests per window to the latency-sensitive runs of the
-    same company, and still uses the whole cap when nobody else calls. The cap slot is taken before
-    the company slot, so waiting under the cap never holds a company slot."""
+    same company, and still uses the whole cap when nobody else calls.
 
-    def __init__(self, company_budget: RequestBudget, cap: RequestBudget, *, suffix: str = ":capped") -> None:
+    The cap counts sends, like Fortnox: a request is sent as soon as it holds both slots, so both
+    must be taken at (nearly) the same moment. The cap slot is taken first (waiting for it holds no
+    company slot); then the company slot only if one is free at once. If the company's budget is
+    full (the others are using it), the cap slot is given up: the caller sleeps until a company slot
+    frees and takes a new cap slot. Waiting with a cap slot in hand would stamp it before the send,
+    and a cap slot stamped early lets more than the cap be sent in one window (all the delayed
+    requests at once, then the next cap's worth). A given-up slot slows this caller only."""
+
+    def __init__(self, company_budget: RequestBudget, cap: RequestBudget, *, suffix: str = ":capped",
+                 sleep: Sleep = time.sleep) -> None:
         if cap.limit >= company_budget.limit:
             raise ValueError(f"a cap of {cap.limit} leaves nothing of the company's {company_budget.limit}")
-        self.company_budget, self.cap, self.suffix = company_budget, cap, suffix
+        self.company_budget, self.cap, self.suffix, self._sleep = company_budget, cap, suffix, sleep
         self.limit, self.window = company_budget.limit, company_budget.window
 
     def try_acquire(self, company: str) -> float:
         """As :meth:`RequestBudget.try_acquire`; a cap slot taken while the company's budget is full
-        is spent (it slows this caller only, never the others)."""
+        is given up (it slows this caller only, never the others)."""
         wait = self.cap.try_acquire(company + self.suffix)
         return wait if wait > 0.0 else self.company_budget.try_acquire(company)
 
     def acquire(self, company: str, *, timeout: float | None = None) -> float:
-        waited = self.cap.acquire(company + self.suffix, timeout=timeout)
-        left = None if timeout is None else max(0.0, timeout - waited)
-        return waited + self.company_budget.acquire(company, timeout=left)
+        waited = 0.0
+        while True:
+            left = None if timeout is None else max(0.0, timeout - waited)
+            waited += self.cap.acquire(company + self.suffix, timeout=left)
+            wait = self.company_budget.try_acquire(company)
+            if wait <= 0.0:
+                return waited
+            if timeout is not None and waited + wait > timeout:
+                raise TimeoutError(f"no Fortnox request slot for {company!r} within {timeout}s")
+            self._sleep(wait)
+            waited += wait
 
 
-def capped(budget: RequestBudget, share: float, make: Callable[[int], RequestBudget]) -> CappedRequestBudget:
+def capped(budget: RequestBudget, share: float, make: Callable[[int], RequestBudget], *,
+           sleep: Sleep = time.sleep) -> CappedRequestBudget:
     """``budget`` with a cap of ``share`` of its limit (at least 1); ``make(limit)`` builds the cap's
     budget on the same backend and window."""
     if not 0.0 < share < 1.0:
         raise ValueError(f"a budget share is a fraction between 0 and 1, not {share!r}")
-    return CappedRequestBudget(budget, make(max(1, int(budget.limit * share))), suffix=f":share{share:g}")
+    return CappedRequestBudget(budget, make(max(1, int(budget.limit * share))), suffix=f":share{share:g}",
+                               sleep=sleep)
 
 
 def padded_window(window: float, *, fraction: float = SAFETY_FRACTION,

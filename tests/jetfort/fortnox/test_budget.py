@@ -138,3 +138,36 @@ def test_a_capped_caller_leaves_the_rest_of_the_company_budget_to_the_others(tmp
                                    budget_share=0.6)
     assert isinstance(hook.budget, CappedRequestBudget)  # the ledger's budget, capped on its own key
     assert isinstance(hook.budget.cap, SqlRequestBudget) and (hook.budget.cap.limit, hook.budget.limit) == (15, 25)
+
+
+@pytest.mark.parametrize("backend", ["local", "ledger"])
+def test_a_capped_caller_delayed_by_the_others_still_sends_at_most_its_cap_per_window(
+        backend: str, tmp_path: Any) -> None:
+    """The others filled the company's 25 just before the capped caller asks for 40 slots: however
+    its requests were delayed, no window of Fortnox's holds more than 15 of its sends (the moments
+    its slots were granted), and the others find 10 free slots in the window where it resumes."""
+    clock = ManualClock(start=1_000.0)
+    ledger = Ledger.from_url(f"sqlite:///{tmp_path}/l.db") if backend == "ledger" else None
+
+    def build(limit: int) -> RequestBudget:
+        if ledger is not None:
+            return SqlRequestBudget(ledger, limit=limit, window=5.0, clock=clock, sleep=clock.sleep)
+        return LocalRequestBudget(limit=limit, window=5.0, clock=clock, sleep=clock.sleep)
+
+    company = build(25)
+    background = capped(company, 0.6, build, sleep=clock.sleep)
+    assert [company.try_acquire("acme") for _ in range(25)] == [0.0] * 25  # the others, at 1000.0
+    clock.advance(0.5)
+    sends: list[float] = []
+
+    def send(n: int) -> None:
+        for _ in range(n):
+            background.acquire("acme")
+            sends.append(clock())
+
+    send(15)
+    assert sends[0] >= 1_005.0  # nothing sent while the others held the whole budget
+    assert sum(company.try_acquire("acme") == 0.0 for _ in range(25)) == 10  # left to the event runs
+    send(25)
+    most = max(sum(1 for t in sends if start <= t < start + 5.0) for start in sends)
+    assert most == 15, sends
