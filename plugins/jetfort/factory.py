@@ -79,8 +79,10 @@ def parse_target() -> tuple[str, str] | None:
 #: Task slots one DAG run may hold at once (its Fortnox requests share the company's budget anyway).
 MAX_ACTIVE_TASKS = 4
 #: Runs of a status DAG on Fortnox events that may be active at once: a run for new events must not
-#: wait for the previous one or for the scheduled run (the ledger claims each status push per order,
-#: and the event stream persists an offset only once every earlier batch was applied).
+#: wait for the previous one (the ledger claims each status push per order, and the event stream
+#: persists an offset only once every earlier batch was applied). The DAG allows one run more: the
+#: scheduled (safety-net) run, whose read of a busy window may last a minute, must not take an
+#: event run's place.
 EVENT_STATUS_RUNS = 4
 
 
@@ -152,7 +154,7 @@ def tenant_dags(
             schedule=schedule_for(rules, part, timetable),
             start_date=START_DATE,
             catchup=False,
-            max_active_runs=EVENT_STATUS_RUNS if purpose == "status" else 1,
+            max_active_runs=EVENT_STATUS_RUNS + 1 if purpose == "status" else 1,
             max_active_tasks=MAX_ACTIVE_TASKS,
             tags=["jetfort", f"tenant:{tenant_id}", f"flow:{rules.flow}", part],
             doc_md=_doc(rules, part, description),

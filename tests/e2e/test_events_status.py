@@ -413,7 +413,7 @@ def test_an_event_run_pushes_what_rest_shows_before_it_waits_for_what_rest_does_
 def test_with_events_on_the_scheduled_read_leaves_part_of_the_budget_to_the_event_runs(
         sync_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cron run is the safety net while events drive the status: its window read of many changed
-    documents takes at most 15 of the company's 25 requests per window (as the Fortnox sandbox
+    documents takes at most 10 of the company's 25 requests per window (as the Fortnox sandbox
     counted their arrivals), so an event run of the same company finds a slot at once. With events
     off the same read takes the whole budget."""
     import datetime as dt
@@ -421,7 +421,7 @@ def test_with_events_on_the_scheduled_read_leaves_part_of_the_budget_to_the_even
     # a 2 s window (real: 5 s), not the 0.5 s of the other e2e tests: the setup's writes below still
     # hold company slots when the read starts, so its first requests wait for the company budget,
     # and a window this long holds those delayed sends together with the next ones (a cap slot
-    # stamped before such a wait once let 16 through: counted here every time, in CI at 0.5 s)
+    # stamped before such a wait once let 16 through a cap of 15: counted here every time, in CI at 0.5 s)
     window = 2.0
     sync_env.fortnox.limiter.configure(25, window)
     sync_env.set_rate_window(monkeypatch, window)
@@ -448,4 +448,4 @@ def test_with_events_on_the_scheduled_read_leaves_part_of_the_budget_to_the_even
     sync_env.fortnox.limiter.reset()
     read_changes(TENANT, {**scheduled, "run_id": "scheduled__events_off"})
     uncapped_peak = peak()
-    assert capped_peak <= 15 < uncapped_peak, (capped_peak, uncapped_peak)
+    assert capped_peak <= 10 and uncapped_peak > 15, (capped_peak, uncapped_peak)

@@ -129,12 +129,13 @@ def test_status_dag_with_events_runs_on_its_asset_or_its_cron_and_commits_last()
     assert set(commit.upstream_task_ids) == others and not commit.downstream_task_ids
 
     # an event run does its work in read_changes, a short-circuit task that skips the rest, and it
-    # neither waits for another run (up to 4 at once) nor behind other jetfort tasks for a slot
+    # neither waits for another run (up to 4 at once, and the scheduled run has a place of its own) nor
+    # behind other jetfort tasks for a slot
     first = dag.get_task("read_changes")
     assert type(first).__name__ == "_ShortCircuitDecoratedOperator"
     assert first.ignore_downstream_trigger_rules is True
     assert set(first.get_flat_relative_ids(upstream=False)) == others - {"read_changes"} | {COMMIT_TASK_ID}
-    assert dag.max_active_runs == 4
+    assert dag.max_active_runs == 5
     every_other = [t for part, build in (("orders", build_orders), ("catalog", build_catalog),
                                          ("order_status", build_order_status))
                    for d in tenant_dags(part, build, description=part, tenants=tenants).values()
