@@ -36,7 +36,7 @@ records = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("tenant", "kind", "source_key"),
-    sa.Index(None, "tenant", "kind", "state"),
+    sa.Index(None, "tenant", "kind", "state", "updated_at"),  # updated_at: the monthly cap's count
 )
 
 #: Every step a record went through, with what was sent.
