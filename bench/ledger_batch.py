@@ -154,19 +154,29 @@ def report(label: str, url: str, records: int, rounds: int) -> None:
         print(f"  {name:52s} {value:8.2f}{unit}")
 
 
+def on_each_backend(postgres: str | None, run: Callable[[str, str], None]) -> None:
+    """``run(label, url)`` on a scratch SQLite ledger, then on a scratch PostgreSQL database when
+    ``postgres`` names a server; both are removed afterwards."""
+    os.environ.setdefault("JETFORT_LEDGER_SECRET_KEY", "bench-" + "x" * 38)
+    with tempfile.TemporaryDirectory(prefix="jetfort-bench-") as tmp:
+        run("SQLite", f"sqlite:///{tmp}/ledger.db")
+    if postgres:
+        with postgres_database(postgres) as url:
+            run("PostgreSQL", url)
+
+
+def postgres_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--postgres", default=os.environ.get("JETFORT_TEST_POSTGRES_URL"),
+                        help="PostgreSQL server URL (a scratch database is created and dropped)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=500, help="records per batch")
     parser.add_argument("--rounds", type=int, default=5, help="repetitions (the least CPU time counts)")
-    parser.add_argument("--postgres", default=os.environ.get("JETFORT_TEST_POSTGRES_URL"),
-                        help="PostgreSQL server URL (a scratch database is created and dropped)")
+    postgres_option(parser)
     args = parser.parse_args()
-    os.environ.setdefault("JETFORT_LEDGER_SECRET_KEY", "bench-" + "x" * 38)
-    with tempfile.TemporaryDirectory(prefix="jetfort-bench-") as tmp:
-        report("SQLite", f"sqlite:///{tmp}/ledger.db", args.records, args.rounds)
-    if args.postgres:
-        with postgres_database(args.postgres) as url:
-            report("PostgreSQL", url, args.records, args.rounds)
+    on_each_backend(args.postgres, lambda label, url: report(label, url, args.records, args.rounds))
 
 
 if __name__ == "__main__":

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "plugins")]
 
-from ledger_batch import postgres_database  # noqa: E402
+from ledger_batch import on_each_backend, postgres_option  # noqa: E402
 
 TENANT, KIND = "bench", "order"
 STATES = ["posting", "posted", "acknowledged"]
@@ -103,16 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3, help="alternations of the two indexes")
-    parser.add_argument("--postgres", default=os.environ.get("JETFORT_TEST_POSTGRES_URL"),
-                        help="PostgreSQL server URL (a scratch database is created and dropped)")
+    postgres_option(parser)
     args = parser.parse_args()
-    os.environ.setdefault("JETFORT_LEDGER_SECRET_KEY", "bench-" + "x" * 38)
-    with tempfile.TemporaryDirectory(prefix="jetfort-bench-") as tmp:
-        report("SQLite", f"sqlite:///{tmp}/ledger.db", args.records, args.rounds)
-    if args.postgres:
-        with postgres_database(args.postgres) as url:
-            report("PostgreSQL", url, args.records, args.rounds)
-
+    on_each_backend(args.postgres, lambda label, url: report(label, url, args.records, args.rounds))
 
 if __name__ == "__main__":
     main()
