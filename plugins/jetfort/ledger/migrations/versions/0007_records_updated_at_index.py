@@ -1,8 +1,9 @@
 """The records index gains ``updated_at``: the orders flow counts the month's posted orders of a tenant
 before every batch (the plan's monthly cap) with ``updated_at >= month start``. With the index on
-(tenant, kind, state) alone that count read every posted order the tenant ever had (1.3 s at 1 M
-records on SQLite); with ``updated_at`` last, it reads the month's entries only. Queries on the
-first three columns use the new index as they used the old one.
+(tenant, kind, state) alone that count read every posted order the tenant ever had; with
+``updated_at`` last, it reads the month's entries only (``bench/ledger_cap_count.py``, 1 M records
+over two years: 190 → 0.9 ms on SQLite, 67 → 2.3 ms on PostgreSQL). Queries on the first three
+columns use the new index as they used the old one.
 
 Revision ID: 0007
 Revises: 0006
