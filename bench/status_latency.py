@@ -22,13 +22,20 @@ What it does, for tenant ``demo_erp`` (its own Fortnox company, shop ``demoshop`
    another one (another tracking number, cancelled: the stack's live Fortnox sandbox moved the
    document too), the change is counted as "preempted", not measured.
 
+``--burst`` (events mode) brings the top of the hour into the measurement, whatever the hour:
+``--burst-after`` seconds after the first change, the bench starts a run of each DAG whose schedule
+fires at minute 0 (every demo tenant's orders DAG hourly, status DAG every 15 minutes, as the
+defaults have them) through the REST API, with the logical date of that moment, so each run reads
+the data interval a scheduled one would (the status DAG's is then a safety-net read).
+
 Prints p50/p95/max per mode and whether the goal (p95 <= 10 s with events) was met, and for the
 events mode where the seconds went (Airflow's records of the event runs: first asset event → run queued,
 task queued → started, running, run ended; the DAG-file parse each task logged; how many scheduled
 runs of other DAGs started during the measurement, a cron burst that competes for executor slots
 and the Fortnox budget); exits non-zero
 only when it could not measure (the stack did not come up). ``make down`` and the temp dir are cleaned up (``--keep`` keeps
-the stack running and its directory for inspection).
+the stack running and its directory for inspection). ``JETFORT_PARALLELISM`` in the environment sets
+the stack's executor slots, as it does for ``make up``.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +65,8 @@ SHOP = "demoshop"
 ORDERS_DAG = f"jetfort__{TENANT}__orders"
 STATUS_DAG = f"jetfort__{TENANT}__order_status"
 DELIVERED = 3
+#: demo_erp's orders.transferred_status: the shop status of a posted order nothing moved on yet
+TRANSFERRED = 6
 #: shop status "Behandlas": in demo_erp's orders.trigger_statuses and in no other demo tenant's of that shop
 #: (they take status 1), so their scheduled orders runs never post the bench's orders first
 TRIGGER_STATUS = 2
@@ -134,13 +144,17 @@ class Measured:
     latencies: list[float] = field(default_factory=list)
     preempted: int = 0
     missing: int = 0
+    #: shop order id → Fortnox order number of each change the shop never showed
+    missing_orders: dict[int, str] = field(default_factory=dict)
+    #: the DAGs the burst started
+    burst: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------------ set-up
-def tenant_rules(stack: Stack) -> dict[str, Any]:
-    out = stack.airflow("variables", "get", f"jetfort_tenant_{TENANT}").stdout
+def tenant_rules(stack: Stack, tenant: str = TENANT) -> dict[str, Any]:
+    out = stack.airflow("variables", "get", f"jetfort_tenant_{tenant}").stdout
     if "{" not in out:
-        raise BenchError(f"the Variable jetfort_tenant_{TENANT} holds no JSON object")
+        raise BenchError(f"the Variable jetfort_tenant_{tenant} holds no JSON object")
     return dict(json.JSONDecoder().raw_decode(out[out.index("{"):])[0])
 
 
@@ -164,6 +178,42 @@ def set_mode(stack: Stack, rules: dict[str, Any], mode: str, poll_cron: str) -> 
             return
         time.sleep(5)
     raise BenchError(f"{STATUS_DAG} not on its {mode} schedule within 600 s of the Variable")
+
+
+def fires_at_minute_zero(cron: str) -> bool:
+    """Whether a five-field cron fires at minute 0 of some hour (``0``, ``*``, ``*/15``, ``0,30``, ...)."""
+    minute = cron.split()[0]
+    for part in minute.split(","):
+        base, _, step = part.partition("/")
+        if (base == "*" and (not step or 60 % int(step) == 0)) or base in ("0", "0-59"):
+            return True
+    return False
+
+
+def top_of_the_hour(stack: Stack) -> list[str]:
+    """The DAGs whose schedule fires at minute 0: each demo tenant's orders and status DAG, unless
+    its rules move that cron off the hour."""
+    defaults = json.loads((REPO / "include" / "mappings" / "defaults.json").read_text())["schedules"]
+    out = stack.airflow("variables", "list", "-o", "json").stdout
+    listed = json.JSONDecoder().raw_decode(out[out.index("["):])[0]
+    existing = {d["dag_id"] for d in stack.rest("GET", "/dags", params={"dag_id_pattern": "jetfort__", "limit": 1000})["dags"]}
+    dags: list[str] = []
+    for key in sorted(str(v["key"]) for v in listed if str(v["key"]).startswith("jetfort_tenant_")):
+        tenant = key.removeprefix("jetfort_tenant_")
+        schedules = tenant_rules(stack, tenant).get("schedules") or {}
+        dags.extend(f"jetfort__{tenant}__{flow}" for flow in ("orders", "order_status")
+                    if f"jetfort__{tenant}__{flow}" in existing
+                    and fires_at_minute_zero(str(schedules.get(flow) or defaults[flow])))
+    return dags
+
+
+def fire(stack: Stack, dags: list[str], fired: list[str]) -> None:
+    """A run of each DAG with the logical date of now, as the cron would start it (REST API)."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for dag in dags:
+        stack.rest("POST", f"/dags/{dag}/dagRuns", json={
+            "dag_run_id": f"burst__{now:%Y%m%dT%H%M%S}", "logical_date": now.isoformat()})
+        fired.append(dag)
 
 
 def company_of(stack: Stack) -> dict[str, Any]:
@@ -217,23 +267,35 @@ def access_token(stack: Stack) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ measuring
-def measure(stack: Stack, mode: str, linked: dict[int, str], *, pace: float, poll: float,
-            wait: float) -> Measured:
-    """Change each linked Fortnox order (tracking number through the REST API); time the shop's status."""
+def measure(stack: Stack, mode: str, linked: dict[int, str], *, count: int, pace: float, poll: float,
+            wait: float, burst: list[str] | None = None, burst_after: float = 0.0) -> Measured:
+    """Change ``count`` linked Fortnox orders (tracking number through the REST API), one after the
+    other; time the shop's status. An order the live sandbox already moved on (the shop shows a status
+    other than "transferred" for it) is counted as preempted and not changed: the next one is.
+    ``burst``: DAGs started (:func:`fire`, in a thread) ``burst_after`` s after the first change."""
     token = access_token(stack)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     # shop order → (tracking, monotonic time of the change, how many shop status changes there were before it)
     changed: dict[int, tuple[str, float, int]] = {}
     seen: dict[int, float] = {}
-    shop: list[dict[str, Any]] = []
     result = Measured(mode)
     pending = list(linked.items())
     last_change = 0.0
     deadline: float | None = None
+    first_change: float | None = None
+    firing: threading.Thread | None = None
     with httpx.Client(timeout=30) as client:
+        shop = client.get(f"{stack.jetshop}/_sandbox/status-changes", params={"shop_id": SHOP}).json()
         while True:
             now = time.monotonic()
-            if pending and now - last_change >= pace:
+            if burst and firing is None and first_change is not None and now - first_change >= burst_after:
+                firing = threading.Thread(target=fire, args=(stack, burst, result.burst), daemon=True)
+                firing.start()
+            moved = {int(c["order_id"]) for c in shop if int(c["to_status_id"]) != TRANSFERRED}
+            while pending and pending[0][0] in moved:
+                pending.pop(0)
+                result.preempted += 1
+            if pending and len(changed) < count and now - last_change >= pace:
                 order_id, number = pending.pop(0)
                 tracking = f"BN{order_id:09d}SE"
                 answer = client.put(f"{stack.fortnox}/3/orders/{number}", headers=headers,
@@ -245,14 +307,13 @@ def measure(stack: Stack, mode: str, linked: dict[int, str], *, pace: float, pol
                 if answer.status_code in (400, 409):  # the live sandbox moved it on first (invoiced, ...)
                     result.preempted += 1
                     last_change = now
-                    if not pending:
-                        deadline = time.monotonic() + wait
                     continue
                 answer.raise_for_status()
                 changed[order_id] = (tracking, time.monotonic(), len(shop))
                 last_change = now
-                if not pending:
-                    deadline = time.monotonic() + wait
+                first_change = first_change or now
+            if deadline is None and (len(changed) >= count or not pending):
+                deadline = time.monotonic() + wait
             shop = client.get(f"{stack.jetshop}/_sandbox/status-changes", params={"shop_id": SHOP}).json()
             observed = time.monotonic()
             for index, change in enumerate(shop):
@@ -267,6 +328,7 @@ def measure(stack: Stack, mode: str, linked: dict[int, str], *, pace: float, pol
                     result.preempted += 1
             if deadline is not None and (len(seen) == len(changed) or time.monotonic() > deadline):
                 result.missing = len(changed) - len(seen)
+                result.missing_orders = {oid: linked[oid] for oid in sorted(set(changed) - set(seen))}
                 return result
             time.sleep(poll)
 
@@ -285,15 +347,18 @@ def phases(stack: Stack, began: dt.datetime, ended: dt.datetime) -> str:
     that started meanwhile (a cron burst competes for the executor slots and the Fortnox budget)."""
     runs = stack.rest("GET", f"/dags/{STATUS_DAG}/dagRuns", params={
         "run_after_gte": began.isoformat(), "run_after_lte": ended.isoformat(), "limit": 1000})["dag_runs"]
-    spans: dict[str, list[float]] = {"first asset event → run queued": [], "task queued → started": [],
+    spans: dict[str, list[float]] = {"first asset event → run queued": [], "run queued → task scheduled": [],
+                                     "task scheduled → queued": [], "task queued → started": [],
                                      "task running": [], "task ended → run ended": []}
     for run in (r for r in runs if r["run_type"] == "asset_triggered"):
         path = f"/dags/{STATUS_DAG}/dagRuns/{run['dag_run_id']}"
         events = stack.rest("GET", f"{path}/upstreamAssetEvents")["asset_events"]
         task = stack.rest("GET", f"{path}/taskInstances/read_changes")
         first_event = min((_moment(e["timestamp"]) for e in events), default=None)  # the one that waited longest
-        queued, start, end = (_moment(task.get(k)) for k in ("queued_when", "start_date", "end_date"))
+        scheduled, queued, start, end = (_moment(task.get(k)) for k in ("scheduled_when", "queued_when", "start_date", "end_date"))
         for name, value in (("first asset event → run queued", _seconds(first_event, _moment(run["queued_at"]))),
+                            ("run queued → task scheduled", _seconds(_moment(run["queued_at"]), scheduled)),
+                            ("task scheduled → queued", _seconds(scheduled, queued)),
                             ("task queued → started", _seconds(queued, start)), ("task running", _seconds(start, end)),
                             ("task ended → run ended", _seconds(end, _moment(run["end_date"])))):
             if value is not None:
@@ -302,8 +367,9 @@ def phases(stack: Stack, began: dt.datetime, ended: dt.datetime) -> str:
              for m in _PARSE_MS.findall(log.read_text(errors="replace"))]
     others = stack.rest("POST", "/dags/~/dagRuns/list", json={
         "start_date_gte": began.isoformat(), "start_date_lte": ended.isoformat(), "page_limit": 1000})["dag_runs"]
-    cron = sum(1 for r in others if r["run_type"] in ("scheduled", "backfill") and r["dag_id"] != STATUS_DAG)
-    lines = [f"  event status runs: {len(spans['task running'])}; other DAGs' scheduled runs started meanwhile: {cron}"]
+    cron = sum(1 for r in others if r["run_type"] in ("scheduled", "backfill", "manual"))
+    lines = [f"  event status runs: {len(spans['task running'])}; other runs started meanwhile "
+             f"(scheduled, backfill, the burst's): {cron}"]
     for name, values in spans.items():
         lines.append(f"  {name:<31} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s")
     lines.append(f"  {'DAG-file parse in the task':<31} p50 {percentile(parse, 50):6.0f} ms  p95 {percentile(parse, 95):6.0f} ms")
@@ -338,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="events,polling")
     parser.add_argument("--wait", type=float, default=300.0,
                         help="seconds to wait for the shop after the last change (a change not seen is 'missing')")
+    parser.add_argument("--burst", action="store_true",
+                        help="events mode: the DAGs of the top of the hour start inside the measurement")
+    parser.add_argument("--burst-after", type=float, default=20.0,
+                        help="seconds from the first change to the burst")
     parser.add_argument("--first-port", type=int, default=18870)
     parser.add_argument("--keep", action="store_true", help="leave the stack running and its directory")
     args = parser.parse_args(argv)
@@ -355,12 +425,20 @@ def main(argv: list[str] | None = None) -> int:
         rules = tenant_rules(stack)
         for i, mode in enumerate(m.strip() for m in args.modes.split(",")):
             set_mode(stack, rules, mode, args.poll_cron)
+            burst = top_of_the_hour(stack) if args.burst and mode == "events" else None
             linked = post_orders(stack, args.changes, seed=4200 + i)
             print(f"{mode}: {len(linked)} linked Fortnox orders; changing them ...", flush=True)
             began = dt.datetime.now(dt.UTC)
-            results.append(measure(stack, mode, linked, pace=args.pace, poll=args.poll, wait=args.wait))
+            results.append(measure(stack, mode, linked, count=args.changes, pace=args.pace, poll=args.poll,
+                                   wait=args.wait, burst=burst, burst_after=args.burst_after))
             ended = dt.datetime.now(dt.UTC)
-            print(f"{table(results[-1:], args.poll_cron)}\n  measured {began:%H:%M:%S} to {ended:%H:%M:%S} UTC", flush=True)
+            load = os.getloadavg()[0]
+            print(f"{table(results[-1:], args.poll_cron)}\n  measured {began:%H:%M:%S} to {ended:%H:%M:%S} UTC; "
+                  f"load average (1 min) at the end {load:.1f} on {os.cpu_count()} cores", flush=True)
+            if results[-1].burst:
+                print(f"  the burst started {len(results[-1].burst)} runs: {', '.join(results[-1].burst)}", flush=True)
+            if results[-1].missing_orders:
+                print(f"  missing (shop order: Fortnox order): {results[-1].missing_orders}", flush=True)
             if mode == "events":
                 try:
                     print(phases(stack, began, ended), flush=True)

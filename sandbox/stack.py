@@ -211,6 +211,14 @@ def stack_env(layout: Layout, keys: dict[str, str], metadata_url: str, ledger_ur
     }
 
 
+#: Airflow 3.3's LocalExecutor takes no parallelism slot for a task it was handed
+#: (apache/airflow#71914): the scheduler would queue every ready task at once, to wait in the
+#: executor's first-come queue (the status DAG's event runs behind a cron burst, whatever their
+#: priority weight). A default pool as large as the executor keeps them "scheduled" instead, and the
+#: scheduler gives each slot that frees to the highest priority weight waiting.
+POOL_DESCRIPTION = "as many slots as the LocalExecutor has (core.parallelism), so tasks start by priority weight"
+
+
 def write_env_file(layout: Layout, env: dict[str, str]) -> None:
     lines = ["# jetfort `make up` stack: `source` this file, then run `airflow ...` (.venv/bin/airflow)",
              "# against it. Holds the stack's keys: keep it private (mode 0600).",
@@ -449,6 +457,7 @@ def _start(layout: Layout) -> tuple[set[str], dict[str, bool]]:
     start_supervisor(layout, env, extra)
     _step("sandboxes, Airflow metadata DB")
     _airflow(env, "db", "migrate", log=setup_log)
+    _airflow(env, "pools", "set", "default_pool", env["AIRFLOW__CORE__PARALLELISM"], POOL_DESCRIPTION, log=setup_log)
     wait_healthy(layout, ("postgres", *SANDBOXES), 60)
     _step("connections and tenant Variables")
     configure(layout, ledger_url, keys["ledger_secret_key"])

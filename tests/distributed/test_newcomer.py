@@ -6,7 +6,11 @@ fresh clone) with nothing but the README's commands and the official tools:
 1. ``make up`` on its own ``AIRFLOW_HOME`` and free ports (so it never meets a developer's stack);
 2. orders spread over the 7 past days appear in the Jetshop sandbox;
 3. ``airflow backfill create`` over those 7 days for one tenant's orders DAG (the CLI, with the
-   environment file ``make up`` writes) → every backfill run successful;
+   environment file ``make up`` writes) → every backfill run successful; from the stack's first
+   runs to the backfill's end, never more task instances queued or running at once than the
+   executor has slots (sampled in the metadata DB): the rest wait "scheduled", where the scheduler
+   starts them by priority weight (Airflow 3.3's LocalExecutor would take them all, first come
+   first served);
 4. a range re-sync over the same week in one run (params ``since``/``until``) triggered through the
    official ``apache-airflow-client`` → successful, nothing created twice;
 5. every order of the week has exactly one Fortnox document (counted in the Fortnox sandbox, keyed
@@ -34,6 +38,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -212,6 +217,32 @@ def wait_runs(api: Any, dag_id: str, seconds: float, **filters: Any) -> list[Any
     raise AssertionError(f"{dag_id}: runs not finished after {seconds:.0f}s: {dict(states)}")
 
 
+@contextmanager
+def tasks_in_the_executor(stack: Stack, every: float = 0.25) -> Iterator[list[int]]:
+    """How many task instances are queued or running (the metadata DB), sampled every ``every``
+    seconds while the block runs; the samples, filled in as they come."""
+    samples: list[int] = []
+    stop = threading.Event()
+    engine = sa.create_engine(stack.airflow_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    count = sa.text("SELECT count(*) FROM task_instance WHERE state IN ('queued', 'running')")
+
+    def sample() -> None:
+        with engine.connect() as conn:
+            while not stop.is_set():
+                samples.append(int(conn.execute(count).scalar_one()))
+                conn.commit()  # a fresh snapshot each time
+                stop.wait(every)
+
+    sampler = threading.Thread(target=sample, name="tasks-in-the-executor", daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join(timeout=30)
+        engine.dispose()
+
+
 def add_orders(stack: Stack, when: dt.datetime, count: int, seed: int) -> list[int]:
     """``count`` released orders in the shop, created and last modified at ``when`` (shop time)."""
     stamp = when.astimezone(SHOP_TZ).replace(tzinfo=None).isoformat()
@@ -321,15 +352,24 @@ def test_newcomer_backfill_resync_restart_secrets_down(stack: Stack) -> None:
 
     api = api_client(stack)
     today = dt.datetime.now(SHOP_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-    week = add_week_of_orders(stack, today)
-    start, end = today - dt.timedelta(days=DAYS), today
+    slots = int(stack.airflow_env["AIRFLOW__CORE__PARALLELISM"])
+    with tasks_in_the_executor(stack) as in_executor:  # the stack's first runs, then the backfill
+        week = add_week_of_orders(stack, today)
+        start, end = today - dt.timedelta(days=DAYS), today
 
-    # --- 7-day backfill through the CLI, as the README shows it ---------------------------------
-    began = time.monotonic()
-    created = stack.airflow("backfill", "create", "--dag-id", ORDERS_DAG, "--from-date", start.isoformat(),
-                            "--to-date", end.isoformat(), "--max-active-runs", "4")
-    assert created.returncode == 0, f"airflow backfill create failed:\n{created.stdout[-2000:]}{created.stderr[-2000:]}"
-    backfill = wait_runs(api, ORDERS_DAG, 1500, run_type=["backfill"])
+        # --- 7-day backfill through the CLI, as the README shows it -----------------------------
+        began = time.monotonic()
+        created = stack.airflow("backfill", "create", "--dag-id", ORDERS_DAG, "--from-date", start.isoformat(),
+                                "--to-date", end.isoformat(), "--max-active-runs", "4")
+        assert created.returncode == 0, (
+            f"airflow backfill create failed:\n{created.stdout[-2000:]}{created.stderr[-2000:]}")
+        backfill = wait_runs(api, ORDERS_DAG, 1500, run_type=["backfill"])
+    FIGURES["tasks queued or running at once: most of the samples"] = (
+        f"{max(in_executor, default=0)} ({len(in_executor)} samples, {slots} executor slots)")
+    assert len(in_executor) > 100 and max(in_executor) >= 2, "the sampler saw no tasks at work"
+    assert max(in_executor) <= slots, (
+        f"{max(in_executor)} task instances queued or running at once, for {slots} executor slots: "
+        "the rest wait in the executor's first-come queue, whatever their priority weight")
     FIGURES["backfill: runs created"] = len(backfill)
     FIGURES["backfill: wall time (s)"] = round(time.monotonic() - began)
     failed = [r.dag_run_id for r in backfill if str(r.state.value) != "success"]
