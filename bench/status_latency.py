@@ -58,6 +58,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from croniter import croniter
 
 REPO = Path(__file__).resolve().parents[1]
 TENANT = "demo_erp"
@@ -181,13 +182,9 @@ def set_mode(stack: Stack, rules: dict[str, Any], mode: str, poll_cron: str) -> 
 
 
 def fires_at_minute_zero(cron: str) -> bool:
-    """Whether a five-field cron fires at minute 0 of some hour (``0``, ``*``, ``*/15``, ``0,30``, ...)."""
-    minute = cron.split()[0]
-    for part in minute.split(","):
-        base, _, step = part.partition("/")
-        if (base == "*" and (not step or 60 % int(step) == 0)) or base in ("0", "0-59"):
-            return True
-    return False
+    """Whether a cron (presets such as ``@hourly`` too) fires at minute 0 of some hour of a day."""
+    day = dt.datetime(2026, 1, 1)
+    return any(croniter.match(cron, day.replace(hour=hour)) for hour in range(24))
 
 
 def top_of_the_hour(stack: Stack) -> list[str]:
