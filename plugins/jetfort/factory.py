@@ -31,6 +31,7 @@ from airflow.sdk import (
     RetryRule,
     get_parsing_context,
 )
+from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.definitions.retry_policy import RetryAction
 
 from jetfort.assets import schedule_for
@@ -129,19 +130,19 @@ def tenant_dags(
     schedule: Callable[[TenantRules], str | None] | None = None,
     tenants: Mapping[str, TenantRules] | None = None,
 ) -> dict[str, DAG]:
-    """Build ``jetfort__<tenant>__<part>`` for every valid tenant the part applies to.
+    """Build ``jetfort__<tenant>__<part>`` for every valid tenant the part applies to (``tenants``,
+    by default :func:`parse_tenants`; when a task process parses the file, only its own DAG).
 
     ``schedule`` picks the cron from the rules (default ``rules.schedules.<part>``); ``None``
     from it makes a manual-only DAG (e.g. the initial sync).
     """
+    target = parse_target()
+    if target is not None and target[1] != part:
+        return {}
     if tenants is None:
-        target = parse_target()
-        if target is None:
-            tenants, _errors = load_tenants()
-        elif target[1] != part:
-            return {}
-        else:
-            tenants = one_tenant(target[0])
+        tenants = parse_tenants()
+    elif target is not None:
+        tenants = {tenant_id: rules for tenant_id, rules in tenants.items() if tenant_id == target[0]}
     dags: dict[str, DAG] = {}
     for tenant_id, rules in sorted(tenants.items()):
         if not applies(rules):
@@ -160,14 +161,28 @@ def tenant_dags(
             doc_md=_doc(rules, part, description),
             description=f"{description} (tenant {tenant_id})",
             default_args=default_args(rules),
-            params=dict(params or {}),
             dagrun_timeout=dt.timedelta(hours=6),
         ) as dag:
             build(rules)
             if purpose is not None:  # the run's Fortnox events count as handled only if all else succeeded
                 add_commit_events(dag, tenant_id, purpose)
+        # Given once the tasks exist, the params stay the DAG's alone (its trigger form, the run's conf), and
+        # each task reads them from its run's context. Given to DAG(), every task would carry a copy that
+        # Airflow deep-copies at parse time and validates and serializes once more per task.
+        dag.params = ParamsDict(params or {})
         dags[dag.dag_id] = dag
     return dags
+
+
+def parse_tenants() -> dict[str, TenantRules]:
+    """The tenants this parse builds DAGs for: every valid tenant (a full parse), or only the tenant
+    whose DAG a task process parses the file for. A DAG file that wires several parts reads them
+    once and passes them to each :func:`tenant_dags` call, so the list is read once per parse
+    however long the parse takes."""
+    target = parse_target()
+    if target is None:
+        return load_tenants()[0]
+    return one_tenant(target[0])
 
 
 _cache: tuple[float, tuple[dict[str, TenantRules], dict[str, RulesError]]] | None = None

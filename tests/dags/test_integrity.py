@@ -71,3 +71,35 @@ EXPECTED_DAG_IDS = {
 def test_every_example_tenant_gets_its_dags(dagbag) -> None:  # type: ignore[no-untyped-def]
     expected = {f"jetfort__{tenant}__{part}" for tenant, parts in EXPECTED_DAG_IDS.items() for part in parts}
     assert set(dagbag.dags) == expected
+
+
+def test_a_parse_reads_the_tenant_list_once_however_long_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog file wires three parts; at operator scale its parse outlasts any cache age, and
+    each read of the list costs a round trip per tenant Variable. A parse of a task process builds
+    that task's DAG alone."""
+    import itertools
+    import types
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.definitions.context import AirflowParsingContext
+
+    import jetfort.factory as factory
+
+    monkeypatch.setenv("JETFORT_TENANTS_DIR", str(EXAMPLES))
+    monkeypatch.setattr(factory, "_cache", None)
+    clock = itertools.count(step=60.0)  # every look at the clock: another minute has gone by
+    monkeypatch.setattr(factory, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+    reads = []
+    real_read = factory.load_tenants_from_airflow
+    monkeypatch.setattr(factory, "load_tenants_from_airflow", lambda: reads.append(1) or real_read())
+
+    full = DagBag(dag_folder=str(REPO / "dags" / "jetfort_catalog.py"))
+    tenants = {path.stem for path in EXAMPLES.glob("*.json")}
+    assert {dag_id.split("__")[2] for dag_id in full.dags} == {"catalog", "catalog_initial", "drift"}
+    assert {dag_id.split("__")[1] for dag_id in full.dags} == tenants
+    assert len(reads) == 1
+
+    wanted = "jetfort__demo_erp__drift"
+    monkeypatch.setattr(factory, "get_parsing_context", lambda: AirflowParsingContext(dag_id=wanted, task_id="t"))
+    assert list(DagBag(dag_folder=str(REPO / "dags" / "jetfort_catalog.py")).dags) == [wanted]
+    assert len(reads) == 1  # a task process reads its own tenant's Variable only

@@ -8,8 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pendulum
+import pytest
 from airflow.sdk import task
+from jsonschema import FormatChecker
 
 from jetfort.factory import RETRY_POLICY, dag_id, rules_errors_message, tenant_dags
 from jetfort.rules import TenantRules, load_tenants, parse_tenant
@@ -131,3 +134,47 @@ def test_a_task_process_builds_only_the_dag_it_runs_and_the_same_dag(monkeypatch
 
     _parse_for(monkeypatch, "someone_elses_dag", **tenants)  # not a jetfort DAG: the file parses in full
     assert sorted(tenant_dags("orders", _build, description="orders")) == sorted(full)
+
+
+def test_a_manual_run_s_params_reach_every_task_and_the_trigger_form_checks_them() -> None:
+    """The params are the DAG's: the serialized DAG (what the trigger form and the REST API read)
+    has each with its description and check, and every task gets the run's values, as the task
+    runner merges them (``process_params``), whether the task was built before or after the others."""
+    from airflow.sdk.definitions.param import process_params
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from jetfort.tasks.params import order_params
+
+    def build(rules: TenantRules) -> None:
+        @task
+        def first() -> None: ...
+
+        @task
+        def second() -> None: ...
+
+        first() >> second()
+
+    dag = tenant_dags("orders", build, description="orders", params=order_params(),
+                      tenants={"demo_ecom": _examples()["demo_ecom"]})["jetfort__demo_ecom__orders"]
+    assert len(dag.tasks) == 2
+    for each in dag.tasks:  # a run without conf: the defaults (Airflow keeps a run's values in the Params
+        # it merged, so the run with a conf comes after: a task process runs one task of one run)
+        assert process_params(dag, each, None, suppress_exception=False) == {
+            "order_numbers": [], "since": None, "until": None, "dry_run": False, "preflight_only": False}
+    for each in dag.tasks:
+        given = process_params(dag, each, {"dry_run": True, "order_numbers": ["10041"]}, suppress_exception=False)
+        assert given == {"order_numbers": ["10041"], "since": None, "until": None, "dry_run": True,
+                         "preflight_only": False}, each.task_id
+
+    served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    assert sorted(served.params) == ["dry_run", "order_numbers", "preflight_only", "since", "until"]
+    since = served.params.get_param("since")
+    assert since.description and since.value is None and since.schema["format"] == "date-time"
+    # the API server checks a trigger's conf with each param's JSON schema
+    checks = FormatChecker()
+    with pytest.raises(jsonschema.ValidationError, match="date-time"):
+        jsonschema.validate("2026-13-45", since.schema, format_checker=checks)  # a date that is none
+    with pytest.raises(jsonschema.ValidationError, match="boolean"):
+        jsonschema.validate("yes", served.params.get_param("dry_run").schema, format_checker=checks)
+    jsonschema.validate("2026-11-01T00:00:00Z", since.schema, format_checker=checks)
+    jsonschema.validate(["10041", 10042], served.params.get_param("order_numbers").schema, format_checker=checks)

@@ -715,6 +715,22 @@ def test_defaults_come_from_mappings() -> None:
     assert rules.catalog.effective_field_map()["Description"] == "Name"
 
 
+def test_one_tenant_s_rules_never_change_another_s_defaults() -> None:
+    """The mappings are read once per process and shared by every tenant parsed from them: each
+    tenant's rules hold their own copy of each default."""
+    first = parse_tenant("first", erp())
+    pristine = first.model_dump()
+    for by_rate in (first.orders.accounts.sales, first.orders.accounts.freight_by_rate,
+                    first.orders.accounts.payment_fee_by_rate):
+        assert by_rate
+        for rate in by_rate:
+            by_rate[rate] = 9999
+    first.catalog.field_map["Note"] = None
+    second = parse_tenant("first", erp())
+    assert second.model_dump() == pristine
+    assert second.orders.accounts.sales == {"25": 3001, "12": 3002, "6": 3003, "0": 3004}
+
+
 def test_partial_overrides_merge_over_defaults() -> None:
     data = erp()
     data["orders"] = {

@@ -47,17 +47,23 @@ def _read_mapping(path: str) -> Any:
         return _strip_doc(json.load(fh))
 
 
+def mapping_value(name: str, *path: str) -> Any:
+    """One value of a data file from the mappings directory by key path (the whole file without its
+    ``_doc`` keys when no path is given): a fresh copy of that value alone each call, the file read once."""
+    value: Any = _read_mapping(str(mappings_dir() / name))
+    for key in path:
+        value = value[key]
+    return copy.deepcopy(value)
+
+
 def load_mapping(name: str) -> Any:
     """A data file from the mappings directory (without its ``_doc`` keys); a fresh copy each call."""
-    return copy.deepcopy(_read_mapping(str(mappings_dir() / name)))
+    return mapping_value(name)
 
 
 def default_value(*path: str) -> Any:
     """One value from ``defaults.json`` by key path, e.g. ``default_value("orders", "document")``."""
-    value: Any = load_mapping("defaults.json")
-    for key in path:
-        value = value[key]
-    return value
+    return mapping_value("defaults.json", *path)
 
 
 def from_defaults(*path: str, description: str | None = None) -> Any:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from jetfort.rules.errors import Problems
-from jetfort.rules.files import default_value, from_defaults, load_mapping
+from jetfort.rules.files import default_value, from_defaults, load_mapping, mappings_dir
 from jetfort.rules.types import (
     Account,
     ArticleNumber,
@@ -52,8 +54,14 @@ class FeeRule(RulesModel):
         return self
 
 
-def _vat_accounts() -> dict[str, Any]:
-    """vat_accounts.json flattened to the OrderAccounts shape."""
+def _vat_account(key: str) -> Any:
+    """One OrderAccounts default from vat_accounts.json (a fresh copy each call)."""
+    return copy.deepcopy(_flat_vat_accounts(str(mappings_dir()))[key])
+
+
+@lru_cache(maxsize=8)
+def _flat_vat_accounts(directory: str) -> dict[str, Any]:
+    """Flattened once per mappings directory: every account default of every tenant's rules comes from here."""
     table = load_mapping("vat_accounts.json")
     out: dict[str, Any] = {
         "sales": {rate: row["sales_account"] for rate, row in table["rates"].items()},
@@ -93,52 +101,52 @@ class OrderAccounts(RulesModel):
     """
 
     sales: dict[VatRateKey, Account] = Field(
-        default_factory=lambda: _vat_accounts()["sales"],
+        default_factory=lambda: _vat_account("sales"),
         description="VAT rate (percent, as text) → sales account.",
     )
     eu_vat: Account = Field(
-        default_factory=lambda: _vat_accounts()["eu_vat"], description="EU consumer sales."
+        default_factory=lambda: _vat_account("eu_vat"), description="EU consumer sales."
     )
     eu_reverse_charge: Account = Field(
-        default_factory=lambda: _vat_accounts()["eu_reverse_charge"], description="EU B2B, reverse charge."
+        default_factory=lambda: _vat_account("eu_reverse_charge"), description="EU B2B, reverse charge."
     )
-    export: Account = Field(default_factory=lambda: _vat_accounts()["export"], description="Outside the EU.")
+    export: Account = Field(default_factory=lambda: _vat_account("export"), description="Outside the EU.")
     freight: Account = Field(
-        default_factory=lambda: _vat_accounts()["freight"],
+        default_factory=lambda: _vat_account("freight"),
         description="Freight rows at 25 % and at any rate freight_by_rate does not name (BAS 3520).",
     )
     freight_by_rate: dict[VatRateKey, Account] = Field(
-        default_factory=lambda: _vat_accounts()["freight_by_rate"],
+        default_factory=lambda: _vat_account("freight_by_rate"),
         description="VAT rate → account of freight rows at that rate (defaults 12 → 3523, 6 → 3524, 0 → 3525; "
         "none when only 'freight' is set).",
     )
     freight_eu_reverse_charge: Account = Field(
-        default_factory=lambda: _vat_accounts()["freight_eu_reverse_charge"],
+        default_factory=lambda: _vat_account("freight_eu_reverse_charge"),
         description="Freight rows of EU reverse-charge buyers (BAS 3521 Fakturerade frakter, EU-land).",
     )
     freight_export: Account = Field(
-        default_factory=lambda: _vat_accounts()["freight_export"],
+        default_factory=lambda: _vat_account("freight_export"),
         description="Freight rows of buyers outside the EU (BAS 3522 Fakturerade frakter, export).",
     )
     payment_fee: Account = Field(
-        default_factory=lambda: _vat_accounts()["payment_fee"],
+        default_factory=lambda: _vat_account("payment_fee"),
         description="Payment-fee rows at 25 % and at any rate payment_fee_by_rate does not name (BAS 3540).",
     )
     payment_fee_by_rate: dict[VatRateKey, Account] = Field(
-        default_factory=lambda: _vat_accounts()["payment_fee_by_rate"],
+        default_factory=lambda: _vat_account("payment_fee_by_rate"),
         description="VAT rate → account of payment-fee rows at that rate (defaults 12 → 3543, 6 → 3544, "
         "0 → 3545; none when only 'payment_fee' is set).",
     )
     payment_fee_eu_reverse_charge: Account = Field(
-        default_factory=lambda: _vat_accounts()["payment_fee_eu_reverse_charge"],
+        default_factory=lambda: _vat_account("payment_fee_eu_reverse_charge"),
         description="Payment-fee rows of EU reverse-charge buyers (BAS 3541 Faktureringsavgifter, EU-land).",
     )
     payment_fee_export: Account = Field(
-        default_factory=lambda: _vat_accounts()["payment_fee_export"],
+        default_factory=lambda: _vat_account("payment_fee_export"),
         description="Payment-fee rows of buyers outside the EU (BAS 3542 Faktureringsavgifter, export).",
     )
     gift_card: Account = Field(
-        default_factory=lambda: _vat_accounts()["gift_card"],
+        default_factory=lambda: _vat_account("gift_card"),
         description="Liability a redeemed gift card settles, at 0 % VAT (BAS 2421 Ej inlösta presentkort).",
     )
 
@@ -147,7 +155,7 @@ class OrderAccounts(RulesModel):
     def _merge_default_rates(cls, value: Any) -> Any:
         if not isinstance(value, dict):
             return value
-        return {**_vat_accounts()["sales"], **{str(k): v for k, v in value.items()}}
+        return {**_vat_account("sales"), **{str(k): v for k, v in value.items()}}
 
     @model_validator(mode="before")
     @classmethod
@@ -162,7 +170,7 @@ class OrderAccounts(RulesModel):
             if given is not None and not isinstance(given, dict):
                 continue
             given = {str(k): v for k, v in (given or {}).items()}
-            data[key] = given if what in data else {**_vat_accounts()[key], **given}
+            data[key] = given if what in data else {**_vat_account(key), **given}
         return data
 
     def sales_account_for(self, rate: Decimal | int | str) -> int:

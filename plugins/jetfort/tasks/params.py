@@ -113,34 +113,43 @@ def check_status_params(params: Mapping[str, Any], *, timezone: str = "UTC") -> 
         raise InvalidParams("give either orders or since/until, not both")
 
 
-def _range_params(since_doc: str, until_doc: str) -> dict[str, Any]:
+#: The JSON Schema dialect of jetfort's params. Airflow checks a param's schema against its dialect's
+#: metaschema at every validation (at each parse, serialization and run, per tenant); Draft 7's
+#: metaschema is about three times cheaper to check than the default (2020-12) and has every keyword
+#: used here.
+PARAM_DIALECT = "http://json-schema.org/draft-07/schema#"
+
+
+def param(default: Any, *, description: str, **schema: Any) -> Any:
+    """An Airflow ``Param`` whose JSON schema (``type``, ``items``, ``format``, ``enum``, ``title``...)
+    names :data:`PARAM_DIALECT`."""
     from airflow.sdk import Param
 
+    return Param(default, description=description, schema={"$schema": PARAM_DIALECT, **schema})
+
+
+def _range_params(since_doc: str, until_doc: str) -> dict[str, Any]:
     return {
-        "since": Param(None, type=["null", "string"], format="date-time", title="since", description=since_doc),
-        "until": Param(None, type=["null", "string"], format="date-time", title="until", description=until_doc),
+        "since": param(None, type=["null", "string"], format="date-time", title="since", description=since_doc),
+        "until": param(None, type=["null", "string"], format="date-time", title="until", description=until_doc),
     }
 
 
 def order_params() -> dict[str, Any]:
     """Params of the orders DAG (shown with their descriptions in the trigger form)."""
-    from airflow.sdk import Param
-
     return {
-        "order_numbers": Param([], type="array", items={"type": ["string", "integer"]},
+        "order_numbers": param([], type="array", items={"type": ["string", "integer"]},
                                description=ORDER_NUMBERS_DOC),
         **_range_params(SINCE_DOC, UNTIL_DOC),
-        "dry_run": Param(False, type="boolean", description=DRY_RUN_DOC),
-        "preflight_only": Param(False, type="boolean", description=PREFLIGHT_DOC),
+        "dry_run": param(False, type="boolean", description=DRY_RUN_DOC),
+        "preflight_only": param(False, type="boolean", description=PREFLIGHT_DOC),
     }
 
 
 def status_params() -> dict[str, Any]:
     """Params of the order-status DAG: re-check given shop orders, a date range, dry run."""
-    from airflow.sdk import Param
-
     return {
-        "orders": Param([], type="array", items={"type": "string"}, description=STATUS_ORDERS_DOC),
+        "orders": param([], type="array", items={"type": "string"}, description=STATUS_ORDERS_DOC),
         **_range_params(STATUS_SINCE_DOC, STATUS_UNTIL_DOC),
-        "dry_run": Param(False, type="boolean", description=STATUS_DRY_RUN_DOC),
+        "dry_run": param(False, type="boolean", description=STATUS_DRY_RUN_DOC),
     }

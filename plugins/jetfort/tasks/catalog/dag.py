@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import Param, get_current_context, task
+from airflow.sdk import get_current_context, task
 from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
 
 from jetfort.factory import tenant_of
@@ -28,6 +28,7 @@ from jetfort.tasks.catalog.initial import DIRECTIONS
 from jetfort.tasks.catalog.jobs import CATALOG_SUMMARY_COLUMNS, JOBS_ENTITY
 from jetfort.tasks.catalog.report import report_dir, write_report
 from jetfort.tasks.catalog.sync import CatalogSync
+from jetfort.tasks.params import param
 from jetfort.tasks.runtime import TenantRuntime, format_table
 
 log = logging.getLogger(__name__)
@@ -211,11 +212,11 @@ def build_catalog(rules: TenantRules) -> None:
 
 def initial_params() -> dict[str, Any]:
     return {
-        "direction": Param(None, type=["null", "string"], enum=[None, *DIRECTIONS],
+        "direction": param(None, type=["null", "string"], enum=[None, *DIRECTIONS],
                            description="shop_to_fortnox | fortnox_to_shop; empty: the flow's product master "
                                        "(shop for ecom/combo, Fortnox for erp)"),
-        "dry_run": Param(False, type="boolean", description="Count what would be written; write nothing."),
-        "article_filter": Param([], type="array", items={"type": "string"},
+        "dry_run": param(False, type="boolean", description="Count what would be written; write nothing."),
+        "article_filter": param([], type="array", items={"type": "string"},
                                 description="Article-number globs to include (e.g. ['10*']); empty: all in scope."),
     }
 
