@@ -61,6 +61,10 @@ import httpx
 from croniter import croniter
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "plugins")]
+
+from jetfort.rules import VARIABLE_PREFIX, parse_tenant  # noqa: E402
+
 TENANT = "demo_erp"
 SHOP = "demoshop"
 ORDERS_DAG = f"jetfort__{TENANT}__orders"
@@ -189,18 +193,18 @@ def fires_at_minute_zero(cron: str) -> bool:
 
 def top_of_the_hour(stack: Stack) -> list[str]:
     """The DAGs whose schedule fires at minute 0: each demo tenant's orders and status DAG, unless
-    its rules move that cron off the hour."""
-    defaults = json.loads((REPO / "include" / "mappings" / "defaults.json").read_text())["schedules"]
+    its rules (read as jetfort reads them, defaults included) move that cron off the hour."""
     out = stack.airflow("variables", "list", "-o", "json").stdout
     listed = json.JSONDecoder().raw_decode(out[out.index("["):])[0]
     existing = {d["dag_id"] for d in stack.rest("GET", "/dags", params={"dag_id_pattern": "jetfort__", "limit": 1000})["dags"]}
     dags: list[str] = []
-    for key in sorted(str(v["key"]) for v in listed if str(v["key"]).startswith("jetfort_tenant_")):
-        tenant = key.removeprefix("jetfort_tenant_")
-        schedules = tenant_rules(stack, tenant).get("schedules") or {}
-        dags.extend(f"jetfort__{tenant}__{flow}" for flow in ("orders", "order_status")
-                    if f"jetfort__{tenant}__{flow}" in existing
-                    and fires_at_minute_zero(str(schedules.get(flow) or defaults[flow])))
+    for key in sorted(str(v["key"]) for v in listed if str(v["key"]).startswith(VARIABLE_PREFIX)):
+        tenant = key.removeprefix(VARIABLE_PREFIX)
+        schedules = parse_tenant(tenant, tenant_rules(stack, tenant)).schedules
+        for flow in ("orders", "order_status"):
+            cron = getattr(schedules, flow)
+            if f"jetfort__{tenant}__{flow}" in existing and cron and fires_at_minute_zero(cron):
+                dags.append(f"jetfort__{tenant}__{flow}")
     return dags
 
 
