@@ -83,7 +83,10 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "refresh_token": _secret(
                         "Initial refresh token",
-                        "From the authorization-code exchange; jetfort rotates it in the ledger"),
+                        "Leave empty and use Connect Fortnox on the jetfort page (or python -m jetfort.onboard), "
+                        "which stores it in the ledger; jetfort rotates it there"),
+                    "redirect_uri": _text("Redirect URI", "The integration's registered redirect URI (for "
+                                          "python -m jetfort.onboard)"),
                     "tenant_id": _text("Tenant id", "Fortnox TenantId for client-credentials (service account)"),
                     "auth_url": _text("Token URL", "OAuth token endpoint",
                                       "https://apps.fortnox.se/oauth-v1/token"),

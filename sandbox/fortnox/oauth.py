@@ -3,6 +3,9 @@
 - Clients authenticate to the token endpoint with HTTP Basic ``client_id:client_secret``; a bad
   client gets 401 ``invalid_client`` (recorded: authentication/invalid_authorization.yml, which
   Fortnox serves as ``text/plain;charset=UTF-8``).
+- ``/oauth-v1/auth`` shows a consent page naming the company and the requested scopes; approving
+  it redirects with a code for exactly those scopes, denying with ``error=access_denied``. A consent
+  request is single-use and lives as long as a code.
 - ``authorization_code`` codes live 10 minutes and are single-use.
 - ``refresh_token`` grants rotate: every refresh returns a new refresh token and the old one is dead
   at once; reusing it gives 400 ``invalid_grant`` / "Invalid refresh token" (recorded). Refresh
@@ -66,6 +69,21 @@ class Grant:
     used: bool = False
 
 
+@dataclass
+class ConsentRequest:
+    """A consent page shown and not yet answered (single-use, lives as long as a code)."""
+
+    request_id: str
+    client_id: str
+    tenant_id: int
+    scopes: tuple[str, ...]
+    redirect_uri: str | None  # as given in the request (the code is bound to it)
+    redirect_to: str  # given, else the client's registered one
+    state: str
+    service_account: bool
+    expires_at: float
+
+
 class OAuthError(Exception):
     def __init__(self, status: int, error: str, description: str) -> None:
         super().__init__(description)
@@ -92,6 +110,7 @@ class OAuthServer:
         self.codes: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
         self.access_tokens: dict[str, AccessToken] = {}
+        self.consents: dict[str, ConsentRequest] = {}
         self.rotations = 0
         self._signing_key = secrets.token_bytes(32)
         self._lock = threading.RLock()
@@ -112,13 +131,43 @@ class OAuthServer:
             if service_account:
                 client.service_tenants.add(tenant_id)
 
-    def mint_code(self, client_id: str, tenant_id: int, redirect_uri: str | None = None) -> str:
+    def mint_code(self, client_id: str, tenant_id: int, redirect_uri: str | None = None,
+                  scopes: tuple[str, ...] | None = None) -> str:
+        """A code as if the user had consented (to ``scopes``, default: all the client's)."""
         with self._lock:
             self.consent(self.clients[client_id].client_id, tenant_id, service_account=False)
             code = secrets.token_urlsafe(24)
-            self.codes[code] = Grant(code, client_id, tenant_id, self.clients[client_id].scopes,
-                                     self.clock.time() + AUTH_CODE_TTL, redirect_uri)
+            granted = self.clients[client_id].scopes if scopes is None else tuple(scopes)
+            self.codes[code] = Grant(code, client_id, tenant_id, granted, self.clock.time() + AUTH_CODE_TTL,
+                                     redirect_uri)
             return code
+
+    # --- consent page ------------------------------------------------------------------------------
+    def ask_consent(self, client_id: str, tenant_id: int, scopes: tuple[str, ...], *, redirect_uri: str | None,
+                    redirect_to: str, state: str, service_account: bool) -> ConsentRequest:
+        with self._lock:
+            request = ConsentRequest(secrets.token_urlsafe(18), client_id, tenant_id, tuple(scopes), redirect_uri,
+                                     redirect_to, state, service_account, self.clock.time() + AUTH_CODE_TTL)
+            self.consents[request.request_id] = request
+            return request
+
+    def answer_consent(self, request_id: str, *, approve: bool,
+                       tenant_id: int | None = None) -> tuple[ConsentRequest, dict[str, str]]:
+        """The user's answer (for ``tenant_id``, the company they picked, else the one asked for): the
+        redirect target and its query (``code`` or ``error``, and ``state``)."""
+        with self._lock:
+            request = self.consents.pop(request_id, None)
+            if request is None or request.expires_at <= self.clock.time():
+                raise OAuthError(400, "invalid_request", "The consent request is unknown, answered or expired")
+            if tenant_id is not None:
+                request.tenant_id = tenant_id
+            if not approve:
+                return request, {"error": "access_denied", "error_description": "The user denied the request",
+                                 "state": request.state}
+            if request.service_account:
+                self.consent(request.client_id, request.tenant_id, service_account=True)
+            code = self.mint_code(request.client_id, request.tenant_id, request.redirect_uri, request.scopes)
+            return request, {"code": code, "state": request.state}
 
     def mint_refresh_token(self, client_id: str, tenant_id: int) -> str:
         with self._lock:

@@ -56,10 +56,11 @@ def orders_runs(stack: BrowserStack, token: str) -> list[dict[str, Any]]:
     return list(answer.raise_for_status().json()["dag_runs"])
 
 
-def wait_run(stack: BrowserStack, token: str, run_id: str, seconds: float = RUN_SECONDS) -> dict[str, Any]:
+def wait_run(stack: BrowserStack, token: str, run_id: str, seconds: float = RUN_SECONDS,
+             dag: str = ORDERS_DAG) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while True:
-        run = api(stack, "GET", f"/dags/{ORDERS_DAG}/dagRuns/{quote(run_id, safe='')}", token).raise_for_status().json()
+        run = api(stack, "GET", f"/dags/{dag}/dagRuns/{quote(run_id, safe='')}", token).raise_for_status().json()
         if run["state"] in ("success", "failed") or time.monotonic() > deadline:
             return dict(run)
         time.sleep(2)
@@ -306,3 +307,181 @@ def trail_shows_it_posted(page: Any, stack: BrowserStack, admin_token: str, comp
     run_link.click()
     page.wait_for_url(f"**/dags/{ORDERS_DAG}/runs/**")
     page.get_by_text(posted_by[0]["dag_run_id"]).first.wait_for()
+
+
+# ------------------------------------------------------------------------------------ connect Fortnox (issue 19)
+def issued_tokens(stack: BrowserStack) -> dict[str, str]:
+    """Every refresh and access token the Fortnox sandbox ever issued (the consent's among them)."""
+    issued = httpx.get(f"{stack.fortnox_url}/_sandbox/secrets", timeout=60).raise_for_status().json()
+    return {f"{kind} #{i}": value for i, (kind, value) in enumerate(zip(issued["kinds"], issued["secrets"], strict=True))
+            if kind in ("refresh_token", "access_token")}
+
+
+@pytest.mark.timeout(1200)  # the consent in two tabs, then one orders run on the real scheduler
+def test_connect_fortnox_from_the_page_then_the_orders_dag_posts(stack: BrowserStack, browser: Any) -> None:
+    from tests.distributed.test_newcomer import scan_databases, scan_files
+
+    began = time.monotonic()
+    admin_token = stack.token("admin")
+    quiet_other_tenants(stack, admin_token)
+    company = fortnox_company(stack)
+    before = set(issued_tokens(stack).values())
+    page = sign_in(browser, stack, "admin")
+    try:
+        frame = open_jetfort(page)
+        with jetfort_frame(page).expect_navigation(url=f"**/jetfort/connect?tenant={TENANT}"):
+            frame.locator(f'#overview tr[data-tenant="{TENANT}"] a[data-connect-link]').click()
+        frame.locator("#scopes code").first.wait_for()
+        scopes = frame.locator("#scopes code").all_inner_texts()
+        assert "order" in scopes and "bookkeeping" in scopes, scopes
+        frame.locator("#connect").click()
+        # inside Airflow's frame the page may not open Fortnox: it shows the address to open in a new tab
+        address = frame.locator("#consent-url")
+        address.wait_for()
+        url = str(address.input_value())
+        assert url.startswith(f"{stack.fortnox_url}/oauth-v1/auth?"), url
+        shot(page, "jetfort-connect.png")
+
+        tab = page.context.new_page()
+        tab.goto(url)
+        assert tab.locator("#scopes code").all_inner_texts() == scopes  # Fortnox asks for exactly those
+        tab.locator("#company").select_option(str(company))
+        with tab.expect_navigation(url="**/jetfort/oauth/callback?**"):
+            tab.get_by_role("button", name="Godkänn").click()
+        assert tab.locator("#result").inner_text() == f"Fortnox connected for tenant {TENANT}"
+        assert tab.locator("#granted").inner_text().split() == scopes
+        tab.locator("#no-gaps").wait_for()  # the demo company and shop have all the rules use
+        tab.screenshot(path=str(IMG / "jetfort-connected.png"))
+        FIGURES["connect Fortnox: page → connected (s)"] = round(time.monotonic() - began)
+        replay = tab.goto(tab.url)  # the same callback again: refused, nothing changes
+        assert replay is not None and replay.status == 400 and "already answered" in tab.content()
+    finally:
+        page.context.close()
+    consented = {name: value for name, value in issued_tokens(stack).items() if value not in before}
+    assert any(name.startswith("refresh_token") for name in consented), "the consent obtained no refresh token"
+
+    # the tenant's orders DAG now runs on the consented token: a new shop order of an existing article is posted
+    order_id = post_a_new_order(stack, admin_token, ORDERS_DAG)
+    assert len(documents_for(stack, company, order_id)) == 1
+    FIGURES["connect Fortnox → first order posted (s)"] = round(time.monotonic() - began)
+
+    hits = scan_databases(stack, consented) + scan_files(stack, consented)
+    assert not hits, f"the consent's tokens were found in plain text: {hits}"
+
+
+NEW_TENANT = f"onboard_{os.getpid()}"
+NEW_CONN = f"fortnox_{NEW_TENANT}"
+
+
+def post_a_new_order(stack: BrowserStack, token: str, dag: str) -> int:
+    """A new shop order of an article every Fortnox company has, run through ``dag`` by its number."""
+    made = httpx.post(f"{stack.jetshop_url}/_sandbox/shops/{SHOP}/orders", timeout=60, json={"rows": [
+        {"article": "1011", "qty": 1, "unit": "89.00", "vat": "0.12", "name": "Kaffe mörkrost 500 g"}]})
+    order_id = int(made.raise_for_status().json()["order_id"])
+    number = str(shop_order(stack, order_id)["OrderNumber"])
+    run = api(stack, "POST", f"/dags/{dag}/dagRuns", token,
+              json={"logical_date": None, "conf": {"order_numbers": [number]}}).raise_for_status().json()
+    done = wait_run(stack, token, run["dag_run_id"], dag=dag)
+    assert done["state"] == "success", f"{dag} {run['dag_run_id']}: {done['state']}"
+    return order_id
+
+
+def wait_for_dag(stack: BrowserStack, token: str, dag: str, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if api(stack, "GET", f"/dags/{dag}", token).status_code == 200:
+            return
+        time.sleep(3)
+    raise AssertionError(f"{dag} did not appear within {seconds} s of saving the rules")
+
+
+def wait_valid(tab: Any, seconds: float = 30) -> None:
+    """Until the wizard says the rules validate; else fail with the problems it lists."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if tab.locator("#no-errors").count():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the wizard still lists problems: {tab.locator('#errors').inner_text()}\n"
+                         f"{tab.locator('#rules-json').inner_text()}")
+
+
+@pytest.mark.timeout(1500)  # the wizard in two tabs, the next parse, one orders run on the real scheduler
+def test_onboard_a_new_tenant_from_the_page(stack: BrowserStack, browser: Any) -> None:
+    """New tenant → connect Fortnox (the sandbox's consent page) → wizard (live reads, live checks) → save →
+    the tenant's orders DAG appears, runs and posts the shop's new order into the new company."""
+    from tests.distributed.test_newcomer import scan_databases, scan_files
+
+    admin_token = stack.token("admin")
+    quiet_other_tenants(stack, admin_token)
+    callback = f"{stack.ui_url}/jetfort/oauth/callback"
+    made = httpx.post(f"{stack.fortnox_url}/_sandbox/companies", timeout=60,
+                      json={"name": f"Onboard {os.getpid()} AB", "redirect_uri": callback}).raise_for_status().json()
+    company = int(made["tenant_id"])
+    # README "Add a tenant", step 2: the Fortnox connection, client id and secret only
+    api(stack, "POST", "/connections", admin_token, json={
+        "connection_id": NEW_CONN, "conn_type": "fortnox", "host": stack.fortnox_url, "login": made["client_id"],
+        "password": made["client_secret"], "extra": json.dumps({
+            "auth_url": f"{stack.fortnox_url}/oauth-v1/token", "company": NEW_CONN})}).raise_for_status()
+    before = set(issued_tokens(stack).values())
+
+    began = time.monotonic()
+    page = sign_in(browser, stack, "admin")
+    try:
+        open_jetfort(page)
+        inner = jetfort_frame(page)
+        with inner.expect_navigation(url="**/jetfort/wizard"):
+            inner.locator("#nav-wizard").click()
+        frame = page.frame_locator("iframe")
+        frame.locator("#tenant").fill(NEW_TENANT)
+        frame.locator('[data-path="flow"]').select_option("ecom")
+        frame.locator('[data-path="fortnox_conn_id"]').fill(NEW_CONN)
+        frame.locator('[data-path="orders.document"]').select_option("invoice")
+        frame.locator("#errors li").first.wait_for()  # checked as typed: no shop yet
+        frame.locator("#wizard-connect").click()
+        address = frame.locator("#consent-url")
+        address.wait_for()
+        tab = page.context.new_page()
+        tab.goto(str(address.input_value()))
+        tab.locator("#company").select_option(str(company))
+        with tab.expect_navigation(url="**/jetfort/oauth/callback?**"):
+            tab.get_by_role("button", name="Godkänn").click()
+        assert tab.locator("#result").inner_text() == f"Fortnox connected for tenant {NEW_TENANT}"
+        with tab.expect_navigation(url=f"**/jetfort/wizard?tenant={NEW_TENANT}"):
+            tab.locator("#continue-wizard").click()
+        # the draft came back (localStorage); the rest is read live from the shop and from Fortnox
+        assert tab.locator('[data-path="fortnox_conn_id"]').input_value() == NEW_CONN
+        tab.locator("#shop-conn").fill("jetshop_demo_se")
+        tab.locator("#read-shop").click()
+        tab.locator("[data-channel-row]").first.wait_for()
+        for status in (1, 2):
+            tab.locator(f'[data-trigger][value="{status}"]').check()
+        tab.locator("#transferred").select_option(str(TRANSFERRED_STATUS))
+        tab.locator("#read-fortnox").click()
+        tab.locator('[data-path="orders.accounts.sales.25"] option[value="3001"]').wait_for(state="attached")
+        tab.locator('[data-path="orders.accounts.sales.25"]').select_option("3001")
+        wait_valid(tab)
+        shown = json.loads(tab.locator("#rules-json").inner_text())
+        assert shown["fortnox_conn_id"] == NEW_CONN and shown["orders"]["accounts"]["sales"]["25"] == 3001, shown
+        tab.screenshot(path=str(IMG / "jetfort-wizard.png"), full_page=True)
+        tab.locator("#save").click()
+        tab.locator("#saved-connect").wait_for()
+        FIGURES["onboarding in the browser: wizard → saved (s)"] = round(time.monotonic() - began)
+    finally:
+        page.context.close()
+
+    variable = api(stack, "GET", f"/variables/jetfort_tenant_{NEW_TENANT}", admin_token).raise_for_status().json()
+    assert json.loads(variable["value"]) == shown  # saved what the page showed
+    dag = f"jetfort__{NEW_TENANT}__orders"
+    wait_for_dag(stack, admin_token, dag)
+    FIGURES["onboarding: saved → DAG parsed (s)"] = round(time.monotonic() - began)
+    api(stack, "PATCH", f"/dags/{dag}", admin_token, json={"is_paused": False}).raise_for_status()
+    order_id = post_a_new_order(stack, admin_token, dag)
+    assert len(documents_for(stack, company, order_id)) == 1  # in the new company, once
+    assert shop_order(stack, order_id)["OrderStatusId"] == TRANSFERRED_STATUS
+    FIGURES["onboarding: page → first order posted (s)"] = round(time.monotonic() - began)
+
+    consented = {name: value for name, value in issued_tokens(stack).items() if value not in before}
+    assert any(name.startswith("refresh_token") for name in consented)
+    hits = scan_databases(stack, consented) + scan_files(stack, consented)
+    assert not hits, f"the new tenant's tokens were found in plain text: {hits}"

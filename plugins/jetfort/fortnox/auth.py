@@ -102,6 +102,15 @@ class MemoryTokenStore:
             return slot.save(access_token="", refresh_token=refresh_token, expires_at=_utcnow())
 
 
+def authorize_url(token_url: str) -> str:
+    """Fortnox's consent page beside its token endpoint (``…/oauth-v1/token`` → ``…/oauth-v1/auth``)."""
+    base, _, last = token_url.rstrip("/").rpartition("/")
+    if last != "token" or not base:
+        raise FortnoxAuthError(f"cannot tell the consent page from the token URL {token_url!r}: it should end "
+                               "in /oauth-v1/token")
+    return f"{base}/auth"
+
+
 @dataclass
 class OAuthSettings:
     auth_url: str
@@ -110,6 +119,58 @@ class OAuthSettings:
     refresh_token: str | None = field(default=None, repr=False)
     tenant_id: str | None = None
     timeout: float = 30.0
+
+
+class TokenEndpoint:
+    """Fortnox's token endpoint for one integration: Basic auth, bounded retries of 429/5xx/lost answers."""
+
+    def __init__(self, settings: OAuthSettings, session: requests.Session, *, max_attempts: int = 4) -> None:
+        self.settings = settings
+        self.max_attempts = max_attempts
+        self._session = session
+
+    def call(self, form: dict[str, str], headers: dict[str, str] | None = None) -> dict[str, Any]:
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=tenacity.wait_exponential_jitter(initial=0.5, max=10),
+            retry=tenacity.retry_if_exception_type(FortnoxTransientError),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._post(form, headers)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def exchange_code(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        """The authorization-code grant, sent once: a code is single-use, so a lost answer is not retried."""
+        body = self._post({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}, None)
+        mask(str(body.get("access_token") or ""))
+        mask(str(body.get("refresh_token") or ""))
+        return body
+
+    def _post(self, form: dict[str, str], headers: dict[str, str] | None) -> dict[str, Any]:
+        try:
+            resp = self._session.post(
+                self.settings.auth_url, data=form,
+                headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded",
+                         **(headers or {})},
+                auth=(self.settings.client_id, self.settings.client_secret), timeout=self.settings.timeout)
+        except requests.RequestException as exc:
+            raise FortnoxConnectionError(f"token endpoint unreachable ({type(exc).__name__})") from None
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise FortnoxServerError(f"token endpoint answered {resp.status_code}", status=resp.status_code)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        if resp.status_code != 200:
+            error = str(body.get("error") or "")
+            description = str(body.get("error_description") or body.get("message") or resp.reason)
+            raise FortnoxTokenError(f"Fortnox refused the token request: {error or resp.status_code} "
+                                    f"({description})", oauth_error=error or None, status=resp.status_code)
+        return body
 
 
 class FortnoxAuth:
@@ -127,7 +188,7 @@ class FortnoxAuth:
         self.key = key
         self.refresh_margin = refresh_margin
         self.max_attempts = max_attempts
-        self._session = session or requests.Session()
+        self._endpoint = TokenEndpoint(settings, session or requests.Session(), max_attempts=max_attempts)
         self._cached: StoredToken | None = None
         self._rejected: str | None = None
         self._lock = threading.Lock()
@@ -218,40 +279,8 @@ class FortnoxAuth:
         return saved
 
     def _call(self, form: dict[str, str], headers: dict[str, str] | None = None) -> dict[str, Any]:
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=tenacity.wait_exponential_jitter(initial=0.5, max=10),
-            retry=tenacity.retry_if_exception_type(FortnoxTransientError),
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                return self._post(form, headers)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _post(self, form: dict[str, str], headers: dict[str, str] | None) -> dict[str, Any]:
-        try:
-            resp = self._session.post(
-                self.settings.auth_url, data=form,
-                headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded",
-                         **(headers or {})},
-                auth=(self.settings.client_id, self.settings.client_secret), timeout=self.settings.timeout)
-        except requests.RequestException as exc:
-            raise FortnoxConnectionError(f"token endpoint unreachable ({type(exc).__name__})") from None
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise FortnoxServerError(f"token endpoint answered {resp.status_code}", status=resp.status_code)
-        try:
-            body = resp.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        if resp.status_code != 200:
-            error = str(body.get("error") or "")
-            description = str(body.get("error_description") or body.get("message") or resp.reason)
-            raise FortnoxTokenError(f"Fortnox refused the token request: {error or resp.status_code} "
-                                    f"({description})", oauth_error=error or None, status=resp.status_code)
-        return body
+        return self._endpoint.call(form, headers)
 
 
-__all__ = ["DEFAULT_AUTH_URL", "FortnoxAuth", "MemoryTokenStore", "OAuthSettings", "TokenBackend", "mask"]
+__all__ = ["DEFAULT_AUTH_URL", "FortnoxAuth", "MemoryTokenStore", "OAuthSettings", "TokenBackend", "TokenEndpoint",
+           "authorize_url", "mask"]

@@ -162,6 +162,10 @@ class RegisterEndpoints(FortnoxClient):
     def company_information(self) -> CompanyInformation:
         return self._one("3/companyinformation", "CompanyInformation", CompanyInformation)
 
+    def list_accounts(self) -> list[Account]:
+        """The chart of accounts (the onboarding wizard offers its active sales accounts)."""
+        return list(self.iter_list("3/accounts", "Accounts", Account))
+
     def get_account(self, number: int) -> Account:
         return self._one(f"3/accounts/{int(number)}", "Account", Account)
 

@@ -55,7 +55,8 @@ M = TypeVar("M", bound=FortnoxModel)
 
 #: extra keys that are jetfort settings, never HTTP headers
 JETFORT_EXTRA_KEYS = frozenset({"refresh_token", "tenant_id", "auth_url", "company", "budget",
-                                "client_secret", "client_id", "refresh_margin", "rate_window", "events_url"})
+                                "client_secret", "client_id", "refresh_margin", "rate_window", "events_url",
+                                "redirect_uri"})
 MAX_PAGE_SIZE = 500
 #: answers from a proxy that stopped waiting: the request may have been processed behind it
 GATEWAY_TIMEOUTS = frozenset({502, 504})
@@ -95,6 +96,8 @@ class FortnoxSettings:
     refresh_margin: float = DEFAULT_REFRESH_MARGIN
     #: the API's rate window in seconds (Fortnox: 5); only a sandbox running a shorter one sets it
     rate_window: float | None = None
+    #: the redirect URI registered for the integration in Fortnox's developer portal (consent flow)
+    redirect_uri: str | None = None
 
 
 def _rate_window(conn_id: str, value: Any) -> float | None:
@@ -205,7 +208,8 @@ class FortnoxClient(HttpHook):
                 company=str(extra.get("company") or self.fortnox_conn_id),
                 budget=extra.get("budget") or None,
                 refresh_margin=float(extra.get("refresh_margin") or DEFAULT_REFRESH_MARGIN),
-                rate_window=_rate_window(self.fortnox_conn_id, extra.get("rate_window")))
+                rate_window=_rate_window(self.fortnox_conn_id, extra.get("rate_window")),
+                redirect_uri=str(extra.get("redirect_uri") or "") or None)
         return self._settings
 
     @property

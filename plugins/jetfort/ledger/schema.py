@@ -183,3 +183,23 @@ quarantine_notes = sa.Table(
     sa.Column("at", TS, nullable=False),
     sa.Index(None, "tenant", "kind", "source_key"),
 )
+
+#: Fortnox consents started from the jetfort page or CLI: the ``state`` (as a hash) bound to the user who
+#: started it, used once; ``outcome`` says how it ended (connected, denied, refused, failed).
+oauth_consents = sa.Table(
+    "oauth_consents",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("tenant", sa.String(40), nullable=False),
+    sa.Column("conn_id", sa.String(250), nullable=False),
+    sa.Column("user_id", sa.String(250), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("service_account", sa.Boolean, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("used_at", TS),
+    sa.Column("outcome", sa.String(64)),
+    sa.Column("detail", sa.Text),
+    sa.Index(None, "tenant", "created_at"),
+)

@@ -209,6 +209,11 @@ def oss_threshold_warnings(runtime: TenantRuntime) -> list[str]:
     return [message]
 
 
+def findings(runtime: TenantRuntime) -> tuple[list[str], list[str]]:
+    """Every gap (Fortnox and shops) and every warning, checked now (the jetfort page's prerequisites)."""
+    return fortnox_gaps(runtime) + shop_gaps(runtime), oss_threshold_warnings(runtime)
+
+
 def preflight_tenant(runtime: TenantRuntime, *, force: bool = False, remember: bool = True) -> dict[str, Any]:
     """Check the tenant (unless a pass for these rules is remembered); raise PreflightFailed with every gap.
 
@@ -221,8 +226,7 @@ def preflight_tenant(runtime: TenantRuntime, *, force: bool = False, remember: b
             log.info("pre-flight passed on %s for these rules; skipped (param preflight_only re-checks)",
                      data.get("passed_at"))
             return {"checked": False, "passed_at": data.get("passed_at"), "gaps": []}
-    gaps = fortnox_gaps(runtime) + shop_gaps(runtime)
-    warnings = oss_threshold_warnings(runtime)
+    gaps, warnings = findings(runtime)
     if gaps:
         message = (f"pre-flight for tenant {runtime.tenant} found {len(gaps)} gap(s); fix them in Fortnox, "
                    "the shop or the rules, then clear this task:\n" + "\n".join(f"  - {g}" for g in gaps))

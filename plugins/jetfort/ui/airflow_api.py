@@ -89,3 +89,14 @@ class AirflowApi:
                 raise AirflowApiError(f"trigger {dag}", 502, f"not reachable at {client.base_url} "
                                                              f"({type(exc).__name__})") from None
             return dict(self._check(f"trigger {dag}", answer))
+
+    async def create_variable(self, key: str, value: str, description: str) -> dict[str, Any]:
+        """A new Variable (``POST /api/v2/variables``); Airflow answers 409 when the key exists."""
+        async with self._client() as client:
+            try:
+                answer = await client.post("api/v2/variables",
+                                           json={"key": key, "value": value, "description": description})
+            except httpx.HTTPError as exc:
+                raise AirflowApiError(f"create Variable {key}", 502, f"not reachable at {client.base_url} "
+                                                                     f"({type(exc).__name__})") from None
+            return dict(self._check(f"create Variable {key}", answer))

@@ -4,7 +4,9 @@ Pages (server-rendered, Jinja2): ``/`` overview per tenant, ``/quarantine`` (fil
 reason; retry and dismiss), ``/trail?tenant=&key=<shop>:<order id>`` (one shop order across the
 flows, with links to the DAG runs and task logs), ``/drift`` (the latest drift plots). JSON:
 ``GET /api/overview``, ``GET /api/quarantine``, ``POST /api/quarantine/retry`` ``{tenant, keys}``,
-``POST /api/quarantine/dismiss`` ``{tenant, kind, key, note}``.
+``POST /api/quarantine/dismiss`` ``{tenant, kind, key, note}``. Onboarding: ``/connect?tenant=`` and
+``/oauth/callback`` (Fortnox's consent, :mod:`jetfort.ui.onboarding`) and ``/wizard`` (a new tenant's rules,
+:mod:`jetfort.ui.wizard`), each with its JSON API under ``/api/``.
 
 Every route needs an Airflow user; Airflow's auth manager decides what they see and may do
 (:mod:`jetfort.ui.auth`). A retry is a run of the tenant's orders DAG with ``order_numbers`` in its
@@ -22,20 +24,20 @@ from typing import Annotated, Any
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
-from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from jetfort.ledger.store import Ledger
-from jetfort.ui import data, views
+from jetfort.ui import data, onboarding, views, wizard
 from jetfort.ui.airflow_api import AirflowApi, AirflowApiError
 from jetfort.ui.auth import (
     CSRF_COOKIE,
+    NotLoggedIn,
+    User,
+    Writer,
     access,
-    check_write,
     csrf_key,
     csrf_token_valid,
     new_csrf_token,
@@ -48,33 +50,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 URL_PREFIX = "/jetfort"
-
-
-class NotLoggedIn(Exception):
-    def __init__(self, status_code: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status_code, self.detail = status_code, detail
-
-
-async def current_user(request: Request,
-                       bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> BaseUser:
-    """The Airflow user of this request, resolved by Airflow's own ``get_user`` (Bearer, else cookie)."""
-    try:
-        return await get_user(request, None, bearer)
-    except HTTPException as exc:
-        raise NotLoggedIn(exc.status_code, str(exc.detail)) from None
-
-
-User = Annotated[BaseUser, Depends(current_user)]
-
-
-async def writer(request: Request, user: User) -> BaseUser:
-    """A user allowed to write from here: same-origin and with their CSRF token (checked before the body)."""
-    check_write(request, user, request.app.state.csrf_key)
-    return user
-
-
-Writer = Annotated[BaseUser, Depends(writer)]
+SCRIPTS = frozenset({"jetfort.js", "wizard.js"})
 
 
 class RetryBody(BaseModel):
@@ -142,12 +118,16 @@ def create_app(ledger: Ledger | None = None, airflow_api_url: str = "") -> FastA
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
         return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=303)
 
-    @app.get("/static/jetfort.js")
-    def script() -> Response:
-        return FileResponse(HERE / "static" / "jetfort.js", media_type="text/javascript")
+    @app.get("/static/{name}")
+    def script(name: str) -> Response:
+        if name not in SCRIPTS:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no script {name}")
+        return FileResponse(HERE / "static" / name, media_type="text/javascript")
 
     _pages(app, ctx)
     _actions(app, ctx)
+    onboarding.routes(app, ctx.ledger, ctx.page)
+    wizard.routes(app, ctx.ledger, ctx.page, ctx.api_for)
     return app
 
 

@@ -7,7 +7,8 @@ cross-site requests.
   forward, so Airflow checks the user again there.
 * **What:** a tenant is visible when the auth manager lets the user read its orders DAG
   (``is_authorized_dag`` GET); retry needs the right to create runs of that DAG (POST on
-  ``DagAccessEntity.RUN``), dismiss the right to edit it (PUT).
+  ``DagAccessEntity.RUN``), dismiss the right to edit it (PUT). Connecting Fortnox needs the right to edit
+  the tenant's Fortnox connection, saving a new tenant the right to create its rules Variable.
 * **Cross-site requests:** a write authenticated by the cookie must come from this origin
   (``Origin``, else ``Sec-Fetch-Site``) and carry the double-submit token: the ``jetfort_csrf`` cookie,
   repeated in the ``X-Jetfort-CSRF`` header, signed for this user with a key derived from Airflow's JWT
@@ -22,16 +23,25 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import (
+    ConnectionDetails,
+    DagAccessEntity,
+    DagDetails,
+    VariableDetails,
+)
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 from airflow.configuration import conf
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials
 
 from jetfort.factory import dag_id
+from jetfort.rules.files import VARIABLE_PREFIX
 
 CSRF_COOKIE = "jetfort_csrf"
 CSRF_HEADER = "X-Jetfort-CSRF"
@@ -64,6 +74,19 @@ def access(user: Any, tenant: str) -> Access:
                                                 user=user)
     dismiss = read and manager.is_authorized_dag(method="PUT", details=details, user=user)
     return Access(tenant, read, retry, dismiss)
+
+
+def may_connect(user: Any, tenant: str, conn_id: str) -> bool:
+    """Connecting Fortnox writes the credentials of the tenant's connection: the auth manager's right to
+    edit that connection (PUT), beside reading the tenant."""
+    return access(user, tenant).read and get_auth_manager().is_authorized_connection(
+        method="PUT", details=ConnectionDetails(conn_id=conn_id), user=user)
+
+
+def may_onboard(user: Any, tenant: str) -> bool:
+    """Adding a tenant creates its rules Variable: the auth manager's right to create that Variable."""
+    details = VariableDetails(key=f"{VARIABLE_PREFIX}{tenant}")
+    return get_auth_manager().is_authorized_variable(method="POST", details=details, user=user)
 
 
 def user_token(request: Request) -> str:
@@ -150,3 +173,30 @@ def check_write(request: Request, user: Any, key: bytes) -> None:
     if not csrf_token_valid(key, str(user.get_id()), header):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused (CSRF token of another "
                                                        "user or session; reload the page)")
+
+
+class NotLoggedIn(Exception):
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code, self.detail = status_code, detail
+
+
+async def current_user(request: Request,
+                       bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> BaseUser:
+    """The Airflow user of this request, resolved by Airflow's own ``get_user`` (Bearer, else cookie)."""
+    try:
+        return await get_user(request, None, bearer)
+    except HTTPException as exc:
+        raise NotLoggedIn(exc.status_code, str(exc.detail)) from None
+
+
+User = Annotated[BaseUser, Depends(current_user)]
+
+
+async def writer(request: Request, user: User) -> BaseUser:
+    """A user allowed to write from here: same-origin and with their CSRF token (checked before the body)."""
+    check_write(request, user, request.app.state.csrf_key)
+    return user
+
+
+Writer = Annotated[BaseUser, Depends(writer)]

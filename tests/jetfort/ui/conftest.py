@@ -39,6 +39,8 @@ SECRETS = {
     "payload_key": "planted-payload-api-key-6d2a",
     "jwt_secret": JWT_SECRET,
 }
+ORIGIN = "http://testserver"
+CALLBACK = f"{ORIGIN}/jetfort/oauth/callback"  # the page's Fortnox callback, registered for the sandbox's integration
 RUN_MAP = "scheduled__2026-12-05T08:00:00+00:00"
 RUN_POST = "manual__2026-12-05T09:00:00+00:00"
 RUN_STATUS = "scheduled__2026-12-05T10:00:00+00:00"
@@ -108,6 +110,9 @@ def _handler(fake: FakeAirflowApi) -> type[BaseHTTPRequestHandler]:
             got = self._record()
             if not got.headers.get("authorization", "").startswith("Bearer "):
                 return self._answer(401, {"detail": "Not authenticated"})
+            if got.path == "/api/v2/variables":
+                return self._answer(201, {"key": got.body["key"], "value": got.body["value"],
+                                          "description": got.body.get("description")})
             dag = got.path.split("/")[4]
             return self._answer(200, {"dag_run_id": "manual__2026-12-05T11:00:00.123456+00:00", "dag_id": dag,
                                       "state": "queued", "conf": got.body.get("conf")})
@@ -206,3 +211,26 @@ def ui(airflow_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_a
     yield Ui(client, ledger, fake_airflow, tokens)
     client.close()
     ledger.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def fortnox_base() -> Iterator[tuple[str, Any]]:
+    """The Fortnox sandbox in a thread (base URL, sandbox)."""
+    from sandbox.fortnox import create_app
+    from sandbox.server import serve_in_thread
+
+    app = create_app(seed=7)
+    with serve_in_thread(app) as base:
+        yield base, app.sandbox
+
+
+@pytest.fixture
+def company(fortnox_base: tuple[str, Any], ui: Ui, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The example tenant's connection, now pointing at a sandbox company whose integration registered the page's
+    callback as its redirect URI; the connection holds no refresh token."""
+    base, sandbox = fortnox_base
+    creds = sandbox.create_company(redirect_uri=CALLBACK)
+    monkeypatch.setenv("AIRFLOW_CONN_FORTNOX_DEMO", json.dumps({
+        "conn_type": "fortnox", "host": base, "login": creds.client_id, "password": creds.client_secret,
+        "extra": {"company": f"ui-{creds.tenant_id}", "auth_url": f"{base}/oauth-v1/token", "budget": "local"}}))
+    return creds

@@ -3,6 +3,7 @@ access tokens, client credentials with a TenantId header, one company's data per
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -47,6 +48,70 @@ def test_bad_client_credentials_give_invalid_client_as_text_plain(server: Server
     assert ok.status_code == 200
 
 
+def _consent(server: Server, decision: str, **params: str) -> dict[str, str]:
+    """Open the consent page as a browser would, press a button, return the redirect's query."""
+    page = server.session.get(f"{server.base}/oauth-v1/auth", params={"response_type": "code", **params},
+                              allow_redirects=False)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text
+    request_id = re.search(r'name="request" value="([^"]+)"', page.text)
+    assert request_id is not None and 'action="consent"' in page.text
+    answer = server.session.post(f"{server.base}/oauth-v1/consent", allow_redirects=False,
+                                 data={"request": request_id.group(1), "decision": decision})
+    assert answer.status_code == 302, answer.text
+    location = urlsplit(answer.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == params.get("redirect_uri", "https://shop.example/cb")
+    return dict(parse_qsl(location.query))
+
+
+def test_the_consent_page_names_company_and_scopes_and_the_code_grants_only_those(server: Server) -> None:
+    creds = server.sandbox.create_company(name="Konsult AB", client_id="app-consent",
+                                          redirect_uri="https://shop.example/cb")
+    client = (creds.client_id, creds.client_secret)
+    params = {"client_id": creds.client_id, "state": "s-1", "scope": "article invoice",
+              "tenant_id": str(creds.tenant_id)}
+    page = server.session.get(f"{server.base}/oauth-v1/auth", params={"response_type": "code", **params})
+    assert f'<option value="{creds.tenant_id}" selected>Konsult AB' in page.text and "<code>article</code>" in page.text and "<code>invoice</code>" in page.text
+    assert "<code>order</code>" not in page.text
+    query = _consent(server, "approve", **params)
+    assert set(query) == {"code", "state"} and query["state"] == "s-1"
+    token = _token(server, client, grant_type="authorization_code", code=query["code"]).json()
+    assert token["scope"] == "article invoice"
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert server.session.get(f"{server.base}/3/articles", headers=bearer).status_code == 200
+    refused = server.session.get(f"{server.base}/3/orders", headers=bearer)  # a scope not consented to
+    assert refused.status_code == 400 and refused.json()["ErrorInformation"]["code"] == 2000663
+
+
+def test_a_denied_or_replayed_consent_gives_no_code(server: Server) -> None:
+    creds = server.sandbox.create_company(client_id="app-deny", redirect_uri="https://shop.example/cb")
+    params = {"client_id": creds.client_id, "state": "s-2", "scope": "article", "tenant_id": str(creds.tenant_id)}
+    denied = _consent(server, "deny", **params)
+    assert denied["error"] == "access_denied" and denied["state"] == "s-2" and "code" not in denied
+    page = server.session.get(f"{server.base}/oauth-v1/auth", params={"response_type": "code", **params})
+    request_id = re.search(r'name="request" value="([^"]+)"', page.text)
+    assert request_id is not None
+    form = {"request": request_id.group(1), "decision": "approve"}
+    assert server.session.post(f"{server.base}/oauth-v1/consent", data=form, allow_redirects=False).status_code == 302
+    again = server.session.post(f"{server.base}/oauth-v1/consent", data=form, allow_redirects=False)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_request"
+
+
+def test_the_consent_request_is_checked_before_the_page_is_shown(server: Server) -> None:
+    creds = server.sandbox.create_company(client_id="app-checks", redirect_uri="https://shop.example/cb")
+    base = {"client_id": creds.client_id, "response_type": "code", "state": "s-3", "scope": "article"}
+
+    def ask(**changes: str) -> requests.Response:
+        return server.session.get(f"{server.base}/oauth-v1/auth", params={**base, **changes}, allow_redirects=False)
+
+    assert ask(redirect_uri="https://evil.example/cb").status_code == 400
+    assert ask(state="").status_code == 400
+    assert ask(tenant_id="99999").status_code == 400
+    unknown = ask(scope="article teleport")
+    assert unknown.status_code == 302
+    assert dict(parse_qsl(urlsplit(unknown.headers["location"]).query))["error"] == "invalid_scope"
+    assert ask().status_code == 200
+
+
 def test_authorization_code_is_single_use_and_redirect_flow_works(server: Server) -> None:
     creds = server.sandbox.create_company(client_id="app-redirect", redirect_uri="https://shop.example/cb")
     client = (creds.client_id, creds.client_secret)
@@ -58,11 +123,8 @@ def test_authorization_code_is_single_use_and_redirect_flow_works(server: Server
     again = _token(server, client, grant_type="authorization_code", code=creds.authorization_code,
                    redirect_uri="https://shop.example/cb")
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
-    redirect = server.session.get(f"{server.base}/oauth-v1/auth", allow_redirects=False, params={
-        "client_id": creds.client_id, "redirect_uri": "https://shop.example/cb", "response_type": "code",
-        "state": "xyz", "scope": "order invoice", "tenant_id": str(creds.tenant_id)})
-    assert redirect.status_code == 302
-    query = dict(parse_qsl(urlsplit(redirect.headers["location"]).query))
+    query = _consent(server, "approve", client_id=creds.client_id, redirect_uri="https://shop.example/cb",
+                     state="xyz", scope="order invoice", tenant_id=str(creds.tenant_id))
     assert query["state"] == "xyz"
     mismatch = _token(server, client, grant_type="authorization_code", code=query["code"],
                       redirect_uri="https://evil.example/cb")

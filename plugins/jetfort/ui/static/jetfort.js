@@ -1,4 +1,5 @@
-// jetfort page: retry and dismiss buttons of the quarantine list (JSON API, same origin, CSRF header).
+// jetfort page: retry and dismiss buttons of the quarantine list, the connect-Fortnox buttons
+// (JSON API, same origin, CSRF header).
 (function () {
   "use strict";
   const meta = (name) => (document.querySelector(`meta[name="${name}"]`) || {}).content || "";
@@ -62,9 +63,60 @@
     window.top.dispatchEvent(new PopStateEvent("popstate", {state: {}}));
   }
 
+  // Connect Fortnox: start the consent here, then go to Fortnox's consent page. Inside Airflow's frame
+  // (no top navigation, no pop-ups) the address is shown to open in a new tab instead.
+  async function connect(button) {
+    button.disabled = true;
+    try {
+      const started = await post("/api/connect", {tenant: button.dataset.tenant,
+                                                  service_account: button.dataset.connect === "service"});
+      if (window.top === window) { window.location.assign(started.url); return; }
+      document.getElementById("consent-url").value = started.url;
+      document.getElementById("consent-link").hidden = false;
+      say("Consent started: open Fortnox's page in a new tab within 10 minutes.", true);
+    } catch (error) {
+      say(error.message, false);
+    }
+    button.disabled = false;
+  }
+
+  // Check prerequisites: the pre-flight's findings, listed under the button.
+  async function checkPrerequisites(button) {
+    const target = document.getElementById("prerequisites-result");
+    button.disabled = true;
+    target.textContent = "checking…";
+    try {
+      const found = await post("/api/prerequisites", {tenant: button.dataset.tenant});
+      const list = document.createElement("ul");
+      list.id = found.gaps.length ? "gaps" : "no-gaps";
+      list.className = found.gaps.length ? "bad" : "good";
+      for (const text of found.gaps.length ? found.gaps : ["Nothing is missing: Fortnox and the shops have what the rules use."]) {
+        const item = document.createElement("li");
+        item.textContent = text;
+        list.appendChild(item);
+      }
+      for (const text of found.warnings) {
+        const item = document.createElement("li");
+        item.textContent = "warning: " + text;
+        list.appendChild(item);
+      }
+      target.replaceChildren(list);
+    } catch (error) {
+      target.textContent = "";
+      say(error.message, false);
+    }
+    button.disabled = false;
+  }
+
+  window.jetfort = {post: post, say: say};  // for the wizard's script
+
   document.addEventListener("click", (event) => {
+    const checking = event.target.closest("button[data-prerequisites]");
+    if (checking) { checkPrerequisites(checking); return; }
     const button = event.target.closest("button[data-action]");
     if (button) { act(button); return; }
+    const connecting = event.target.closest("button[data-connect]");
+    if (connecting) { connect(connecting); return; }
     const link = event.target.closest("a[target=_top]");
     if (link) { openInAirflow(link, event); }
   });
