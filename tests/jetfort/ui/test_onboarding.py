@@ -149,3 +149,14 @@ def test_a_new_tenant_connects_before_its_rules_exist_and_is_sent_on_to_the_wiza
     refused = ui.client.post("/jetfort/api/connect", json={**draft, "tenant": "shop_other"},
                              headers={"Origin": ORIGIN, "X-Jetfort-CSRF": viewer_token})
     assert refused.status_code == 403 and "Variable of a new tenant (shop_other)" in refused.json()["detail"]
+
+
+def test_a_service_account_consent_says_how_to_use_client_credentials(
+        ui: Ui, company: Credentials, fortnox_base: tuple[str, object]) -> None:
+    ui.login("admin")
+    _, token = connect_page(ui)
+    started = start(ui, token, service_account=True)
+    assert parse_qs(urlsplit(started.json()["url"]).query)["account_type"] == ["service"]
+    done = ui.client.get(consent(started.json()["url"], fortnox_base[0], company.tenant_id).removeprefix(ORIGIN))
+    tip = lxml.html.fromstring(done.text).xpath('//p[@id="service-account"]//code/text()')
+    assert tip == ["tenant_id", str(company.tenant_id)]
