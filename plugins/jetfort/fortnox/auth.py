@@ -111,6 +111,20 @@ def authorize_url(token_url: str) -> str:
     return f"{base}/auth"
 
 
+def save_answer(slot: TokenSlotLike, body: dict[str, Any], *, refresh_token: str | None) -> StoredToken:
+    """Store the token endpoint's answer in the locked ``slot``: its access token, expiring after its
+    ``expires_in`` (default 1 h), its scope and ``refresh_token``."""
+    access = str(body.get("access_token") or "")
+    if not access:
+        raise FortnoxServerError("token endpoint answered without an access_token")
+    mask(access)
+    mask(refresh_token)
+    raw_ttl = body.get("expires_in")
+    expires_in = float(raw_ttl) if raw_ttl is not None else 3600.0
+    return slot.save(access_token=access, refresh_token=refresh_token,
+                     expires_at=_utcnow() + dt.timedelta(seconds=expires_in), scope=body.get("scope"))
+
+
 @dataclass
 class OAuthSettings:
     auth_url: str
@@ -264,16 +278,7 @@ class FortnoxAuth:
         raise last
 
     def _save(self, slot: TokenSlotLike, body: dict[str, Any], *, refresh_token: str | None) -> StoredToken:
-        access = str(body.get("access_token") or "")
-        if not access:
-            raise FortnoxServerError("token endpoint answered without an access_token")
-        mask(access)
-        mask(refresh_token)
-        raw_ttl = body.get("expires_in")
-        expires_in = float(raw_ttl) if raw_ttl is not None else 3600.0
-        saved = slot.save(access_token=access, refresh_token=refresh_token,
-                          expires_at=_utcnow() + dt.timedelta(seconds=expires_in),
-                          scope=body.get("scope"))
+        saved = save_answer(slot, body, refresh_token=refresh_token)
         self.refreshes += 1
         log.info("Fortnox access token renewed for %s (version %s)", self.key, saved.version)
         return saved
@@ -283,4 +288,4 @@ class FortnoxAuth:
 
 
 __all__ = ["DEFAULT_AUTH_URL", "FortnoxAuth", "MemoryTokenStore", "OAuthSettings", "TokenBackend", "TokenEndpoint",
-           "authorize_url", "mask"]
+           "authorize_url", "mask", "save_answer"]

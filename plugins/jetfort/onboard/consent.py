@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import requests
 import sqlalchemy as sa
 
-from jetfort.fortnox.auth import OAuthSettings, TokenEndpoint, authorize_url, mask
+from jetfort.fortnox.auth import OAuthSettings, TokenEndpoint, authorize_url, mask, save_answer
 from jetfort.fortnox.errors import FortnoxError
 from jetfort.fortnox.hook import FortnoxHook
 from jetfort.ledger.schema import oauth_consents
@@ -227,14 +227,10 @@ class FortnoxConsent:
                          .values(outcome=outcome, detail=detail[:2000]))
 
     def _store(self, hook: FortnoxHook, body: dict[str, Any]) -> StoredToken:
-        access = str(body.get("access_token") or "")
         refresh = str(body.get("refresh_token") or "") or None
-        mask(access)
         mask(refresh)
-        if not access or not refresh:
+        if not body.get("access_token") or not refresh:
             raise ConsentRefused("exchange_failed", "Fortnox answered the code without an access and a refresh "
                                  "token; start again")
-        raw_ttl = body.get("expires_in")
-        expires = utcnow() + dt.timedelta(seconds=float(raw_ttl) if raw_ttl is not None else 3600.0)
-        return TokenStore(self.ledger).seed(hook.token_key, refresh_token=refresh, access_token=access,
-                                            expires_at=expires, scope=body.get("scope"))
+        with TokenStore(self.ledger).locked(hook.token_key) as slot:
+            return save_answer(slot, body, refresh_token=refresh)
