@@ -13,7 +13,7 @@ checks and lists what Fortnox or the shops lack (:func:`jetfort.tasks.preflight.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -60,14 +60,19 @@ def prerequisites(rules: TenantRules, ledger: Ledger) -> dict[str, Any]:
     return {"gaps": gaps, "warnings": warnings}
 
 
+def _no_rules(tenant: str, errors: Mapping[str, Exception]) -> HTTPException:
+    """Why the tenant has no usable rules: its Variable does not validate (422), or there is none (404)."""
+    if tenant in errors:
+        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"tenant {tenant}'s rules do not validate: "
+                                                                    f"{errors[tenant]}")
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no tenant {tenant} (no jetfort_tenant_{tenant} Variable)")
+
+
 def _rules(tenant: str) -> TenantRules:
     rules, errors = load_tenants()
-    if tenant in rules:
-        return rules[tenant]
-    if tenant in errors:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"tenant {tenant}'s rules do not validate: "
-                                                                  f"{errors[tenant]}")
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no tenant {tenant} (no jetfort_tenant_{tenant} Variable)")
+    if tenant not in rules:
+        raise _no_rules(tenant, errors)
+    return rules[tenant]
 
 
 def callback_url(request: Request) -> str:
@@ -102,7 +107,7 @@ def routes(app: FastAPI, get_ledger: Callable[[], Ledger], page: Page) -> None:
 
     @app.post("/api/connect")
     def start(request: Request, user: Writer, body: ConnectBody) -> dict[str, Any]:
-        known, _errors = load_tenants()
+        known, errors = load_tenants()
         if body.tenant in known:
             rules = known[body.tenant]
             conn_id, scopes = rules.fortnox_conn_id, fortnox_scopes(rules)
@@ -112,8 +117,7 @@ def routes(app: FastAPI, get_ledger: Callable[[], Ledger], page: Page) -> None:
                                                                f"({body.tenant})")
             conn_id, scopes = body.fortnox_conn_id, scopes_for(body.flow, body.document)
         else:
-            _rules(body.tenant)  # 404 or 422 naming the reason
-            raise AssertionError("unreachable")  # pragma: no cover
+            raise _no_rules(body.tenant, errors)
         if not may_connect(user, body.tenant, conn_id):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not edit connection {conn_id} "
                                                            f"(tenant {body.tenant})")

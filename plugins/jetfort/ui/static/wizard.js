@@ -132,12 +132,19 @@
     });
   }
 
+  // The draft's key of a field: stable across renders (a channel row by its shop channel id, not its index).
+  const STORED = "[data-path]:not([data-field]), [data-trigger], [data-channel-row] input";
+  function storeKey(el) {
+    const row = el.closest("[data-channel-row]");
+    if (el.dataset.trigger !== undefined) { return `trigger:${el.value}`; }
+    if (row) { return `row:${row.dataset.channelRow}:${el.dataset.field || "include"}`; }
+    return el.dataset.path || el.id;
+  }
+
   function snapshot() {
     const values = {};
-    for (const el of form.querySelectorAll("[data-path]:not([data-field]), [data-trigger], [data-channel-row] input")) {
-      const where = el.dataset.trigger !== undefined ? `trigger:${el.value}`
-        : el.closest("[data-channel-row]") ? `row:${el.closest("[data-channel-row]").dataset.channelRow}:${el.dataset.field || "include"}`
-        : el.dataset.path || el.id;
+    for (const el of form.querySelectorAll(STORED)) {
+      const where = storeKey(el);
       values[where] = el.type === "checkbox" ? el.checked : el.value;
     }
     return {tenant: tenantInput.value, values: values, shop: shopData, fortnox: fortnoxData};
@@ -154,10 +161,8 @@
     if (backendValue) { document.getElementById("backend").value = backendValue; }
     renderShop();
     renderFortnox();
-    for (const el of form.querySelectorAll("[data-path]:not([data-field]), [data-trigger], [data-channel-row] input")) {
-      const where = el.dataset.trigger !== undefined ? `trigger:${el.value}`
-        : el.closest("[data-channel-row]") ? `row:${el.closest("[data-channel-row]").dataset.channelRow}:${el.dataset.field || "include"}`
-        : el.dataset.path || el.id;
+    for (const el of form.querySelectorAll(STORED)) {
+      const where = storeKey(el);
       if (!(where in saved.values)) { continue; }
       if (el.type === "checkbox") { el.checked = saved.values[where]; } else { el.value = saved.values[where]; }
     }
