@@ -5,20 +5,19 @@ that opens the sandbox's consent page and presses one of its buttons."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import requests
 
 from jetfort.ledger import Ledger
 from jetfort.rules import TenantRules, parse_tenant
 from sandbox.fortnox import FortnoxSandbox, create_app
 from sandbox.fortnox.emulator import Credentials
 from sandbox.server import serve_in_thread
+from tests.sandbox.fortnox.consent_page import give_consent
 
 REPO = Path(__file__).resolve().parents[3]
 REDIRECT = "https://airflow.example/jetfort/oauth/callback"
@@ -39,15 +38,7 @@ class Company:
 
     def consent(self, url: str, decision: str = "approve") -> dict[str, str]:
         """What a browser does on Fortnox's consent page: open it, press a button, follow to the callback."""
-        with requests.Session() as browser:
-            page = browser.get(url, allow_redirects=False, timeout=10)
-            assert page.status_code == 200, page.text
-            request_id = re.search(r'name="request" value="([^"]+)"', page.text)
-            assert request_id is not None, page.text
-            answer = browser.post(f"{self.sandbox.base}/oauth-v1/consent", allow_redirects=False, timeout=10,
-                                  data={"request": request_id.group(1), "decision": decision})
-        assert answer.status_code == 302, answer.text
-        location = urlsplit(answer.headers["location"])
+        location = urlsplit(give_consent(url, decision=decision))
         assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
         return dict(parse_qsl(location.query))
 

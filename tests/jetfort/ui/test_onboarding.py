@@ -3,7 +3,6 @@ sandbox's consent page: who may, the state bound to the user and used once, the 
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import lxml.html
@@ -13,6 +12,7 @@ from jetfort.fortnox.hook import FortnoxHook
 from jetfort.ledger.tokens import TokenStore
 from sandbox.fortnox.emulator import Credentials
 from tests.jetfort.ui.conftest import CALLBACK, ORIGIN, SECRETS, TENANT, Ui
+from tests.sandbox.fortnox.consent_page import give_consent
 
 
 def connect_page(ui: Ui) -> tuple[lxml.html.HtmlElement, str]:
@@ -29,20 +29,8 @@ def start(ui: Ui, token: str | None, **body: object) -> requests.Response:
     return ui.client.post("/jetfort/api/connect", json={"tenant": TENANT, **body}, headers=headers)
 
 
-def consent(url: str, base: str, tenant_id: int) -> str:
-    """The user on Fortnox's consent page: pick the company, approve; returns where Fortnox sends them."""
-    with requests.Session() as browser:
-        page = browser.get(url, timeout=10)
-        request_id = re.search(r'name="request" value="([^"]+)"', page.text)
-        assert request_id is not None, page.text
-        answer = browser.post(f"{base}/oauth-v1/consent", allow_redirects=False, timeout=10,
-                              data={"request": request_id.group(1), "decision": "approve", "tenant_id": str(tenant_id)})
-    assert answer.status_code == 302
-    return str(answer.headers["location"])
-
-
 def test_an_admin_connects_fortnox_and_the_hook_then_works_without_a_token_in_the_connection(
-        ui: Ui, company: Credentials, fortnox_base: tuple[str, object]) -> None:
+        ui: Ui, company: Credentials) -> None:
     ui.login("admin")
     doc, token = connect_page(ui)
     assert doc.xpath('//button[@id="connect"]') and doc.xpath('//code[@id="callback"]/text()') == [CALLBACK]
@@ -52,7 +40,7 @@ def test_an_admin_connects_fortnox_and_the_hook_then_works_without_a_token_in_th
     assert started.status_code == 200, started.text
     url = started.json()["url"]
     assert parse_qs(urlsplit(url).query)["redirect_uri"] == [CALLBACK]
-    back = consent(url, fortnox_base[0], company.tenant_id)
+    back = give_consent(url, tenant_id=company.tenant_id)
     assert back.startswith(CALLBACK + "?")
     done = ui.client.get(back.removeprefix(ORIGIN))
     assert done.status_code == 200, done.text
@@ -86,7 +74,7 @@ def test_prerequisites_are_checked_again_on_demand_after_the_cause_is_fixed(
         ui: Ui, company: Credentials, fortnox_base: tuple[str, object]) -> None:
     ui.login("admin")
     _, token = connect_page(ui)
-    done = ui.client.get(consent(start(ui, token).json()["url"], fortnox_base[0], company.tenant_id).removeprefix(ORIGIN))
+    done = ui.client.get(give_consent(start(ui, token).json()["url"], tenant_id=company.tenant_id).removeprefix(ORIGIN))
     assert "FRAKT" in done.text
     hook = FortnoxHook("fortnox_demo", ledger=ui.ledger)
     for number in ("FRAKT", "AVGIFT"):  # the fix, made in Fortnox
@@ -110,11 +98,10 @@ def test_a_viewer_sees_no_connect_button_and_the_api_refuses_them(ui: Ui, compan
     assert refused.status_code == 403 and "fortnox_demo" in refused.json()["detail"]
 
 
-def test_another_user_cannot_finish_an_admin_s_consent(ui: Ui, company: Credentials,
-                                                      fortnox_base: tuple[str, object]) -> None:
+def test_another_user_cannot_finish_an_admin_s_consent(ui: Ui, company: Credentials) -> None:
     ui.login("admin")
     _, token = connect_page(ui)
-    back = consent(start(ui, token).json()["url"], fortnox_base[0], company.tenant_id)
+    back = give_consent(start(ui, token).json()["url"], tenant_id=company.tenant_id)
     ui.login("viewer")
     foreign = ui.client.get(back.removeprefix(ORIGIN))
     assert foreign.status_code == 403 and "another user" in foreign.text
@@ -131,7 +118,7 @@ def test_a_cross_site_start_is_refused(ui: Ui, company: Credentials) -> None:
 
 
 def test_a_new_tenant_connects_before_its_rules_exist_and_is_sent_on_to_the_wizard(
-        ui: Ui, company: Credentials, fortnox_base: tuple[str, object]) -> None:
+        ui: Ui, company: Credentials) -> None:
     ui.login("admin")
     _, token = connect_page(ui)
     draft = {"tenant": "shop_new", "fortnox_conn_id": "fortnox_demo", "flow": "ecom", "document": "invoice"}
@@ -139,7 +126,7 @@ def test_a_new_tenant_connects_before_its_rules_exist_and_is_sent_on_to_the_wiza
     assert started.status_code == 200, started.text
     asked = parse_qs(urlsplit(started.json()["url"]).query)["scope"][0].split()
     assert "order" not in asked and "warehouse" not in asked and "invoice" in asked  # ecom, invoices
-    done = ui.client.get(consent(started.json()["url"], fortnox_base[0], company.tenant_id).removeprefix(ORIGIN))
+    done = ui.client.get(give_consent(started.json()["url"], tenant_id=company.tenant_id).removeprefix(ORIGIN))
     page = lxml.html.fromstring(done.text)
     assert page.xpath('//h1[@id="result"]/text()') == ["Fortnox connected for tenant shop_new"]
     assert page.xpath('//a[@id="continue-wizard"]/@href') == ["/jetfort/wizard?tenant=shop_new"]
@@ -152,11 +139,11 @@ def test_a_new_tenant_connects_before_its_rules_exist_and_is_sent_on_to_the_wiza
 
 
 def test_a_service_account_consent_says_how_to_use_client_credentials(
-        ui: Ui, company: Credentials, fortnox_base: tuple[str, object]) -> None:
+        ui: Ui, company: Credentials) -> None:
     ui.login("admin")
     _, token = connect_page(ui)
     started = start(ui, token, service_account=True)
     assert parse_qs(urlsplit(started.json()["url"]).query)["account_type"] == ["service"]
-    done = ui.client.get(consent(started.json()["url"], fortnox_base[0], company.tenant_id).removeprefix(ORIGIN))
+    done = ui.client.get(give_consent(started.json()["url"], tenant_id=company.tenant_id).removeprefix(ORIGIN))
     tip = lxml.html.fromstring(done.text).xpath('//p[@id="service-account"]//code/text()')
     assert tip == ["tenant_id", str(company.tenant_id)]

@@ -10,7 +10,8 @@ import lxml.html
 import requests
 
 from tests.jetfort.ui.conftest import ORIGIN, REPO, TENANT, Ui
-from tests.jetfort.ui.test_onboarding import connect_page, consent, start
+from tests.jetfort.ui.test_onboarding import connect_page, start
+from tests.sandbox.fortnox.consent_page import give_consent
 
 EXAMPLE = json.loads((REPO / "include" / "mappings" / "tenants" / "demo_ecom.json").read_text())
 
@@ -77,7 +78,7 @@ def test_fortnox_accounts_are_read_live_once_fortnox_is_connected(ui: Ui, compan
     before = send(ui, "fortnox", {"conn_id": "fortnox_demo"}, token)
     assert before.status_code == 400 and "connect Fortnox first" in before.json()["detail"]
     _, page_token = connect_page(ui)
-    back = consent(start(ui, page_token).json()["url"], fortnox_base[0], company.tenant_id)
+    back = give_consent(start(ui, page_token).json()["url"], tenant_id=company.tenant_id)
     assert ui.client.get(back.removeprefix(ORIGIN)).status_code == 200
     read = send(ui, "fortnox", {"conn_id": "fortnox_demo"}, token)
     assert read.status_code == 200, read.text
