@@ -43,8 +43,14 @@ def test_only_the_broken_tenant_is_reported_and_its_field_is_named(dagbag) -> No
     assert "demo_ecom" not in message
 
 
+#: the DAGs that are the ledger's, not a tenant's (one each, whatever the tenants)
+LEDGER_DAGS = {"jetfort_ledger_retention"}
+
+
 def test_dags_follow_the_conventions(dagbag) -> None:  # type: ignore[no-untyped-def]
     for dag_id, dag in dagbag.dags.items():
+        if dag_id in LEDGER_DAGS:
+            continue
         prefix, tenant, part = dag_id.split("__")
         assert prefix == "jetfort" and tenant != "broken_shop"
         assert {"jetfort", f"tenant:{tenant}", part} <= set(dag.tags)
@@ -70,7 +76,16 @@ EXPECTED_DAG_IDS = {
 
 def test_every_example_tenant_gets_its_dags(dagbag) -> None:  # type: ignore[no-untyped-def]
     expected = {f"jetfort__{tenant}__{part}" for tenant, parts in EXPECTED_DAG_IDS.items() for part in parts}
-    assert set(dagbag.dags) == expected
+    assert set(dagbag.dags) == expected | LEDGER_DAGS
+
+
+def test_the_ledger_retention_dag_runs_daily_with_retries_and_says_where_its_policy_is(dagbag) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags["jetfort_ledger_retention"]
+    assert [t.task_id for t in dag.tasks] == ["compact"]
+    assert dag.tasks[0].retries >= 1 and dag.tasks[0].pool == "default_pool"
+    assert dag.timetable.expression == "40 2 * * *"  # daily, away from the tenants' :00 crons
+    assert {"jetfort", "ledger"} <= set(dag.tags)
+    assert dag.doc_md and "jetfort_ledger_retention" in dag.doc_md and "audit_payload_days" in dag.doc_md
 
 
 def test_a_parse_reads_the_tenant_list_once_however_long_it_takes(monkeypatch: pytest.MonkeyPatch) -> None:

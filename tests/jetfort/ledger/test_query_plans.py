@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from jetfort.ledger import Ledger, budget
+from jetfort.ledger.retention import RetentionPolicy, compact
 from jetfort.ledger.schema import cursors, quarantine, record_audit
 from jetfort.ledger.tokens import TokenStore
 from jetfort.onboard.consent import ConsentRefused, FortnoxConsent
@@ -127,7 +128,7 @@ SMALL_TABLES = {"oauth_tokens": "one row per Fortnox or Norce connection"}
 
 
 def workload(ledger: Ledger) -> None:
-    """The ledger API the orders, status and catalog flows use, on a few records."""
+    """The ledger API the orders, status and catalog flows use, on a few records, and the retention."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
     ledger.ensure_records("t1", "order", [(f"se:{i}", {"order_number": str(i)}) for i in range(20)])
     ledger.ensure_record("t1", "order", "se:99")
@@ -174,6 +175,8 @@ def workload(ledger: Ledger) -> None:
     data.token_health(ledger, "co")
     data.budget_use(ledger, "co", 5.0, 0.0)
     data.notes(ledger, "t1", ["order"], "se:3")
+    # the daily retention (every record's audit, every tenant's consents)
+    compact(ledger, RetentionPolicy(audit_payload_days=1), now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
 
 
 def budget_statements(ledger: Ledger) -> list[tuple[str, Any]]:
