@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from jetfort import jsoncodec
+from jetfort.ledger import packing
 from jetfort.ledger.crypto import KEY_ENV, SecretKeyMissing
 
 DEFAULT_CONN_ID = "jetfort_ledger"
@@ -54,11 +55,12 @@ def default_sqlite_path() -> Path:
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """Create an engine with the locking behaviour the ledger needs for ``url``; JSON columns are
-    encoded and decoded by :mod:`jetfort.jsoncodec` unless ``json_serializer``/``json_deserializer``
-    are given."""
-    kwargs.setdefault("json_serializer", jsoncodec.dumps)
-    kwargs.setdefault("json_deserializer", jsoncodec.loads)
-    if url.startswith("sqlite"):
+    encoded and decoded by :mod:`jetfort.jsoncodec` (on SQLite, compressed from a size on:
+    :mod:`jetfort.ledger.packing`) unless ``json_serializer``/``json_deserializer`` are given."""
+    sqlite_ = url.startswith("sqlite")
+    kwargs.setdefault("json_serializer", packing.pack if sqlite_ else jsoncodec.dumps)
+    kwargs.setdefault("json_deserializer", packing.unpack if sqlite_ else jsoncodec.loads)
+    if sqlite_:
         engine = sa.create_engine(url, connect_args={"timeout": 60}, **kwargs)
         _sqlite_immediate_transactions(engine)
         return engine

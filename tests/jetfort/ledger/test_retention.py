@@ -47,8 +47,8 @@ def _raw(ledger: Ledger) -> dict[tuple[str, str, str], dict[str, object]]:
     out = {}
     with ledger.engine.connect() as conn:
         for row in conn.execute(sa.text("SELECT id, tenant, kind, source_key, state, target_type, target_key, "
-                                        "payload_hash, CAST(detail AS TEXT) AS detail, updated_at FROM records")):
-            audit = conn.execute(sa.text("SELECT step, message, run_id, CAST(payload AS TEXT) FROM record_audit "
+                                        "payload_hash, detail, updated_at FROM records")):
+            audit = conn.execute(sa.text("SELECT step, message, run_id, payload FROM record_audit "
                                          "WHERE record_id = :id ORDER BY id"), {"id": row.id}).all()
             out[(row.tenant, row.kind, row.source_key)] = {
                 "record": tuple(row)[4:],
