@@ -180,10 +180,11 @@ class Shop:
             context = {"data_interval_start": now - dt.timedelta(minutes=1),
                        "data_interval_end": now + dt.timedelta(minutes=1)}
             cpu0, wall0 = time.process_time(), time.perf_counter()
-            found = flow.extract_shop(runtime, "se", context=context, run_id=f"bench-{self.batches}")
-            mapped = flow.map_shop(runtime, "se", found, run_id=f"bench-{self.batches}")
-            posted = flow.post_shop(runtime, "se", mapped, run_id=f"bench-{self.batches}")
-            acked = flow.acknowledge_shop(runtime, "se", posted, run_id=f"bench-{self.batches}")
+            run_id = f"scheduled__{now.replace(microsecond=0).isoformat()}"  # as long as Airflow's run ids
+            found = flow.extract_shop(runtime, "se", context=context, run_id=run_id)
+            mapped = flow.map_shop(runtime, "se", found, run_id=run_id)
+            posted = flow.post_shop(runtime, "se", mapped, run_id=run_id)
+            acked = flow.acknowledge_shop(runtime, "se", posted, run_id=run_id)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             sa.event.remove(engine, "before_cursor_execute", before)
             sa.event.remove(engine, "after_cursor_execute", after)

@@ -224,8 +224,10 @@ class _Outcomes:
                   # what post needs to find a remembered customer without planning the buyer again
                   "customer_keys": {"matches": [list(m) for m in match_values(buyer)],
                                     "vat_type": vat_type_of(buyer)}}
+        # the audit keeps the totals; the document is the record's detail until posted, and the post step's
+        # audit keeps what was sent (the mapped document twice cost 1 KB per order)
         self.changes.append({"source_key": key, "state": "mapped", "step": "map", "expect": ["seen"],
-                             "detail": detail, "payload": {"document": document, "totals": totals},
+                             "detail": detail, "payload": {"totals": totals},
                              "run_id": self.run_id, "message": f"{mapped.kind}: shop total {mapped.shop_total}, "
                                                                f"Fortnox total {mapped.fortnox_total}"})
 
