@@ -27,7 +27,7 @@ def _payloads(env: Any) -> tuple[int, int]:
     return len(rows), sum(1 for p in rows if p not in (None, "null"))  # as stored: text, bytes or SQL NULL
 
 
-def test_a_year_later_the_audit_payloads_are_gone_and_a_backfill_still_creates_nothing_twice(
+def test_past_the_policy_s_days_the_audit_payloads_are_gone_and_a_backfill_still_creates_nothing_twice(
         orders_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     env = orders_env
     rules = env.tenant_rules("demo_ecom")

@@ -25,7 +25,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,11 +83,11 @@ class Compacted:
     records: int = 0  # records untouched since the cutoff (their audit looked at)
     payloads: int = 0  # audit payloads dropped
     consents: int = 0  # consent rows deleted
-    by_kind: dict[str, dict[str, int]] | None = None
+    by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # tenant → kind → payloads dropped
 
     def as_dict(self) -> dict[str, Any]:
         return {"cutoff": self.cutoff.isoformat(), "records": self.records, "payloads": self.payloads,
-                "consents": self.consents, "by_kind": self.by_kind or {}}
+                "consents": self.consents, "by_kind": self.by_kind}
 
 
 def compact(ledger: Ledger, policy: RetentionPolicy, *, now: dt.datetime | None = None,
@@ -97,7 +97,7 @@ def compact(ledger: Ledger, policy: RetentionPolicy, *, now: dt.datetime | None 
     and the next run finishes it."""
     now = now or utcnow()
     cutoff = now - dt.timedelta(days=policy.audit_payload_days)
-    done = Compacted(cutoff=cutoff, by_kind={})
+    done = Compacted(cutoff=cutoff)
     with ledger.engine.connect() as conn:
         pairs = list(_tenants_and_kinds(conn))
     for tenant, kind in pairs:
@@ -114,7 +114,6 @@ def compact(ledger: Ledger, policy: RetentionPolicy, *, now: dt.datetime | None 
         done.records += len(ids)
         done.payloads += dropped
         if ids:
-            assert done.by_kind is not None
             done.by_kind.setdefault(tenant, {})[kind] = dropped
     done.consents = _delete_consents(ledger, now - dt.timedelta(days=policy.consent_days))
     log.info("ledger retention: audit payloads of records unchanged since %s dropped: %d (of %d records); "

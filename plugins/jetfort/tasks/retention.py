@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Variable, task
 
 from jetfort.factory import RETRY_POLICY
 from jetfort.ledger import Ledger
@@ -35,8 +35,6 @@ Policy: Airflow Variable `{VARIABLE}`, JSON, e.g. `{{"audit_payload_days": 180}}
 
 
 def policy_text() -> str | None:
-    from airflow.sdk import Variable
-
     value = Variable.get(VARIABLE, default=None)
     return value if value is None or isinstance(value, str) else str(value)
 
