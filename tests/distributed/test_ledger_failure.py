@@ -104,9 +104,10 @@ def transferred(stack: CeleryStack, order_id: int) -> bool:
 
 
 def sqlite_files(stack: CeleryStack) -> list[str]:
-    """What a SQLite fallback would leave: ``jetfort_ledger.db`` (and its key file) under AIRFLOW_HOME."""
+    """What a SQLite fallback would leave: ``jetfort_ledger.db`` (its WAL files and its key file
+    ``jetfort_ledger.key``) under AIRFLOW_HOME; not the logs of the ``jetfort_ledger_retention`` DAG's file."""
     return sorted(str(p) for p in stack.workdir.rglob("*")
-                  if p.is_file() and (p.suffix in (".db", ".key", ".sqlite") or p.name.startswith("jetfort_ledger")))
+                  if p.is_file() and (p.suffix in (".db", ".key", ".sqlite") or p.name.startswith("jetfort_ledger.")))
 
 
 def failed_task_logs(stack: CeleryStack, dag_id: str, run_id: str) -> dict[str, str]:
