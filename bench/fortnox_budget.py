@@ -17,8 +17,10 @@ The sandbox runs 25 requests per 2 s instead of per 5 s by default (same limit, 
 from __future__ import annotations
 
 import argparse
+import atexit
 import multiprocessing as mp
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -60,6 +62,7 @@ def run(backend: str, *, calls: int, workers: int, limit: int, window: float) ->
     sandbox = app.sandbox
     creds = sandbox.default
     tmp = tempfile.mkdtemp(prefix="jetfort-bench-")
+    atexit.register(shutil.rmtree, tmp, True)  # the bench leaves no temporary directory
     ledger_url = f"sqlite:///{tmp}/ledger.db"
     Ledger.from_url(ledger_url)
     name = "ledger" if backend == "ledger" else backend

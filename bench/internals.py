@@ -40,10 +40,12 @@ Issue 17's figures (2-core machine shared with other work, so ~3.5 ms CPU per or
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import logging
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -226,6 +228,7 @@ def configure(furl: str, jurl: str) -> None:
     httpx.put(f"{furl}/_sandbox/ratelimit", json={"limit": 25, "window": WINDOW}).raise_for_status()
     env = demo_setup.provision(furl, jurl, rate_window=WINDOW)
     home = Path(tempfile.mkdtemp(prefix="jetfort-internals-"))
+    atexit.register(shutil.rmtree, home, True)  # the bench leaves no temporary directory
     (home / "tenants").mkdir()
     rules = json.loads((demo_setup.EXAMPLE_TENANTS / "demo_ecom.json").read_text())
     rules["orders"].pop("collective_customer_number")

@@ -33,6 +33,7 @@ import datetime as dt
 import json
 import os
 import pstats
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,6 +99,7 @@ def main() -> None:
         for proc in procs:
             os.sched_setaffinity(proc.pid, {cpus[-1]})
         os.sched_setaffinity(0, set(cpus[:-1]))
+    home: Path | None = None
     try:
         furl, jurl = f"http://127.0.0.1:{fport}", f"http://127.0.0.1:{jport}"
         httpx.put(f"{furl}/_sandbox/ratelimit", json={"limit": 25, "window": WINDOW}).raise_for_status()
@@ -177,6 +179,8 @@ def main() -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+        if home is not None:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
