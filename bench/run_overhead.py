@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from status_latency import (  # noqa: E402
     _moment,
     _seconds,
     company_of,
+    tear_down,
     tenant_rules,
 )
 
@@ -157,14 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        if not args.keep:
-            down = stack.stack("down", timeout=300)
-            if down.returncode == 0:
-                shutil.rmtree(base, ignore_errors=True)
-            else:
-                print(f"make down failed; left for inspection: {base}\n{down.stdout[-2000:]}", file=sys.stderr)
-        else:
-            print(f"stack kept running in {stack.home} (python -m sandbox.stack down with that AIRFLOW_HOME)")
+        tear_down(stack, base, keep=args.keep)
     print(f"\nper-run overhead, LocalExecutor, median of {len(samples)}: "
           f"{statistics.median(s for s, _ in samples):.1f} s from the interval's end to the Fortnox document")
     for key in samples[0][1]:

@@ -396,6 +396,18 @@ def table(results: list[Measured], poll_cron: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ main
+def tear_down(stack: Stack, base: Path, *, keep: bool) -> None:
+    """``make down`` and the bench's temp dir removed, or (``keep``) both left and where they are said."""
+    if keep:
+        print(f"stack kept running in {stack.home} (python -m sandbox.stack down with that AIRFLOW_HOME)")
+        return
+    down = stack.stack("down", timeout=300)
+    if down.returncode == 0:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        print(f"make down failed; left for inspection: {base}\n{down.stdout[-2000:]}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--changes", type=int, default=60, help="changes measured per mode (>= 50)")
@@ -451,14 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if results:
             print("\nchange in Fortnox → status in the shop (seconds)\n" + table(results, args.poll_cron))
-        if not args.keep:
-            down = stack.stack("down", timeout=300)
-            if down.returncode == 0:
-                shutil.rmtree(base, ignore_errors=True)
-            else:
-                print(f"make down failed; left for inspection: {base}\n{down.stdout[-2000:]}", file=sys.stderr)
-        else:
-            print(f"stack kept running in {stack.home} (python -m sandbox.stack down with that AIRFLOW_HOME)")
+        tear_down(stack, base, keep=args.keep)
     events = next((r for r in results if r.mode == "events"), None)
     # a figure, not a test: the goal's verdict is printed, the exit status says only whether it ran
     if events is None or len(events.latencies) < 50 or events.missing:
