@@ -80,7 +80,7 @@ class Compacted:
     """What one :func:`compact` did, per tenant and kind and in all."""
 
     cutoff: dt.datetime
-    records: int = 0  # records untouched since the cutoff (their audit looked at)
+    records: int = 0  # records that aged past the cutoff since the last run (their audit looked at)
     payloads: int = 0  # audit payloads dropped
     consents: int = 0  # consent rows deleted
     by_kind: dict[str, dict[str, int]] = field(default_factory=dict)  # tenant → kind → payloads dropped
@@ -94,16 +94,28 @@ def compact(ledger: Ledger, policy: RetentionPolicy, *, now: dt.datetime | None 
             chunk: int = CHUNK) -> Compacted:
     """Drop the audit payloads of records unchanged for ``policy.audit_payload_days`` and delete old
     consents. Idempotent; each chunk is its own transaction, so a run stopped half-way loses nothing
-    and the next run finishes it."""
+    and the next run finishes it.
+
+    Incremental: per tenant and kind a cursor (:func:`cursor_name`) remembers the cutoff compacted up to,
+    and a run reads only the records that aged past it since (a day's worth, not the whole past). A
+    record changed later has a later ``updated_at`` and is read again once that ages. A shorter policy
+    moves the cutoff on and is caught up at once; a longer one, or a backfilled run of an earlier date,
+    finds nothing new (what was dropped stays dropped)."""
     now = now or utcnow()
     cutoff = now - dt.timedelta(days=policy.audit_payload_days)
     done = Compacted(cutoff=cutoff)
     with ledger.engine.connect() as conn:
         pairs = list(_tenants_and_kinds(conn))
     for tenant, kind in pairs:
+        done_until = _parse_moment(ledger.get_cursor(tenant, cursor_name(kind)))
+        if done_until is not None and done_until >= cutoff:
+            continue  # nothing has aged past the cutoff since a run compacted up to it
+        query = sa.select(records.c.id).where(records.c.tenant == tenant, records.c.kind == kind,
+                                              records.c.updated_at < cutoff)
+        if done_until is not None:
+            query = query.where(records.c.updated_at >= done_until)
         with ledger.engine.connect() as conn:
-            ids = list(conn.execute(sa.select(records.c.id).where(
-                records.c.tenant == tenant, records.c.kind == kind, records.c.updated_at < cutoff)).scalars())
+            ids = list(conn.execute(query).scalars())
         dropped = 0
         for start in range(0, len(ids), chunk):
             with ledger.transaction() as conn:
@@ -111,6 +123,7 @@ def compact(ledger: Ledger, policy: RetentionPolicy, *, now: dt.datetime | None 
                     sa.update(record_audit)
                     .where(record_audit.c.record_id.in_(ids[start:start + chunk]), record_audit.c.payload.is_not(None))
                     .values(payload=sa.null())).rowcount
+        ledger.set_cursor(tenant, cursor_name(kind), cutoff.isoformat())
         done.records += len(ids)
         done.payloads += dropped
         if ids:
@@ -119,6 +132,19 @@ def compact(ledger: Ledger, policy: RetentionPolicy, *, now: dt.datetime | None 
     log.info("ledger retention: audit payloads of records unchanged since %s dropped: %d (of %d records); "
              "consents deleted: %d", cutoff.isoformat(), done.payloads, done.records, done.consents)
     return done
+
+
+def cursor_name(kind: str) -> str:
+    """The tenant's cursor up to which the records of ``kind`` were compacted (a record changed after it
+    moves past it again, and is compacted when it ages)."""
+    return f"retention:audit:{kind}"
+
+
+def _parse_moment(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _tenants_and_kinds(conn: sa.Connection) -> Iterator[tuple[str, str]]:

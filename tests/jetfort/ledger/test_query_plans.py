@@ -177,6 +177,7 @@ def workload(ledger: Ledger) -> None:
     data.notes(ledger, "t1", ["order"], "se:3")
     # the daily retention (every record's audit, every tenant's consents)
     compact(ledger, RetentionPolicy(audit_payload_days=1), now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2))
+    compact(ledger, RetentionPolicy(audit_payload_days=1), now=dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
 
 
 def budget_statements(ledger: Ledger) -> list[tuple[str, Any]]:

@@ -90,8 +90,41 @@ def test_old_records_lose_their_audit_payloads_and_keep_everything_else(ledger_u
     assert ledger.audit("acme", "order", "se:2")[-1]["payload"] == {"Invoice": DOCUMENT}
 
     again = compact(ledger, RetentionPolicy(audit_payload_days=365), now=NOW)
-    assert (again.records, again.payloads) == (3, 0)
+    assert (again.records, again.payloads) == (0, 0)  # nothing aged since: nothing read
     assert _raw(ledger) == after
+
+
+def test_each_run_reads_only_what_aged_since_the_last_one(ledger_url: str) -> None:
+    ledger = Ledger.from_url(ledger_url)
+    for key, days in (("se:1", 500), ("se:2", 364), ("se:3", 200), ("se:4", 10)):
+        _post(ledger, "acme", "order", key)
+        _age(ledger, "acme", key, days)
+    year = RetentionPolicy(audit_payload_days=365)
+    assert compact(ledger, year, now=NOW).records == 1  # se:1
+    later = compact(ledger, year, now=NOW + dt.timedelta(days=2))
+    assert (later.records, later.payloads) == (1, 2)  # se:2 aged past the year meanwhile; se:1 not read again
+    # a record changed after a run (a credit, a status) is compacted once it has aged in turn
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE records SET updated_at = :at WHERE source_key = 'se:1'"),
+                     {"at": NOW - dt.timedelta(days=100)})
+    ledger.transition("acme", "order", "se:1", "posted", step="credit", payload={"CreditInvoice": 1}, run_id="r9")
+    assert compact(ledger, year, now=NOW + dt.timedelta(days=3)).payloads == 0
+    assert compact(ledger, year, now=NOW + dt.timedelta(days=400)).payloads == 1 + 2 + 2  # se:1's new step, se:3, se:4
+    # a backfilled run of an earlier date finds nothing and leaves the cursor where it was
+    assert compact(ledger, year, now=NOW).records == 0
+    assert {k: v["payloads"] for k, v in _raw(ledger).items()} == {
+        ("acme", "order", f"se:{n}"): 0 for n in range(1, 5)}
+
+
+def test_a_shorter_policy_is_caught_up_at_once(ledger_url: str) -> None:
+    ledger = Ledger.from_url(ledger_url)
+    for key, days in (("se:1", 500), ("se:2", 200), ("se:3", 10)):
+        _post(ledger, "acme", "order", key)
+        _age(ledger, "acme", key, days)
+    compact(ledger, RetentionPolicy(audit_payload_days=365), now=NOW)
+    done = compact(ledger, RetentionPolicy(audit_payload_days=30), now=NOW)
+    assert (done.records, done.payloads) == (1, 2)  # se:2 alone: se:1 was done, se:3 is younger than 30 days
+    assert {k[2]: v["payloads"] for k, v in _raw(ledger).items()} == {"se:1": 0, "se:2": 0, "se:3": 2}
 
 
 def test_a_record_changed_recently_keeps_even_its_old_steps_payloads(ledger_url: str) -> None:
