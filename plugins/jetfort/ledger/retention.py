@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jetfort.errors import PermanentError
 from jetfort.ledger.schema import oauth_consents, record_audit, records
-from jetfort.ledger.store import Ledger, utcnow
+from jetfort.ledger.store import Ledger, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ def compact(ledger: Ledger, policy: RetentionPolicy, *, now: dt.datetime | None 
     with ledger.engine.connect() as conn:
         pairs = list(_tenants_and_kinds(conn))
     for tenant, kind in pairs:
-        done_until = _parse_moment(ledger.get_cursor(tenant, cursor_name(kind)))
+        stored = ledger.get_cursor(tenant, cursor_name(kind))
+        done_until = as_utc(dt.datetime.fromisoformat(stored)) if stored is not None else None
         if done_until is not None and done_until >= cutoff:
             continue  # nothing has aged past the cutoff since a run compacted up to it
         query = sa.select(records.c.id).where(records.c.tenant == tenant, records.c.kind == kind,
@@ -138,13 +139,6 @@ def cursor_name(kind: str) -> str:
     """The tenant's cursor up to which the records of ``kind`` were compacted (a record changed after it
     moves past it again, and is compacted when it ages)."""
     return f"retention:audit:{kind}"
-
-
-def _parse_moment(value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    moment = dt.datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _tenants_and_kinds(conn: sa.Connection) -> Iterator[tuple[str, str]]:

@@ -15,13 +15,12 @@ from typing import Any
 
 from airflow.sdk import DAG, Variable, task
 
-from jetfort.factory import RETRY_POLICY
+from jetfort.factory import RETRY_POLICY, START_DATE
 from jetfort.ledger import Ledger
 from jetfort.ledger.retention import VARIABLE, compact, parse_policy
 
 DAG_ID = "jetfort_ledger_retention"
 SCHEDULE = "40 2 * * *"  # daily, away from the top of the hour most tenants' crons use
-START_DATE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 DOC = f"""### jetfort · ledger retention
 
