@@ -398,3 +398,31 @@ def test_orders_that_fortnox_cannot_take_are_quarantined_with_the_named_reason(o
         entry = reasons[f"se:{picked[kind]}"]
         assert entry.reason == reason and entry.field and entry.message, (kind, entry)
     assert len(env.orders.by_key()[f"jetfort:se:{picked['plain_single_row']}"]) == 1  # the rest goes on
+
+
+def test_a_posted_order_keeps_its_link_and_shop_order_and_the_post_audit_keeps_what_was_sent(orders_env: Any) -> None:
+    """Once posted, the record's detail no longer carries the document to send (the post step's audit
+    has it, as sent): the detail keeps what later flows read (the shop order as posted, for a credit
+    note) and the customer it was booked to."""
+    env = orders_env
+    kinds = env.jetshop.awkward_orders("demoshop")
+    picked = {k: kinds[k] for k in ("plain_single_row", "company_buyer_se")}
+    env.orders.touch("demoshop", order_ids=list(picked.values()))
+    assert_success(run_orders("demo_erp"))
+
+    ledger, orders = env.ledger(), env.orders.by_key("orders")
+    for kind, order_id in picked.items():
+        (doc,) = orders[f"jetfort:se:{order_id}"]
+        record = ledger.get("demo_erp", "order", f"se:{order_id}")
+        assert record is not None and record.state == "acknowledged", kind  # posted, then the shop told
+        assert record.target_key == doc["DocumentNumber"], kind
+        detail = record.detail or {}
+        assert not {"document", "articles_to_create", "customer_keys"} & set(detail), (kind, sorted(detail))
+        assert str(detail["order"]["order_id"]) == str(order_id), kind
+        assert detail["customer_number"] == doc["CustomerNumber"], kind
+        (post,) = [a for a in ledger.audit("demo_erp", "order", f"se:{order_id}")
+                   if a["step"] == "post" and a["state"] == "posted"]  # the claim is a post step too
+        sent = post["payload"]["Order"]
+        assert sent["CustomerNumber"] == doc["CustomerNumber"], kind
+        assert f"jetfort:se:{order_id}" in sent.values(), kind  # the idempotency key, as sent
+        assert [r["ArticleNumber"] for r in sent["OrderRows"]] == [r["ArticleNumber"] for r in doc["OrderRows"]], kind

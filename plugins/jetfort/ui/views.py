@@ -20,12 +20,14 @@ from urllib.parse import quote
 
 from airflow.api_fastapi.app import API_ROOT_PATH
 from airflow.sdk import BaseHook
+from airflow.utils.types import DagRunType
 
 from jetfort.factory import dag_id, load_tenants
 from jetfort.fortnox.budget import BUDGET_ENV, FORTNOX_LIMIT, FORTNOX_WINDOW
 from jetfort.ledger.store import Ledger, utcnow
 from jetfort.rules import TenantRules
 from jetfort.tasks.catalog.report import report_dir
+from jetfort.tasks.order_status.wiring import READ_TASK_ID
 from jetfort.ui import data
 from jetfort.ui.airflow_api import AirflowApi, AirflowApiError
 from jetfort.ui.auth import Access, access
@@ -43,8 +45,8 @@ TASKS: dict[tuple[str, str | None], tuple[str, str | None]] = {
     ("order", "acknowledge"): ("orders", "shop.acknowledge"),
     ("order", None): ("orders", None),
     ("credit", None): ("orders", "shop.credits"),
-    ("order_status", None): ("order_status", "read_changes"),
-    ("status", "retry"): ("order_status", "read_changes"),
+    ("order_status", None): ("order_status", READ_TASK_ID),
+    ("status", "retry"): ("order_status", READ_TASK_ID),
     ("status", None): ("order_status", "push_status"),
     ("capture", None): ("order_status", "push_status"),
 }
@@ -99,6 +101,8 @@ def step_links(tenant: str, rules: TenantRules | None, step: data.TrailStep) -> 
     part, task = TASKS.get((step.kind, step.step)) or TASKS.get((step.kind, None)) or (None, None)
     if part is None:
         return {}
+    if part == "order_status" and DagRunType.from_run_id(step.run_id) is DagRunType.ASSET_TRIGGERED:
+        task = READ_TASK_ID  # an event run does every step in its first task and skips the others
     dag = dag_id(tenant, part)
     links = {"dag-run": run_link(dag, step.run_id)}
     if task is not None:

@@ -18,6 +18,8 @@ from jetfort.tasks.order_status.summary import summarize
 #: event run it is the whole run, and a customer waits on its e-mail and capture (the default weights
 #: of jetfort's tasks are the counts of their downstream tasks, below 20)
 STATUS_PRIORITY = 100
+#: the status DAG's first task: the window read, or all of a run started by events
+READ_TASK_ID = "read_changes"
 
 
 def build_order_status(rules: TenantRules) -> None:
@@ -27,7 +29,7 @@ def build_order_status(rules: TenantRules) -> None:
     tenant = tenant_of(rules)
     shops = [shop.key for shop in rules.shops]
 
-    @task.short_circuit(task_id="read_changes", priority_weight=STATUS_PRIORITY, weight_rule="absolute")
+    @task.short_circuit(task_id=READ_TASK_ID, priority_weight=STATUS_PRIORITY, weight_rule="absolute")
     def read(**context: Any) -> dict[str, Any] | None:
         if is_event_run(context, tenant):  # all in this task, the rest skipped (see event_run)
             context["ti"].xcom_push(key="summary", value=apply_events(tenant, shops, context))
@@ -37,7 +39,7 @@ def build_order_status(rules: TenantRules) -> None:
     @task(task_id="push_status", map_index_template="{{ shop_key }}")
     def push(shop_key: str, **context: Any) -> dict[str, Any]:
         context["shop_key"] = shop_key
-        read_result = context["ti"].xcom_pull(task_ids="read_changes") if (
+        read_result = context["ti"].xcom_pull(task_ids=READ_TASK_ID) if (
             context.get("params") or {}).get("dry_run") else None
         return push_status(tenant, shop_key, context, read=read_result)
 

@@ -75,6 +75,11 @@ def post_shop(runtime: TenantRuntime, shop_key: str, batch: Mapping[str, Any], *
     return ShopPosting(runtime, shop_key, run_id=run_id, owner=owner or f"{run_id}|{shop_key}").run(batch)
 
 
+#: what a mapped order's detail holds for its create only: the document to send (once posted, the post
+#: step's audit has it as sent), the articles to create and the buyer's keys for a remembered customer
+CREATE_ONLY = ("document", "articles_to_create", "customer_keys")
+
+
 @dataclass
 class ClaimedOrder:
     """One claimed order on its way to Fortnox."""
@@ -208,7 +213,7 @@ class ShopPosting:
         # the document was validated by its model when it was mapped; sent as it was stored
         payload = {**detail["document"], "CustomerNumber": customer_number}
         number, adopted = self.create_document(order, payload)
-        self.link(order, number, adopted=adopted,
+        self.link(order, number, adopted=adopted, customer_number=customer_number,
                   sent={"Invoice" if order.doc_kind == "invoice" else "Order": payload})
 
     def create_document(self, order: ClaimedOrder, payload: dict[str, Any]) -> tuple[str, bool]:
@@ -224,12 +229,17 @@ class ShopPosting:
         raise PostingIncomplete(f"order {order.number}: create answered ambiguously {CREATE_ATTEMPTS} times")
 
     # ------------------------------------------------------------------------------------ ledger
-    def link(self, order: ClaimedOrder, number: str, *, adopted: bool, sent: Any = None) -> None:
-        """Note ``posting → posted`` for the order (written at the next flush)."""
+    def link(self, order: ClaimedOrder, number: str, *, adopted: bool, sent: Any = None,
+             customer_number: str | None = None) -> None:
+        """Note ``posting → posted`` for the order (written at the next flush), with the record's detail
+        less what only the create needed (:data:`CREATE_ONLY`: the post step's audit keeps what was sent)."""
         kind = order.doc_kind
+        detail = {k: v for k, v in order.detail.items() if k not in CREATE_ONLY}
+        if customer_number:
+            detail["customer_number"] = customer_number
         self.pending.append({"source_key": order.key, "state": "posted", "step": "adopt" if adopted else "post",
                              "expect": ["posting"], "target_type": kind, "target_key": number, "payload": sent,
-                             "run_id": self.run_id,
+                             "detail": detail, "run_id": self.run_id,
                              "message": f"{'adopted existing' if adopted else 'created'} Fortnox {kind} {number}"})
         self.counts["adopted" if adopted else "posted"] += 1
         self.out_keys.append(order.key)
