@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -11,9 +10,9 @@ import pytest
 from jetfort.rules import parse_tenant
 from jetfort.ui.data import TrailStep
 from jetfort.ui.views import step_links
+from sandbox.demo_setup import example_tenants
 
-RULES = parse_tenant("demo_erp", (Path(__file__).resolve().parents[3] / "include" / "mappings" / "tenants"
-                                  / "demo_erp.json").read_text())
+RULES = parse_tenant("demo_erp", example_tenants()["demo_erp"])
 STATUS_DAG = "/dags/jetfort__demo_erp__order_status/runs"
 # the run ids Airflow gives: an asset-triggered run's (the tenant's Fortnox events), a scheduled one's
 EVENT_RUN = "asset_triggered__2026-12-07T01:00:46.998168+00:00_DV8KT0Fz"
