@@ -58,9 +58,9 @@ _FILL = {
                   o.payload_hash, o.attempts, o.detail, datetime(o.created_at, '-' || (n.i % 730) || ' days'),
                   datetime(o.updated_at, '-' || (n.i % 730) || ' days')
            FROM n CROSS JOIN records o WHERE o.tenant = :tenant AND o.kind = 'order' AND o.source_key NOT LIKE '%#%'""",
-        """INSERT INTO record_audit (record_id, at, step, state, message, payload, run_id)
+        """INSERT INTO record_audit (record_id, at, step, state, message, payload, run)
            SELECT c.id, c.updated_at, a.step, a.state, a.message,
-                  CASE WHEN c.updated_at < :cutoff THEN NULL ELSE a.payload END, a.run_id
+                  CASE WHEN c.updated_at < :cutoff THEN NULL ELSE a.payload END, a.run
            FROM records c
            JOIN records o ON o.tenant = c.tenant AND o.kind = c.kind
                          AND o.source_key = substr(c.source_key, 1, instr(c.source_key, '#') - 1)
@@ -75,9 +75,9 @@ _FILL = {
                   o.updated_at - (n.i % 730) * interval '1 day'
            FROM generate_series(1, :copies) AS n(i) CROSS JOIN records o
            WHERE o.tenant = :tenant AND o.kind = 'order' AND o.source_key NOT LIKE '%#%'""",
-        """INSERT INTO record_audit (record_id, at, step, state, message, payload, run_id)
+        """INSERT INTO record_audit (record_id, at, step, state, message, payload, run)
            SELECT c.id, c.updated_at, a.step, a.state, a.message,
-                  CASE WHEN c.updated_at < :cutoff THEN NULL ELSE a.payload END, a.run_id
+                  CASE WHEN c.updated_at < :cutoff THEN NULL ELSE a.payload END, a.run
            FROM records c
            JOIN records o ON o.tenant = c.tenant AND o.kind = c.kind AND o.source_key = split_part(c.source_key, '#', 1)
            JOIN record_audit a ON a.record_id = o.id

@@ -28,6 +28,13 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(_config(connection), revision)
 
 
+def downgrade(engine: sa.Engine, revision: str) -> None:
+    """Take the ledger schema back to ``revision`` (before running an older jetfort on it)."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with engine.begin() as connection:
+        command.downgrade(_config(connection), revision)
+
+
 def current_revision(engine: sa.Engine) -> str | None:
     with engine.connect() as connection:
         ctx = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})

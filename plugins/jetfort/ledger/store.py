@@ -23,7 +23,7 @@ from jetfort.ledger import engine as engine_mod
 from jetfort.ledger import migrate
 from jetfort.ledger.crypto import resolve_key
 from jetfort.ledger.inbox import InboxStore
-from jetfort.ledger.schema import catalog_snapshots, cursors, quarantine, record_audit, records
+from jetfort.ledger.schema import audit_runs, catalog_snapshots, cursors, quarantine, record_audit, records
 
 
 def utcnow() -> dt.datetime:
@@ -43,8 +43,13 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 log = logging.getLogger(__name__)
 
-#: The audit row of one step; built once (a statement built per call costs more CPU than the SQL).
-_AUDIT_INSERT = sa.insert(record_audit)
+#: The audit row of one step, given its Airflow run as ``run_id`` (the row refers to its ``audit_runs``
+#: row, which :meth:`Ledger._ensure_runs` wrote first); built once (a statement built per call costs more
+#: CPU than the SQL).
+_AUDIT_INSERT = sa.insert(record_audit).values(
+    run=sa.select(audit_runs.c.id).where(audit_runs.c.run_id == sa.bindparam("run_id")).scalar_subquery())
+#: runs a process remembers as written (beyond it, it forgets them all and writes them again, harmlessly)
+_RUNS_REMEMBERED = 1024
 
 
 @functools.lru_cache(maxsize=64)
@@ -151,8 +156,8 @@ def _sqlite_batch_update(fields: tuple[str, ...]) -> str:
             + "".join(f", {name} = ?" for name in fields) + " WHERE id = ? AND state = ?")
 
 
-_SQLITE_AUDIT_INSERT = ("INSERT INTO record_audit (record_id, at, step, state, message, payload, run_id)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)")
+_SQLITE_AUDIT_INSERT = ("INSERT INTO record_audit (record_id, at, step, state, message, payload, run)"
+                        " VALUES (?, ?, ?, ?, ?, ?, (SELECT id FROM audit_runs WHERE run_id = ?))")
 
 #: Lock the batch's rows before deciding, always in the same (byte) order of source keys, so that two
 #: batches over the same keys queue behind each other instead of deadlocking.
@@ -177,8 +182,9 @@ def _postgresql_batch_update(fields: tuple[str, ...]) -> sa.TextClause:
 
 
 _POSTGRESQL_AUDIT_INSERT = sa.text(
-    "INSERT INTO record_audit (record_id, at, step, state, message, payload, run_id)"
-    " SELECT u.record_id, :at, u.step, u.state, u.message, CAST(u.payload AS JSON), u.run_id"
+    "INSERT INTO record_audit (record_id, at, step, state, message, payload, run)"
+    " SELECT u.record_id, :at, u.step, u.state, u.message, CAST(u.payload AS JSON),"
+    " (SELECT r.id FROM audit_runs r WHERE r.run_id = u.run_id)"
     " FROM unnest(CAST(:record_id AS INTEGER[]), CAST(:step AS VARCHAR[]), CAST(:state AS VARCHAR[]),"
     " CAST(:message AS TEXT[]), CAST(:payload AS TEXT[]), CAST(:run_id AS VARCHAR[]))"
     " AS u(record_id, step, state, message, payload, run_id)")
@@ -230,6 +236,7 @@ class Ledger(InboxStore):
     def __init__(self, engine: sa.Engine, *, secret_key: str | None = None) -> None:
         self.engine = engine
         self._secret_key = secret_key
+        self._runs_written: set[str] = set()  # run ids whose audit_runs row this process saw committed
 
     # construction -------------------------------------------------------------------------
     @classmethod
@@ -265,6 +272,26 @@ class Ledger(InboxStore):
     def transaction(self) -> Iterator[sa.Connection]:
         with self.engine.begin() as conn:
             yield conn
+
+    @contextmanager
+    def _audit_transaction(self) -> Iterator[tuple[sa.Connection, set[str]]]:
+        """A transaction that writes audit rows, and the run ids :meth:`_ensure_runs` wrote in it: those
+        are remembered once it committed (a rolled-back one wrote nothing to remember)."""
+        written: set[str] = set()
+        with self.transaction() as conn:
+            yield conn, written
+        if len(self._runs_written) + len(written) > _RUNS_REMEMBERED:
+            self._runs_written.clear()
+        self._runs_written |= written
+
+    def _ensure_runs(self, conn: sa.Connection, run_ids: Iterable[str | None], written: set[str]) -> None:
+        """The ``audit_runs`` rows of ``run_ids``, before audit rows refer to them (sorted, so that
+        concurrent writers of the same new runs queue rather than deadlock)."""
+        new = sorted({run_id for run_id in run_ids if run_id} - self._runs_written)
+        if new:
+            conn.execute(self._insert(audit_runs).on_conflict_do_nothing(index_elements=["run_id"]),
+                         [{"run_id": run_id} for run_id in new])
+            written.update(new)
 
     # records ------------------------------------------------------------------------------
     def ensure_record(self, tenant: str, kind: str, source_key: str, *, state: str = "seen",
@@ -316,7 +343,8 @@ class Ledger(InboxStore):
         the record is currently in one of those states. Target fields are only overwritten when
         given, so a link once made is never lost by a later step.
         """
-        with self.transaction() as conn:
+        with self._audit_transaction() as (conn, written):
+            self._ensure_runs(conn, [run_id], written)
             return self._transition(conn, tenant, kind, source_key, state, step=step, expect=expect,
                                     target_type=target_type, target_key=target_key, payload_hash=payload_hash,
                                     detail=detail, message=message, payload=payload, run_id=run_id,
@@ -337,7 +365,8 @@ class Ledger(InboxStore):
             return set()
         if self.dialect in ("sqlite", "postgresql"):
             try:
-                with self.transaction() as conn:
+                with self._audit_transaction() as (conn, written):
+                    self._ensure_runs(conn, (c.run_id for c in batch), written)
                     return self._transition_batch(conn, tenant, kind, batch)
             except _BatchMismatch:
                 log.warning("ledger batch of %d change(s) did not update the rows it locked; "
@@ -348,7 +377,8 @@ class Ledger(InboxStore):
         """:meth:`transition_many` as one compare-and-set UPDATE per change (other dialects; fallback)."""
         changed: set[str] = set()
         audit: list[dict[str, Any]] = []  # written in one executemany at the end, same transaction
-        with self.transaction() as conn:
+        with self._audit_transaction() as (conn, written):
+            self._ensure_runs(conn, (c.run_id for c in batch), written)
             for c in batch:
                 if self._transition(conn, tenant, kind, c.source_key, c.state, step=c.step, expect=c.expect,
                                     message=c.message, payload=c.payload, run_id=c.run_id,
@@ -493,9 +523,11 @@ class Ledger(InboxStore):
             return int(conn.execute(query).scalar_one())
 
     def audit(self, tenant: str, kind: str, source_key: str) -> list[dict[str, Any]]:
+        """The record's audit rows, oldest first: id, record_id, at, step, state, message, payload, run_id."""
         query = (
-            sa.select(record_audit)
+            sa.select(*(c for c in record_audit.c if c is not record_audit.c.run), audit_runs.c.run_id)
             .join(records, records.c.id == record_audit.c.record_id)
+            .outerjoin(audit_runs, audit_runs.c.id == record_audit.c.run)
             .where(records.c.tenant == tenant, records.c.kind == kind, records.c.source_key == source_key)
             .order_by(record_audit.c.id)
         )
@@ -555,7 +587,8 @@ class Ledger(InboxStore):
                            records.c.detail, record_audit.c.step, record_audit.c.state.label("step_state"),
                            record_audit.c.message)
                  .join(records, record_audit.c.record_id == records.c.id)
-                 .where(record_audit.c.run_id == run_id, records.c.tenant == tenant, records.c.kind == kind)
+                 .join(audit_runs, audit_runs.c.id == record_audit.c.run)
+                 .where(audit_runs.c.run_id == run_id, records.c.tenant == tenant, records.c.kind == kind)
                  .order_by(record_audit.c.id))
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:

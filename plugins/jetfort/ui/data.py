@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from jetfort.ledger.schema import (
+    audit_runs,
     oauth_tokens,
     quarantine,
     quarantine_notes,
@@ -217,8 +218,10 @@ def trail(ledger: Ledger, tenant: str, source_key: str) -> list[TrailStep]:
     r, a = records.c, record_audit.c
     mine = sa.or_(sa.and_(r.kind.in_(TRAIL_EXACT), r.source_key == source_key),
                   sa.and_(r.kind.in_(TRAIL_PREFIXED), r.source_key.startswith(f"{source_key}:", autoescape=True)))
-    query = (sa.select(r.kind, r.source_key, r.target_type, r.target_key, a.at, a.step, a.state, a.message, a.run_id)
-             .join(records, a.record_id == r.id).where(r.tenant == tenant, mine).order_by(a.at, a.id))
+    query = (sa.select(r.kind, r.source_key, r.target_type, r.target_key, a.at, a.step, a.state, a.message,
+                       audit_runs.c.run_id)
+             .join(records, a.record_id == r.id).outerjoin(audit_runs, audit_runs.c.id == a.run)
+             .where(r.tenant == tenant, mine).order_by(a.at, a.id))
     with ledger.engine.connect() as conn:
         rows = conn.execute(query).all()
     out = []

@@ -164,9 +164,9 @@ def _everything(ledger: Ledger, tenant: str) -> tuple[list[tuple[Any, ...]], lis
             "SELECT source_key, state, target_type, target_key, payload_hash, attempts, CAST(detail AS TEXT)"
             " FROM records WHERE tenant = :t ORDER BY source_key"), {"t": tenant}).all()
         audit = conn.execute(sa.text(
-            "SELECT r.source_key, a.step, a.state, a.message, CAST(a.payload AS TEXT), a.run_id,"
-            " a.payload IS NULL FROM record_audit a JOIN records r ON r.id = a.record_id WHERE r.tenant = :t"
-            " ORDER BY a.id"), {"t": tenant}).all()
+            "SELECT r.source_key, a.step, a.state, a.message, CAST(a.payload AS TEXT), u.run_id,"
+            " a.payload IS NULL FROM record_audit a JOIN records r ON r.id = a.record_id"
+            " LEFT JOIN audit_runs u ON u.id = a.run WHERE r.tenant = :t ORDER BY a.id"), {"t": tenant}).all()
     return [tuple(r) for r in rows], [tuple(a) for a in audit]
 
 

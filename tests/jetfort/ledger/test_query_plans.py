@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from jetfort.ledger import Ledger, budget
 from jetfort.ledger.retention import RetentionPolicy, compact
-from jetfort.ledger.schema import cursors, quarantine, record_audit
+from jetfort.ledger.schema import audit_runs, cursors, quarantine, record_audit
 from jetfort.ledger.tokens import TokenStore
 from jetfort.onboard.consent import ConsentRefused, FortnoxConsent
 from jetfort.ui import data
@@ -61,8 +61,10 @@ def _filled(ledger_url: str) -> Ledger:
         ledger.ensure_records(tenant, "order", [(f"{n}", None) for n in range(ROWS)], state="posted")
     ids = [r.id for r in ledger.records("acme", "order")]
     with ledger.engine.begin() as conn:  # a past of runs, cursors and mostly resolved quarantine entries
+        conn.execute(sa.insert(audit_runs), [{"run_id": f"scheduled__{n}"} for n in range(100)])
+        runs = dict(conn.execute(sa.select(audit_runs.c.run_id, audit_runs.c.id)).tuples().all())
         conn.execute(sa.insert(record_audit), [
-            {"record_id": ids[n], "at": now, "step": "post", "state": "posted", "run_id": f"scheduled__{n % 100}"}
+            {"record_id": ids[n], "at": now, "step": "post", "state": "posted", "run": runs[f"scheduled__{n % 100}"]}
             for n in range(ROWS)])
         conn.execute(sa.insert(cursors), [
             {"tenant": f"t{n % 50}", "name": f"cursor{n}", "value": "x", "updated_at": now} for n in range(ROWS)])
@@ -228,8 +230,8 @@ def test_every_query_of_the_ledger_api_the_page_and_the_budget_uses_an_index(led
     statements = [s for s in _sent(ledger, lambda: workload(ledger)) if re.search(r"\bWHERE\b", s[0], re.I)]
     tables = {t for s, _ in statements for t in re.findall(r"\b(?:FROM|UPDATE|JOIN)\s+(\w+)", s, re.I)}
     # the workload reached the tables the flows read on every run
-    assert {"records", "record_audit", "quarantine", "cursors", "catalog_snapshots", "shop_inbox", "oauth_tokens",
-            "oauth_consents", "request_log", "quarantine_notes"} <= tables, tables
+    assert {"records", "record_audit", "audit_runs", "quarantine", "cursors", "catalog_snapshots", "shop_inbox",
+            "oauth_tokens", "oauth_consents", "request_log", "quarantine_notes"} <= tables, tables
     unindexed = {}
     for statement, parameters in statements + budget_statements(ledger):
         found = full_reads(ledger, statement, parameters)

@@ -48,8 +48,9 @@ def _raw(ledger: Ledger) -> dict[tuple[str, str, str], dict[str, object]]:
     with ledger.engine.connect() as conn:
         for row in conn.execute(sa.text("SELECT id, tenant, kind, source_key, state, target_type, target_key, "
                                         "payload_hash, detail, updated_at FROM records")):
-            audit = conn.execute(sa.text("SELECT step, message, run_id, payload FROM record_audit "
-                                         "WHERE record_id = :id ORDER BY id"), {"id": row.id}).all()
+            audit = conn.execute(sa.text("SELECT a.step, a.message, r.run_id, a.payload FROM record_audit a "
+                                         "LEFT JOIN audit_runs r ON r.id = a.run "
+                                         "WHERE a.record_id = :id ORDER BY a.id"), {"id": row.id}).all()
             out[(row.tenant, row.kind, row.source_key)] = {
                 "record": tuple(row)[4:],
                 "steps": [tuple(a[:3]) for a in audit],
