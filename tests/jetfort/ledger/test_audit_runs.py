@@ -1,11 +1,13 @@
-"""Migrating a ledger that already holds an audit keeps every row's Airflow run (revision 0009 moved the
-run ids into ``audit_runs``), and the downgrade writes them back. The oracle is what the rows held
-before, written with plain SQL at the old revision."""
+"""The audit's Airflow runs (stored once each in ``audit_runs`` since revision 0009): migrating a ledger
+that already holds an audit keeps every row's run, and the downgrade writes them back; a run first named
+in a write that rolled back is still named by the next. Oracles: what the rows held before, written with
+plain SQL at the old revision, and the run ids the writes were given."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from jetfort.ledger import Ledger
@@ -61,3 +63,23 @@ def test_an_existing_audit_keeps_its_runs_through_the_upgrade_and_back(ledger_ur
                     ("se:1", "acknowledge", "scheduled__later")]
     assert "audit_runs" not in tables
     engine.dispose()
+
+
+def test_a_run_first_named_in_a_rolled_back_transaction_is_still_named_by_the_next(ledger_url: str) -> None:
+    """The run's ``audit_runs`` row went with the rollback; the next step of that run must write it again
+    (a ledger that remembered it as written would leave the step without its run)."""
+    ledger = Ledger.from_url(ledger_url)
+    ledger.ensure_records("acme", "order", [("se:1", None), ("se:2", None)])
+    unserialisable = {"x": object()}
+    with pytest.raises(sa.exc.StatementError, match="type object is unsupported"):
+        ledger.transition("acme", "order", "se:1", "mapped", step="map", detail=unserialisable, run_id="manual__first")
+    with pytest.raises(TypeError, match="type object is unsupported"):  # the batch path serialises before it sends
+        ledger.transition_many("acme", "order", [{"source_key": "se:2", "state": "mapped", "step": "map",
+                                                  "detail": unserialisable, "run_id": "manual__second"}])
+    assert ledger.audit("acme", "order", "se:1") == ledger.audit("acme", "order", "se:2") == []
+    ledger.transition("acme", "order", "se:1", "mapped", step="map", run_id="manual__first")
+    ledger.transition_many("acme", "order", [{"source_key": "se:2", "state": "mapped", "step": "map",
+                                              "run_id": "manual__second"}])
+    assert [a["run_id"] for a in ledger.audit("acme", "order", "se:1")] == ["manual__first"]
+    assert [a["run_id"] for a in ledger.audit("acme", "order", "se:2")] == ["manual__second"]
+    assert set(ledger.audit_of_run("acme", "order", "manual__second")) == {"se:2"}
