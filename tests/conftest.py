@@ -7,6 +7,7 @@ PostgreSQL and Redis tests read ``JETFORT_TEST_POSTGRES_URL`` / ``JETFORT_TEST_R
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -40,6 +41,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"Redis tests {'ON' if os.environ.get(REDIS_ENV) else 'OFF (set ' + REDIS_ENV + ')'}",
         "jetfort: the CeleryExecutor topology test runs only in `make test-distributed` (JETFORT_DISTRIBUTED=1)",
     ]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """This process's AIRFLOW_HOME goes when its tests passed; after a failure it stays for its logs
+    (the report header names it). Each xdist worker has its own and removes its own."""
+    if exitstatus == pytest.ExitCode.OK:
+        shutil.rmtree(_HOME, ignore_errors=True)
+    else:
+        print(f"\njetfort: AIRFLOW_HOME kept for its logs: {_HOME}")
 
 
 @pytest.fixture
