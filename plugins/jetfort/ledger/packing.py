@@ -57,17 +57,14 @@ def unpack(stored: str | bytes) -> Any:
 
 
 def _decompress(stored: bytes) -> bytes:
-    if len(stored) < 2 or not stored[1] & _FDICT:
-        try:
-            return zlib.decompress(stored)
-        except zlib.error as exc:
-            raise UnreadablePacked(f"a compressed ledger value does not decompress: {exc}") from None
-    dict_id = int.from_bytes(stored[2:6], "big")
-    zdict = DICTIONARIES.get(dict_id)
-    if zdict is None:
-        raise UnreadablePacked(f"a compressed ledger value names dictionary {dict_id:08x}, which this jetfort "
-                               f"does not have (known: {', '.join(f'{k:08x}' for k in DICTIONARIES)}); "
-                               "was it written by a newer jetfort?")
+    zdict = b""  # a stream without a dictionary (an older jetfort's) never asks for one
+    if len(stored) >= 6 and stored[1] & _FDICT:  # the header names the dictionary the value needs
+        dict_id = int.from_bytes(stored[2:6], "big")
+        if dict_id not in DICTIONARIES:
+            raise UnreadablePacked(f"a compressed ledger value names dictionary {dict_id:08x}, which this jetfort "
+                                   f"does not have (known: {', '.join(f'{k:08x}' for k in DICTIONARIES)}); "
+                                   "was it written by a newer jetfort?")
+        zdict = DICTIONARIES[dict_id]
     decompressor = zlib.decompressobj(zdict=zdict)
     try:
         data = decompressor.decompress(stored) + decompressor.flush()
