@@ -38,12 +38,12 @@ def _facts_payload(hook: FortnoxHook, rules: TenantRules) -> dict[str, Any]:
     articles = {a.article_number: (str(a.vat) if a.vat is not None else None)
                 for a in hook.list_articles() if a.article_number}
     currencies = {c.code: str(c.sell_rate or 1) for c in hook.list_currencies() if c.code}
+    sales = sorted(rules.orders.accounts.sales.items())
+    oss = list(rules.vat.oss_sales_accounts())  # OSS: a foreign rate Fortnox can book
+    missing = set(hook.missing_accounts(account for _, account in sales + oss))
     rates = []
-    for rate, account in sorted(rules.orders.accounts.sales.items()):
-        if hook.account_exists(account):
-            rates.append(rate)
-    for rate, account in rules.vat.oss_sales_accounts():  # OSS: a foreign rate Fortnox can book
-        if rate not in rates and hook.account_exists(account):
+    for rate, account in sales + oss:
+        if rate not in rates and account not in missing:
             rates.append(rate)
     return {"at": utcnow().isoformat(), "articles": articles, "currencies": currencies, "vat_rates": rates}
 
