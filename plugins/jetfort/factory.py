@@ -94,10 +94,13 @@ def tenant_of(rules: TenantRules) -> str:
     return rules.tenant_id
 
 
-def default_args(rules: TenantRules) -> dict[str, Any]:
+def failure_notifier(rules: TenantRules) -> FailureNotifier:
     notes = rules.notifications
-    notifier = FailureNotifier(tenant=tenant_of(rules), kind=notes.kind if notes.on_failure else None,
-                               conn_id=notes.conn_id, to=notes.to)
+    return FailureNotifier(tenant=tenant_of(rules), kind=notes.kind if notes.on_failure else None,
+                           conn_id=notes.conn_id, to=notes.to)
+
+
+def default_args(rules: TenantRules) -> dict[str, Any]:
     return {
         "owner": "jetfort",
         "retries": rules.retries.count,
@@ -106,7 +109,6 @@ def default_args(rules: TenantRules) -> dict[str, Any]:
         "max_retry_delay": dt.timedelta(minutes=rules.retries.max_delay_minutes),
         "retry_policy": RETRY_POLICY,
         "execution_timeout": dt.timedelta(hours=2),
-        "on_failure_callback": [notifier],
     }
 
 
@@ -166,6 +168,11 @@ def tenant_dags(
             build(rules)
             if purpose is not None:  # the run's Fortnox events count as handled only if all else succeeded
                 add_commit_events(dag, tenant_id, purpose)
+        # Given to each task, not in default_args: Airflow serializes default_args with every DAG and
+        # renders a callable there as its source code (the notifier class read and tokenized per DAG).
+        notifier = failure_notifier(rules)
+        for task in dag.tasks:
+            task.on_failure_callback = [notifier]
         # Given once the tasks exist, the params stay the DAG's alone (its trigger form, the run's conf), and
         # each task reads them from its run's context. Given to DAG(), every task would carry a copy that
         # Airflow deep-copies at parse time and validates and serializes once more per task.
