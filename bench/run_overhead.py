@@ -1,12 +1,16 @@
 """Per-run overhead of a scheduled orders run (issue 18): from the end of its data interval to the
-Fortnox document of one order placed inside it, under the real scheduler on the ``make up`` stack
-(LocalExecutor), with its own ``AIRFLOW_HOME`` in a temp dir and its own ports (default 18880-18885)::
+Fortnox document of one order placed inside it, under the real scheduler, with the LocalExecutor on the
+``make up`` stack (its own ``AIRFLOW_HOME`` in a temp dir, its own ports, default 18880-18885) or with
+the CeleryExecutor on the container-less docker-compose topology (``sandbox/celery_stack.py``: its own
+PostgreSQL databases and Redis databases, dropped afterwards; needs PostgreSQL and Redis, as
+``make test-distributed`` does: ``JETFORT_TEST_POSTGRES_URL`` / ``JETFORT_TEST_REDIS_URL``)::
 
-    .venv/bin/python bench/run_overhead.py [--samples 6] [--keep]
+    .venv/bin/python bench/run_overhead.py [--executor local|celery] [--samples 6] [--keep]
 
 What it does, for tenant ``demo_erp`` (its own Fortnox company, shop ``demoshop``):
 
-1. ``make up``'s stack; the tenant's orders DAG on a one-minute cron (``airflow variables set``);
+1. the stack; the tenant's orders DAG on a one-minute cron (``airflow variables set``; on the Celery
+   stack the tenant's rules have it from the start);
 2. per sample, some 25 s before a minute ends, one released shop order is placed in the Jetshop
    sandbox (modified inside that minute, so the run of the minute's interval takes it);
 3. the overhead = the moment the Fortnox sandbox holds the order's document (its idempotency key,
@@ -17,24 +21,30 @@ What it does, for tenant ``demo_erp`` (its own Fortnox company, shop ``demoshop`
 
 The live sandboxes keep placing orders of their own, which the same runs also post; a sample counts
 only the bench's order. Prints each sample and the median; exits non-zero only when it could not
-measure. ``make down`` and the temp dir are cleaned up (``--keep`` keeps them).
+measure. ``make down`` (or the Celery stack's stop) and the temp dir are cleaned up (``--keep`` keeps the
+``make up`` stack running; the Celery stack always stops).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-sys.path[:0] = [str(Path(__file__).resolve().parent)]
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(REPO), str(REPO / "plugins")]
 
 from status_latency import (  # noqa: E402
     ORDERS_DAG,
@@ -53,6 +63,35 @@ from status_latency import (  # noqa: E402
 )
 
 CRON = "* * * * *"
+
+
+@dataclass
+class CeleryView:
+    """The Celery stack in the shape the sampling reads (status_latency's ``Stack``): the sandboxes'
+    URLs and Airflow's REST API."""
+
+    stack: Any
+    jetshop: str
+
+    @property
+    def fortnox(self) -> str:
+        return str(self.stack.fortnox_url)
+
+    def rest(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.stack.api(method, f"/api/v2{path}", params=kwargs.get("params"), json_body=kwargs.get("json"))
+
+
+@contextlib.contextmanager
+def celery_stack(workdir: Path) -> Iterator[CeleryView]:
+    """The Celery topology with one tenant, demo_erp's rules (its orders DAG on a one-minute cron)."""
+    from sandbox.celery_stack import TenantSpec, local_stack
+
+    rules = json.loads((REPO / "include" / "mappings" / "tenants" / f"{TENANT}.json").read_text())
+    rules.pop("$schema", None)
+    rules.setdefault("schedules", {})["orders"] = CRON
+    with local_stack(workdir, tenants=[TenantSpec(tenant_id=TENANT, rules=rules)]) as stack:
+        stack.unpause(ORDERS_DAG)
+        yield CeleryView(stack, stack.tenants[0].jetshop_url)
 
 
 def every_minute(stack: Stack) -> None:
@@ -119,46 +158,65 @@ def phases(stack: Stack, run: dict[str, Any], document: dt.datetime) -> dict[str
             "tasks before the document": float(len(before))}
 
 
+def measure(stack: Any, args: argparse.Namespace) -> list[tuple[float, dict[str, float]]]:
+    """``args.samples`` scheduled runs, one a minute: (overhead, where it went) of each."""
+    tenant_id = company_of(stack)["tenant_id"]
+    samples: list[tuple[float, dict[str, float]]] = []
+    while len(samples) < args.samples:
+        now = dt.datetime.now(dt.UTC)
+        interval_end = (now + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
+        wait = (interval_end - now).total_seconds() - args.lead
+        if wait < 0:
+            time.sleep(-wait + 1)
+            continue
+        time.sleep(wait)
+        order_id = place_order(stack, seed=9000 + len(samples))
+        document = wait_for_document(stack, tenant_id, order_id, args.poll, 600)
+        overhead = (document - interval_end).total_seconds()
+        figures = phases(stack, run_of(stack, interval_end), document)
+        samples.append((overhead, figures))
+        print(f"sample {len(samples)}: interval end {interval_end:%H:%M:%S} → document {overhead:5.1f} s ("
+              + "; ".join(f"{k} {v:.1f}" for k, v in figures.items()) + ")", flush=True)
+    return samples
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--executor", choices=("local", "celery"), default="local",
+                        help="local: the make-up stack (LocalExecutor); celery: the CeleryExecutor topology")
     parser.add_argument("--samples", type=int, default=6, help="scheduled runs measured (one a minute)")
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between two looks at Fortnox")
     parser.add_argument("--lead", type=float, default=25.0, help="seconds before the minute's end an order is placed")
     parser.add_argument("--first-port", type=int, default=18880)
-    parser.add_argument("--keep", action="store_true", help="leave the stack running and its directory")
+    parser.add_argument("--keep", action="store_true", help="leave the make-up stack running and its directory")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="jetfort-bench-overhead-"))
-    stack = Stack(base / "airflow", {name: args.first_port + i for i, name in enumerate(PORT_NAMES)})
     samples: list[tuple[float, dict[str, float]]] = []
+    started = time.monotonic()
     try:
-        started = time.monotonic()
-        up = stack.stack("up", timeout=1200)
-        if up.returncode != 0:
-            raise BenchError(f"the stack did not come up:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
-        print(f"stack up in {time.monotonic() - started:.0f} s ({stack.home})", flush=True)
-        every_minute(stack)
-        tenant_id = company_of(stack)["tenant_id"]
-        while len(samples) < args.samples:
-            now = dt.datetime.now(dt.UTC)
-            interval_end = (now + dt.timedelta(minutes=1)).replace(second=0, microsecond=0)
-            wait = (interval_end - now).total_seconds() - args.lead
-            if wait < 0:
-                time.sleep(-wait + 1)
-                continue
-            time.sleep(wait)
-            order_id = place_order(stack, seed=9000 + len(samples))
-            document = wait_for_document(stack, tenant_id, order_id, args.poll, 600)
-            overhead = (document - interval_end).total_seconds()
-            figures = phases(stack, run_of(stack, interval_end), document)
-            samples.append((overhead, figures))
-            print(f"sample {len(samples)}: interval end {interval_end:%H:%M:%S} → document {overhead:5.1f} s ("
-                  + "; ".join(f"{k} {v:.1f}" for k, v in figures.items()) + ")", flush=True)
+        if args.executor == "celery":
+            try:
+                with celery_stack(base / "celery") as view:
+                    print(f"Celery stack up in {time.monotonic() - started:.0f} s ({base})", flush=True)
+                    samples = measure(view, args)
+            finally:
+                shutil.rmtree(base, ignore_errors=True)
+        else:
+            stack = Stack(base / "airflow", {name: args.first_port + i for i, name in enumerate(PORT_NAMES)})
+            try:
+                up = stack.stack("up", timeout=1200)
+                if up.returncode != 0:
+                    raise BenchError(f"the stack did not come up:\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}")
+                print(f"stack up in {time.monotonic() - started:.0f} s ({stack.home})", flush=True)
+                every_minute(stack)
+                samples = measure(stack, args)
+            finally:
+                tear_down(stack, base, keep=args.keep)
     except BenchError as exc:
         print(f"bench FAILED: {exc}", file=sys.stderr)
         return 1
-    finally:
-        tear_down(stack, base, keep=args.keep)
-    print(f"\nper-run overhead, LocalExecutor, median of {len(samples)}: "
+    executor = {"local": "LocalExecutor", "celery": "CeleryExecutor"}[args.executor]
+    print(f"\nper-run overhead, {executor}, median of {len(samples)}: "
           f"{statistics.median(s for s, _ in samples):.1f} s from the interval's end to the Fortnox document")
     for key in samples[0][1]:
         print(f"  {key:<50} median {statistics.median(f[key] for _, f in samples):6.1f}")
