@@ -24,7 +24,7 @@ def _payloads(env: Any) -> tuple[int, int]:
         rows = conn.execute(sa.text(
             "SELECT a.payload FROM record_audit a JOIN records r ON r.id = a.record_id "
             "WHERE r.tenant = 'demo_ecom' AND r.kind = 'order'")).scalars().all()
-    return len(rows), sum(1 for p in rows if p not in (None, "null"))  # as stored: text, bytes or SQL NULL
+    return len(rows), sum(1 for p in rows if p not in (None, "null", b"null"))  # as stored: text, bytes or SQL NULL
 
 
 def test_past_the_policy_s_days_the_audit_payloads_are_gone_and_a_backfill_still_creates_nothing_twice(

@@ -56,7 +56,8 @@ def default_sqlite_path() -> Path:
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     """Create an engine with the locking behaviour the ledger needs for ``url``; JSON columns are
     encoded and decoded by :mod:`jetfort.jsoncodec` (on SQLite, compressed from a size on:
-    :mod:`jetfort.ledger.packing`) unless ``json_serializer``/``json_deserializer`` are given."""
+    :mod:`jetfort.ledger.packing`) unless ``json_serializer``/``json_deserializer`` are given. (The
+    ledger's own JSON columns are ``bytea`` on PostgreSQL, packed by their type whatever is given.)"""
     sqlite_ = url.startswith("sqlite")
     kwargs.setdefault("json_serializer", packing.pack if sqlite_ else jsoncodec.dumps)
     kwargs.setdefault("json_deserializer", packing.unpack if sqlite_ else jsoncodec.loads)

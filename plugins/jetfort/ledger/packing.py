@@ -1,30 +1,36 @@
-"""How the SQLite ledger stores its JSON columns: compressed once they are worth it.
+"""How the ledger stores its JSON columns: compressed once they are worth it.
 
 An order's record keeps the shop order as it was posted (a credit note months later is computed
-from it), about 2.8 KB of JSON; its audit keeps what was sent. SQLite stores text as it is given, so
-the ledger's JSON columns (record details, audit payloads, quarantine payloads, catalog snapshots, the
-Norce inbox) are written by :func:`pack`: JSON text up to :data:`PACK_FROM` bytes, above that the
-same JSON compressed with zlib (the standard library) against a preset dictionary of the keys such
-values share (:mod:`jetfort.ledger.zdict`), stored as a BLOB. An order's record detail takes about a
-sixth of its JSON (2.8 → 0.5 KB; zlib without the dictionary: 0.9 KB).
+from it), about 2.8 KB of JSON; its audit keeps what was sent. The ledger's JSON columns (record
+details, audit payloads, quarantine payloads, catalog snapshots, the Norce inbox) therefore hold what
+:func:`pack` writes: JSON text up to :data:`PACK_FROM` bytes, above that the same JSON compressed
+with zlib (the standard library) against a preset dictionary of the keys such values share
+(:mod:`jetfort.ledger.zdict`). An order's record detail takes about a sixth of its JSON (2.8 → 0.5
+KB; zlib without the dictionary: 0.9 KB).
 
-:func:`unpack` reads every form the ledger ever wrote: plain JSON text (before packing existed),
-zlib without a dictionary (before dictionaries), and zlib naming its dictionary by checksum in its
-header (RFC 1950 ``DICTID``), so nothing needs migrating. A value naming a dictionary this jetfort
-does not have (written by a newer one) is an error, never a guess.
+* SQLite: the columns are declared JSON and written by the engine's ``json_serializer``
+  (:func:`jetfort.ledger.engine.make_engine`): text, or a BLOB once compressed.
+* PostgreSQL (since migration 0010): the columns are ``bytea`` (:data:`JSON`) holding
+  :func:`pack_bytes`, the same bytes (small values as UTF-8 JSON). Its own compression of large
+  rows (TOAST, pglz) took an order's record detail only to 1.5 KB, and left the audit payloads
+  (about 0.9 KB each) as they were. A ledger migrated from an older jetfort keeps its earlier values
+  as plain JSON bytes until they are written again.
 
-On PostgreSQL the columns stay JSON: it compresses the values of a row over about 2 KB itself
-(TOAST; an order's record detail, 2.8 → 1.5 KB). The audit payloads (about 0.9 KB each) stay as
-they are there; retention (:mod:`jetfort.ledger.retention`) drops them after a year.
+:func:`unpack` reads every form the ledger ever wrote: plain JSON text or bytes (before packing
+existed, and PostgreSQL's values migrated by 0010), zlib without a dictionary (before dictionaries),
+and zlib naming its dictionary by checksum in its header (RFC 1950 ``DICTID``). A value naming a
+dictionary this jetfort does not have (written by a newer one) is an error, never a guess.
 
-A BLOB is told from JSON by its first byte: a zlib stream starts with ``0x78`` ('x'), which no JSON
-text starts with in any encoding :func:`jetfort.jsoncodec.loads` reads.
+Compressed bytes are told from JSON by their first byte: a zlib stream starts with ``0x78`` ('x'),
+which no JSON text starts with in any encoding :func:`jetfort.jsoncodec.loads` reads.
 """
 
 from __future__ import annotations
 
 import zlib
 from typing import Any
+
+import sqlalchemy as sa
 
 from jetfort import jsoncodec
 from jetfort.ledger.zdict import CURRENT, DICTIONARIES
@@ -43,8 +49,16 @@ def pack(value: Any) -> str | bytes:
     """``value`` as the ledger stores it: JSON text, or from :data:`PACK_FROM` bytes UTF-8 JSON
     compressed with zlib against the current dictionary."""
     data = jsoncodec.dumps_bytes(value)
-    if len(data) < PACK_FROM:
-        return data.decode()
+    return data.decode() if len(data) < PACK_FROM else _compress(data)
+
+
+def pack_bytes(value: Any) -> bytes:
+    """:func:`pack` as bytes (PostgreSQL's ``bytea``): small values as UTF-8 JSON."""
+    data = jsoncodec.dumps_bytes(value)
+    return data if len(data) < PACK_FROM else _compress(data)
+
+
+def _compress(data: bytes) -> bytes:
     compressor = zlib.compressobj(6, zdict=CURRENT)
     return compressor.compress(data) + compressor.flush()
 
@@ -74,3 +88,22 @@ def _decompress(stored: bytes) -> bytes:
         raise UnreadablePacked("a compressed ledger value does not decompress: the stream is cut short "
                                "or followed by other bytes")
     return data
+
+
+class _Packed(sa.types.TypeDecorator[Any]):
+    """A JSON value stored as :func:`pack_bytes` in a binary column (``None`` as ``null``, as
+    SQLAlchemy's JSON stores it; SQL NULL only when written as ``sa.null()``)."""
+
+    impl = sa.LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> bytes:
+        return pack_bytes(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        return None if value is None else unpack(value)
+
+
+#: The type of the ledger's JSON columns: SQLAlchemy's JSON (on SQLite written through :func:`pack`
+#: by the engine's ``json_serializer``), on PostgreSQL ``bytea`` holding :func:`pack_bytes`.
+JSON = sa.JSON().with_variant(_Packed(), "postgresql")

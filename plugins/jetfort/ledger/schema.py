@@ -1,12 +1,15 @@
 """The ledger's tables (SQLAlchemy Core).
 
 The migrations in ``migrations/versions`` create exactly these; a test compares the two so they
-never drift. Timestamps are stored as timezone-aware UTC.
+never drift. Timestamps are stored as timezone-aware UTC; JSON values as :mod:`jetfort.ledger.packing`
+writes them (:data:`~jetfort.ledger.packing.JSON`: on PostgreSQL ``bytea``).
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from jetfort.ledger.packing import JSON
 
 metadata = sa.MetaData(
     naming_convention={
@@ -32,7 +35,7 @@ records = sa.Table(
     sa.Column("target_key", sa.String(100)),
     sa.Column("payload_hash", sa.String(64)),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("detail", sa.JSON),
+    sa.Column("detail", JSON),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.UniqueConstraint("tenant", "kind", "source_key"),
@@ -59,7 +62,7 @@ record_audit = sa.Table(
     sa.Column("step", sa.String(40), nullable=False),
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("message", sa.Text),
-    sa.Column("payload", sa.JSON),
+    sa.Column("payload", JSON),
     sa.Column("run", sa.Integer, sa.ForeignKey("audit_runs.id")),
     sa.Index(None, "record_id"),
     sa.Index(None, "run"),  # what one Airflow run did (the orders summary)
@@ -87,7 +90,7 @@ quarantine = sa.Table(
     sa.Column("field", sa.String(200)),
     sa.Column("code", sa.String(40)),
     sa.Column("message", sa.Text, nullable=False),
-    sa.Column("payload", sa.JSON),
+    sa.Column("payload", JSON),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
     sa.Column("first_at", TS, nullable=False),
     sa.Column("last_at", TS, nullable=False),
@@ -106,7 +109,7 @@ catalog_snapshots = sa.Table(
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Column("written_hash", sa.String(64)),
-    sa.Column("data", sa.JSON),
+    sa.Column("data", JSON),
     sa.Column("updated_at", TS, nullable=False),
 )
 
@@ -141,7 +144,7 @@ shop_inbox = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("shop", sa.String(250), nullable=False),  # the shop's connection id (Norce conn id)
     sa.Column("ref", sa.String(200), nullable=False),  # the order's ref (Norce ClientOrderRef text)
-    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("payload", JSON, nullable=False),
     sa.Column("payload_hash", sa.String(64), nullable=False),
     sa.Column("received_at", TS, nullable=False),
     sa.Column("last_pushed_at", TS, nullable=False),

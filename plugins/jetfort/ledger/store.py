@@ -23,6 +23,7 @@ from jetfort.ledger import engine as engine_mod
 from jetfort.ledger import migrate
 from jetfort.ledger.crypto import resolve_key
 from jetfort.ledger.inbox import InboxStore
+from jetfort.ledger.packing import pack_bytes
 from jetfort.ledger.schema import audit_runs, catalog_snapshots, cursors, quarantine, record_audit, records
 
 
@@ -141,7 +142,8 @@ def _json_serializer(dialect: sa.Dialect) -> Any:
 # The batch path of Ledger.transition_many, per dialect, as SQL text run with few statements per batch.
 # SQLite: plain statements run straight on the driver (executemany), values converted as SQLAlchemy's
 # column types would (Core's per-row parameter handling cost more CPU than SQLite's UPDATE itself).
-# PostgreSQL: the rows of a batch travel as arrays (unnest), a few round trips per batch, not one per row.
+# PostgreSQL: the rows of a batch travel as arrays (unnest), a few round trips per batch, not one per row;
+# JSON values as the column type writes them (packing.pack_bytes, bytea).
 
 def _sqlite_batch_read(count: int) -> str:
     return ("SELECT id, source_key, state FROM records WHERE tenant = ? AND kind = ? AND source_key IN ("
@@ -165,14 +167,13 @@ _POSTGRESQL_BATCH_READ = sa.text(
     "SELECT id, source_key, state FROM records WHERE tenant = :tenant AND kind = :kind"
     ' AND source_key = ANY(CAST(:keys AS VARCHAR[])) ORDER BY source_key COLLATE "C" FOR UPDATE')
 _POSTGRESQL_COLUMN_TYPES = {"target_type": "VARCHAR", "target_key": "VARCHAR", "payload_hash": "VARCHAR",
-                            "detail": "TEXT"}
+                            "detail": "BYTEA"}
 
 
 @functools.lru_cache(maxsize=16)
 def _postgresql_batch_update(fields: tuple[str, ...]) -> sa.TextClause:
     """One guarded UPDATE for every record of one shape of change; returns the ids it updated."""
-    sets = "".join(f", {name} = CAST(u.{name} AS JSON)" if name == "detail" else f", {name} = u.{name}"
-                   for name in fields)
+    sets = "".join(f", {name} = u.{name}" for name in fields)
     arrays = "".join(f", CAST(:{name} AS {_POSTGRESQL_COLUMN_TYPES[name]}[])" for name in fields)
     return sa.text(
         f"UPDATE records SET state = u.state, updated_at = :now, attempts = records.attempts + u.inc{sets}"
@@ -183,10 +184,10 @@ def _postgresql_batch_update(fields: tuple[str, ...]) -> sa.TextClause:
 
 _POSTGRESQL_AUDIT_INSERT = sa.text(
     "INSERT INTO record_audit (record_id, at, step, state, message, payload, run)"
-    " SELECT u.record_id, :at, u.step, u.state, u.message, CAST(u.payload AS JSON),"
+    " SELECT u.record_id, :at, u.step, u.state, u.message, u.payload,"
     " (SELECT r.id FROM audit_runs r WHERE r.run_id = u.run_id)"
     " FROM unnest(CAST(:record_id AS INTEGER[]), CAST(:step AS VARCHAR[]), CAST(:state AS VARCHAR[]),"
-    " CAST(:message AS TEXT[]), CAST(:payload AS TEXT[]), CAST(:run_id AS VARCHAR[]))"
+    " CAST(:message AS TEXT[]), CAST(:payload AS BYTEA[]), CAST(:run_id AS VARCHAR[]))"
     " AS u(record_id, step, state, message, payload, run_id)")
 
 
@@ -440,19 +441,18 @@ class Ledger(InboxStore):
 
     def _batch_write_postgresql(self, conn: sa.Connection, shapes: Mapping[tuple[str, ...], list[_Row]],
                                 audit: Sequence[tuple[int, _Change]], now: dt.datetime) -> None:
-        dumps = _json_serializer(self.engine.dialect)
         for fields, rows in shapes.items():
             params: dict[str, Any] = {"now": now, "id": [r.id for r in rows], "before": [r.before for r in rows],
                                       "state": [r.state for r in rows], "inc": [r.attempts for r in rows]}
             for name in fields:
-                params[name] = [dumps(r.values[name]) if name == "detail" else r.values[name] for r in rows]
+                params[name] = [pack_bytes(r.values[name]) if name == "detail" else r.values[name] for r in rows]
             updated = set(conn.execute(_postgresql_batch_update(fields), params).scalars())
             if updated != {r.id for r in rows}:
                 raise _BatchMismatch
         conn.execute(_POSTGRESQL_AUDIT_INSERT, {
             "at": now, "record_id": [record_id for record_id, _ in audit], "step": [c.step for _, c in audit],
             "state": [c.state for _, c in audit], "message": [c.message for _, c in audit],
-            "payload": ["null" if c.payload is None else dumps(c.payload) for _, c in audit],
+            "payload": [pack_bytes(c.payload) for _, c in audit],
             "run_id": [c.run_id for _, c in audit]})
 
     def ensure_records(self, tenant: str, kind: str, items: Iterable[tuple[str, Mapping[str, Any] | None]], *,

@@ -41,7 +41,7 @@ def _old_ledger(url: str) -> sa.Engine:
 def test_an_existing_audit_keeps_its_runs_through_the_upgrade_and_back(ledger_url: str) -> None:
     engine = _old_ledger(ledger_url)
     upgrade(engine)
-    assert current_revision(engine) == "0009"
+    assert current_revision(engine) == "0010"
     ledger = Ledger(engine)
     for key in ("se:1", "se:2"):
         assert [(a["step"], a["run_id"]) for a in ledger.audit("acme", "order", key)] == [

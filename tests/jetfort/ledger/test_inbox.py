@@ -28,7 +28,7 @@ ORDER = {
 
 def test_migration_0004_creates_the_inbox(ledger_url: str) -> None:
     ledger = Ledger.from_url(ledger_url)
-    assert current_revision(ledger.engine) == "0009"
+    assert current_revision(ledger.engine) == "0010"
     columns = {c["name"] for c in sa.inspect(ledger.engine).get_columns("shop_inbox")}
     assert {"shop", "ref", "payload", "received_at", "push_count", "consumed_at", "last_error"} <= columns
 

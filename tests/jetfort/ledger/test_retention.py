@@ -43,7 +43,7 @@ def _age(ledger: Ledger, tenant: str, key: str, days: int) -> None:
 
 def _raw(ledger: Ledger) -> dict[tuple[str, str, str], dict[str, object]]:
     """Per record: its own columns as stored, and how many of its audit rows hold a payload (SQL NULL
-    or JSON null count as none)."""
+    or JSON null, as text or bytes, count as none)."""
     out = {}
     with ledger.engine.connect() as conn:
         for row in conn.execute(sa.text("SELECT id, tenant, kind, source_key, state, target_type, target_key, "
@@ -54,7 +54,7 @@ def _raw(ledger: Ledger) -> dict[tuple[str, str, str], dict[str, object]]:
             out[(row.tenant, row.kind, row.source_key)] = {
                 "record": tuple(row)[4:],
                 "steps": [tuple(a[:3]) for a in audit],
-                "payloads": sum(1 for a in audit if a[3] not in (None, "null")),
+                "payloads": sum(1 for a in audit if a[3] not in (None, "null", b"null")),
             }
     return out
 

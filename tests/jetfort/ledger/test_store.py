@@ -16,7 +16,7 @@ from jetfort.ledger.schema import metadata
 
 def test_migrated_schema_matches_the_tables_the_code_uses(ledger_url: str) -> None:
     ledger = Ledger.from_url(ledger_url)
-    assert current_revision(ledger.engine) == "0009"
+    assert current_revision(ledger.engine) == "0010"
     with ledger.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": "jetfort_alembic_version"})
         diff = compare_metadata(ctx, metadata)
