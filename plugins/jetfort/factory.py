@@ -169,7 +169,7 @@ def tenant_dags(
             if purpose is not None:  # the run's Fortnox events count as handled only if all else succeeded
                 add_commit_events(dag, tenant_id, purpose)
         # Given to each task, not in default_args: Airflow serializes default_args with every DAG and
-        # renders a callable there as its source code (the notifier class read and tokenized per DAG).
+        # renders a callable there as source code (the notifier's __call__, read and tokenized per DAG).
         notifier = failure_notifier(rules)
         for task in dag.tasks:
             task.on_failure_callback = [notifier]

@@ -30,6 +30,7 @@ from jetfort.fortnox.transport import FortnoxClient, path_segment
 #: checking more accounts than this reads the chart of accounts as a list (see missing_accounts)
 SINGLE_ACCOUNT_READS = 3
 
+
 def _same_digits(a: str | None, b: str | None) -> bool:
     """Org/personal numbers compare by digits (``556677-8899`` == ``5566778899``)."""
     da, db = re.sub(r"\D", "", a or ""), re.sub(r"\D", "", b or "")
