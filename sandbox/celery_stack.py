@@ -3,19 +3,15 @@
 Scheduler, dag-processor, api-server, triggerer and N ``airflow celery worker`` processes, a fresh
 PostgreSQL metadata database and a PostgreSQL ledger database per stack (``jetfort_dist_<id>``,
 ``jetfort_dist_<id>_ledger``, both dropped on stop), a dedicated Redis database as broker and one
-for the shared Fortnox request budget, the Fortnox sandbox and one Jetshop sandbox per tenant (a
-merchant's shops are its own; plus a Norce sandbox for a tenant with a Norce shop), all as subprocesses on 127.0.0.1 with free ports.
+for the shared Fortnox request budget, the Fortnox sandbox, one Jetshop sandbox per tenant or one
+serving every tenant's own shops (``shared_jetshop``), a Norce sandbox per tenant with a Norce shop:
+all subprocesses on 127.0.0.1 with free ports.
 
 Settings that must match docker-compose.yaml come from ``tests/distributed/topology.json``.
 Every process runs in its own process group and is always stopped (SIGTERM, then SIGKILL); logs
 stay under the stack's work directory. Used by ``tests/distributed/test_celery_topology.py``; by
-hand: ``python -m sandbox.celery_stack up`` (Ctrl-C stops everything).
-
-``python -m sandbox.celery_stack fortnox-sandbox --port P ...`` is the Fortnox sandbox process the
-stack starts: the ordinary emulator plus read-only audit counters at ``/_sandbox/dist/audit``
-(every request arrival per company, accepted or not, and the most arriving / accepted in any
-window; the shortest span holding ``limit + 1`` arrivals; refresh rotations and ``invalid_grant``
-answers per company), so the test proves budget and token sharing from the sandbox's own view.
+hand: ``python -m sandbox.celery_stack up`` (Ctrl-C stops everything). Its Fortnox sandbox is
+``sandbox/fortnox/audited.py`` (the emulator with audit counters).
 
 The workers' budget window (the Fortnox connection's extra ``rate_window``) is the sandbox's window
 times ``client_window_factor`` plus ``client_jitter`` seconds: a request may wait between its budget
@@ -33,10 +29,8 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -48,7 +42,7 @@ from typing import Any
 import httpx
 
 from jetfort.fortnox.budget import padded_window
-from sandbox.fortnox.ratelimit import max_in_window
+from sandbox.procs import Proc, free_port, pgid_of
 
 REPO = Path(__file__).resolve().parents[1]
 TOPOLOGY_FILE = REPO / "tests" / "distributed" / "topology.json"
@@ -61,49 +55,10 @@ def load_topology() -> dict[str, Any]:
     return dict(json.loads(TOPOLOGY_FILE.read_text()))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def fernet_key() -> str:
     from cryptography.fernet import Fernet
 
     return Fernet.generate_key().decode()
-
-
-# ------------------------------------------------------------------------------------- processes
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pgid(self) -> int:
-        return self.popen.pid  # start_new_session: the child leads its own group
-
-    def alive(self) -> bool:
-        try:
-            os.killpg(self.pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-
-    def tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(text[-lines:])
-
-
-def pgid_of(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except (ProcessLookupError, PermissionError):
-        return None
 
 
 @dataclass
@@ -120,6 +75,8 @@ class TenantSpec:
     company: dict[str, Any] = field(default_factory=dict)
     #: the fortnox connection's ``company`` extra: budget key and token key (unique per stack)
     budget_company: str = ""
+    #: shop key → Jetshop sandbox shop id (default :data:`SHOPS`; a shared sandbox opens one per tenant)
+    jetshop_shops: dict[str, str] = field(default_factory=dict)
 
     @property
     def fortnox_tenant(self) -> int:
@@ -141,7 +98,7 @@ class CeleryStack:
                  workers: int | None = None, rate_limit: int = 25, rate_window: float = 5.0,
                  access_ttl: float = 3600.0, refresh_margin: float = 300.0,
                  client_window_factor: float = 1.0, extra_env: Mapping[str, str] | None = None,
-                 startup_timeout: float = 240.0, client_jitter: float = 0.0) -> None:
+                 startup_timeout: float = 240.0, client_jitter: float = 0.0, shared_jetshop: bool = False) -> None:
         import sqlalchemy as sa
 
         self.topology = load_topology()
@@ -158,6 +115,8 @@ class CeleryStack:
         self.client_jitter = client_jitter
         self.extra_env = dict(extra_env or {})
         self.startup_timeout = startup_timeout
+        #: one Jetshop sandbox serving every tenant's shops (opened per tenant) instead of one per tenant
+        self.shared_jetshop = shared_jetshop
         self.run_id = uuid.uuid4().hex[:8]
         self.db_name = f"jetfort_dist_{self.run_id}"
         self.ledger_db_name = f"{self.db_name}_ledger"
@@ -510,14 +469,21 @@ class CeleryStack:
 
     # -------------------------------------------------------------------------------- sandboxes
     def _start_sandboxes(self) -> None:
-        self._start("fortnox-sandbox", [sys.executable, "-m", "sandbox.celery_stack", "fortnox-sandbox",
+        self._start("fortnox-sandbox", [sys.executable, "-m", "sandbox.fortnox.audited",
                                         "--port", str(self.fortnox_port), "--rate-limit", str(self.rate_limit),
                                         "--rate-window", str(self.rate_window), "--access-ttl", str(self.access_ttl)])
+        shared = f"http://127.0.0.1:{free_port()}" if self.shared_jetshop else ""
+        if shared:
+            self._start("jetshop-sandbox", [sys.executable, "-m", "sandbox", "jetshop", "--port",
+                                            shared.rsplit(":", 1)[1], "--seed", "1"])
         for spec in self.tenants:
-            port = free_port()
-            spec.jetshop_url = f"http://127.0.0.1:{port}"
-            self._start(f"jetshop-sandbox-{spec.tenant_id}",
-                        [sys.executable, "-m", "sandbox", "jetshop", "--port", str(port), "--seed", str(spec.jetshop_seed)])
+            if shared:
+                spec.jetshop_url = shared
+            else:
+                port = free_port()
+                spec.jetshop_url = f"http://127.0.0.1:{port}"
+                self._start(f"jetshop-sandbox-{spec.tenant_id}", [sys.executable, "-m", "sandbox", "jetshop", "--port",
+                                                                  str(port), "--seed", str(spec.jetshop_seed)])
             if spec.has_norce_shop:
                 port = free_port()
                 spec.norce_url = f"http://127.0.0.1:{port}"
@@ -526,8 +492,19 @@ class CeleryStack:
         self.wait_http(f"{self.fortnox_url}/_sandbox/ratelimit", 60, "fortnox-sandbox")
         for spec in self.tenants:
             self.wait_http(f"{spec.jetshop_url}/_sandbox/shops", 60, f"jetshop-sandbox-{spec.tenant_id}")
+            if shared:
+                self._open_shops(spec)
             if spec.norce_url:
                 self.wait_http(f"{spec.norce_url}/_sandbox/docs", 60, f"norce-sandbox-{spec.tenant_id}")
+
+    def _open_shops(self, spec: TenantSpec) -> None:
+        """The tenant's own shops in the shared Jetshop sandbox: ``<seeded shop>-<tenant>``, own login."""
+        for shop in (s for s in spec.rules.get("shops", []) if s.get("backend") != "norce"):
+            shop_id = f"{SHOPS[shop['key']]}-{spec.tenant_id}"
+            httpx.post(f"{spec.jetshop_url}/_sandbox/shops", timeout=30, json={
+                "shop_id": shop_id, "like": SHOPS[shop["key"]], "login": f"jetfort-{spec.tenant_id}-{shop['key']}",
+                "password": secrets.token_urlsafe(12)}).raise_for_status()
+            spec.jetshop_shops[shop["key"]] = shop_id
 
     def fortnox_audit(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.fortnox_url}/_sandbox/dist/audit", timeout=30).raise_for_status().json())
@@ -591,7 +568,7 @@ class CeleryStack:
                         receiver_conn_id=f"norce_receiver_{spec.tenant_id}_{shop['key']}"))
                     continue
                 conn_id = f"jetshop_{spec.tenant_id}_{shop['key']}"
-                sandbox_shop = shops[SHOPS[shop["key"]]]
+                sandbox_shop = shops[spec.jetshop_shops.get(shop["key"], SHOPS[shop["key"]])]
                 shop["jetshop_conn_id"] = conn_id
                 connections[conn_id] = {"conn_type": "jetshop", "host": f"{spec.jetshop_url}{SOAP_PATH}",
                                         "login": sandbox_shop["login"], "password": sandbox_shop["password"],
@@ -676,85 +653,6 @@ class CeleryStack:
         return list(self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params=params)["dag_runs"])
 
 
-# ------------------------------------------------------------------ the audited Fortnox sandbox
-def shortest_span(stamps: list[float], count: int) -> float | None:
-    """The shortest time holding ``count`` of the sorted ``stamps`` (None: fewer stamps than that).
-    A sandbox window holds more than the limit exactly when this, for ``limit + 1``, is < the window."""
-    if count < 1 or len(stamps) < count:
-        return None
-    return min(stamps[i + count - 1] - stamps[i] for i in range(len(stamps) - count + 1))
-
-
-def _audited_fortnox_app(rate_limit: int, rate_window: float, access_ttl: float) -> Any:
-    """The Fortnox sandbox plus counters of what it saw; it changes no behaviour."""
-    from sandbox.fortnox.app import create_app
-    from sandbox.fortnox.oauth import OAuthError
-
-    app = create_app(rate_limit=rate_limit, rate_window=rate_window, access_ttl=access_ttl)
-    sandbox = app.state.sandbox
-    lock = threading.Lock()
-    arrivals: dict[int, list[float]] = defaultdict(list)
-    rejected: dict[int, int] = defaultdict(int)
-    rotations: dict[int, int] = defaultdict(int)
-    invalid_grant: dict[str, int] = defaultdict(int)
-    limiter, oauth = sandbox.limiter, sandbox.oauth
-    limiter_acquire, oauth_token = limiter.try_acquire, oauth.token
-
-    def try_acquire(key: tuple[int, str], now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        ok = bool(limiter_acquire(key, now))
-        with lock:
-            arrivals[key[0]].append(now)
-            if not ok:
-                rejected[key[0]] += 1
-        return ok
-
-    def token(authorization: str | None, form: dict[str, str], tenant_header: str | None) -> dict[str, Any]:
-        grant = oauth.refresh_tokens.get(form.get("refresh_token", "")) if form.get("grant_type") == "refresh_token" else None
-        try:
-            body = oauth_token(authorization, form, tenant_header)
-        except OAuthError as exc:
-            if exc.error == "invalid_grant":
-                with lock:
-                    invalid_grant[str(grant.tenant_id) if grant else "unknown"] += 1
-            raise
-        if grant is not None:
-            with lock:
-                rotations[grant.tenant_id] += 1
-        return body
-
-    limiter.try_acquire = try_acquire
-    oauth.token = token
-
-    @app.get("/_sandbox/dist/audit")
-    def audit() -> dict[str, Any]:
-        with lock:
-            stamps = {t: sorted(v) for t, v in arrivals.items()}
-            out_rejected, out_rot, out_bad = dict(rejected), dict(rotations), dict(invalid_grant)
-        companies = {}
-        for tenant in set(stamps) | set(out_rot):
-            times = stamps.get(tenant, [])
-            accepted = sorted(t for stamps_ in limiter.timestamps(tenant).values() for t in stamps_)
-            companies[str(tenant)] = {"requests": len(times), "rejected_429": out_rejected.get(tenant, 0),
-                                      "max_in_window": max_in_window(times, limiter.window),
-                                      "max_accepted_in_window": max_in_window(accepted, limiter.window),
-                                      "shortest_span_over_limit": shortest_span(times, limiter.limit + 1),
-                                      "refresh_rotations": out_rot.get(tenant, 0)}
-        return {"limit": limiter.limit, "window": limiter.window, "companies": companies,
-                "invalid_grant": out_bad}
-
-    return app
-
-
-def _serve_fortnox(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    app = _audited_fortnox_app(args.rate_limit, args.rate_window, args.access_ttl)
-    print(f"fortnox sandbox (audited) on http://127.0.0.1:{args.port}: {args.rate_limit} per {args.rate_window}s, "
-          f"access tokens {args.access_ttl}s", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
-
-
 # ------------------------------------------------------------------------------------- by hand
 def example_tenants(count: int = 2) -> list[TenantSpec]:
     """``count`` tenants derived from include/mappings/tenants/demo_combo.json (two shops each)."""
@@ -785,16 +683,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.celery_stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    fx = sub.add_parser("fortnox-sandbox", help="the audited Fortnox sandbox process")
-    fx.add_argument("--port", type=int, required=True)
-    fx.add_argument("--rate-limit", type=int, default=25)
-    fx.add_argument("--rate-window", type=float, default=5.0)
-    fx.add_argument("--access-ttl", type=float, default=3600.0)
     sub.add_parser("up", help="start the whole topology with two example tenants; Ctrl-C stops it")
-    args = parser.parse_args(argv)
-    if args.cmd == "fortnox-sandbox":
-        _serve_fortnox(args)
-        return 0
+    parser.parse_args(argv)
     with local_stack() as stack:
         print(f"Airflow UI: {stack.api_url}  (admin / {stack.password})")
         print(f"Fortnox sandbox: {stack.fortnox_url}; Jetshop sandboxes: "

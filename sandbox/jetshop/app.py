@@ -150,6 +150,24 @@ def _admin_routes(app: FastAPI, sb: JetshopSandbox) -> None:
                               "cultures": s.cultures, "channels": s.channels,
                               "default_price_list": s.default_price_list} for s in sb.shops.values()])
 
+    @app.post("/_sandbox/shops")
+    async def add_shop(request: Request) -> JSONResponse:
+        """Body: ``shop_id``, ``login``, ``password``, optional ``like`` (a seeded shop, default
+        demoshop) and ``name``: another merchant's shop in this sandbox (201), 409 if the id or login
+        is taken."""
+        body = await request.json()
+        missing = [k for k in ("shop_id", "login", "password") if not body.get(k)]
+        if missing:
+            raise HTTPException(400, f"missing {', '.join(missing)}")
+        if body.get("like", "demoshop") not in {s.shop_id for s in seeding.shop_specs()}:
+            raise HTTPException(400, f"unknown shop to copy: {body.get('like')!r}")
+        try:
+            shop = sb.add_shop(str(body["shop_id"]), login=str(body["login"]), password=str(body["password"]),
+                               like=str(body.get("like", "demoshop")), name=body.get("name"))
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return JSONResponse({"shop_id": shop.shop_id, "name": shop.name, "login": shop.login}, status_code=201)
+
     @app.get("/_sandbox/shops/{shop_id}/statuses")
     def statuses(shop_id: str) -> JSONResponse:
         return JSONResponse(jsonable(shop_or_404(shop_id).statuses))

@@ -107,15 +107,7 @@ class JetshopSandbox:
             self.calls = []
             self.shops: dict[str, ShopState] = {}
             for spec in seeding.shop_specs():
-                shop = ShopState(
-                    shop_id=spec.shop_id, name=spec.name, login=spec.login, password=spec.password,
-                    timezone=ZoneInfo(spec.timezone), cultures=spec.cultures, channels=spec.channels,
-                    statuses=spec.statuses, stock_statuses=spec.stock_statuses,
-                    default_stock_status=spec.default_stock_status, price_lists=set(spec.price_lists),
-                    default_price_list=spec.price_lists[0], next_order_id=spec.order_id_start,
-                    dynamic_field_keys={1: set(seeding.DYNAMIC_FIELD_KEYS)})
-                self.shops[shop.shop_id] = shop
-                self._seed_catalog(shop)
+                self._open_shop(spec)
             rng = random.Random(self.seed)
             demo = self.shops["demoshop"]
             for kind, spec in seeding.awkward_specs(self.seed):
@@ -125,6 +117,36 @@ class JetshopSandbox:
             nordic = self.shops["nordicshop"]
             for _ in range(6):
                 self._insert(nordic, seeding.ordinary_spec(rng, nordic), "ordinary")
+
+    def _open_shop(self, spec: seeding.ShopSpec) -> ShopState:
+        shop = ShopState(
+            shop_id=spec.shop_id, name=spec.name, login=spec.login, password=spec.password,
+            timezone=ZoneInfo(spec.timezone), cultures=spec.cultures, channels=spec.channels,
+            statuses=spec.statuses, stock_statuses=spec.stock_statuses,
+            default_stock_status=spec.default_stock_status, price_lists=set(spec.price_lists),
+            default_price_list=spec.price_lists[0], next_order_id=spec.order_id_start,
+            dynamic_field_keys={1: set(seeding.DYNAMIC_FIELD_KEYS)})
+        self.shops[shop.shop_id] = shop
+        self._seed_catalog(shop)
+        return shop
+
+    def add_shop(self, shop_id: str, *, login: str, password: str, like: str = "demoshop",
+                 name: str | None = None) -> ShopState:
+        """One more merchant's shop, set up as the seeded shop ``like`` is (channels, statuses, price
+        lists, catalog) but with its own id and login and no orders: one sandbox serving many
+        merchants, as one Jetshop service does. ``reset`` drops it (only the seeded shops return)."""
+        with self.lock:
+            if shop_id in self.shops:
+                raise ValueError(f"shop {shop_id!r} exists already")
+            if any(s.login == login for s in self.shops.values()):
+                raise ValueError(f"login {login!r} is taken by another shop")
+            spec = next((s for s in seeding.shop_specs() if s.shop_id == like), None)
+            if spec is None:
+                raise ValueError(f"unknown shop {like!r} to copy; seeded shops: "
+                                 f"{[s.shop_id for s in seeding.shop_specs()]}")
+            spec.shop_id, spec.login, spec.password = shop_id, login, password
+            spec.name = name or f"{spec.name} ({shop_id})"
+            return self._open_shop(spec)
 
     def _seed_catalog(self, shop: ShopState) -> None:
         rate = {"SEK": Decimal(1), "NOK": seeding.NOK_PER_SEK, "EUR": 1 / seeding.EUR_RATE}

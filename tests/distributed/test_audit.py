@@ -16,12 +16,12 @@ with warnings.catch_warnings():  # starlette's note about httpx2, raised at impo
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from sandbox.celery_stack import _audited_fortnox_app, max_in_window
+from sandbox.fortnox.audited import audited_fortnox_app, max_in_window
 
 
 @pytest.fixture
 def sandbox() -> tuple[TestClient, dict[str, Any]]:
-    client = TestClient(_audited_fortnox_app(rate_limit=25, rate_window=60.0, access_ttl=900.0))
+    client = TestClient(audited_fortnox_app(rate_limit=25, rate_window=60.0, access_ttl=900.0))
     company = client.post("/_sandbox/companies", json={"name": "Audit AB"}).json()
     return client, company
 

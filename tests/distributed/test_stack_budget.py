@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from jetfort.fortnox.budget import rate_use
-from sandbox.celery_stack import CeleryStack, _audited_fortnox_app, shortest_span
+from sandbox.celery_stack import CeleryStack
+from sandbox.fortnox.audited import audited_fortnox_app, shortest_span
 
 with warnings.catch_warnings():  # starlette's note about httpx2, raised at import time
     warnings.simplefilter("ignore")
@@ -36,7 +37,7 @@ def test_the_workers_budget_window_is_the_sandboxs_plus_the_jitter_allowance(tmp
 
 
 def test_the_audit_reports_the_shortest_span_over_the_limit() -> None:
-    client = TestClient(_audited_fortnox_app(rate_limit=3, rate_window=60.0, access_ttl=900.0))
+    client = TestClient(audited_fortnox_app(rate_limit=3, rate_window=60.0, access_ttl=900.0))
     company = client.post("/_sandbox/companies", json={"name": "Span AB"}).json()
     token = client.post("/_sandbox/tokens", json={"tenant_id": company["tenant_id"], "client_id": company["client_id"],
                                                   "kind": "access"}).json()["token"]
