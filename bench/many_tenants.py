@@ -256,6 +256,7 @@ def measure(stack: CeleryStack, args: argparse.Namespace) -> int:
     sampler.join(10)
 
     ended: list[float] = []
+    after_unpause: list[float] = []
     first_start: list[float] = []
     late: list[str] = []
     states = Counter(r.get("state") for r in runs.values())
@@ -266,6 +267,7 @@ def measure(stack: CeleryStack, args: argparse.Namespace) -> int:
             late.append(spec.tenant_id)
         if end is not None:
             ended.append((end - interval_end).total_seconds())
+            after_unpause.append((end - unpaused_at).total_seconds())
         start = first_task_start(stack, spec, run) if run else None
         if start is not None:
             first_start.append((start - interval_end).total_seconds())
@@ -281,6 +283,7 @@ def measure(stack: CeleryStack, args: argparse.Namespace) -> int:
     print(f"  runs: {dict(states)} of {len(stack.tenants)}; {len(stack.tenants) - len(late)} ended successfully "
           f"inside their interval (goal: all){'; not: ' + ', '.join(late[:10]) if late else ''}")
     print(f"  interval end → run ended, s:            {quantiles(ended)}  (interval {args.interval * 60} s)")
+    print(f"  unpaused → run ended, s:                {quantiles(after_unpause)}")
     print(f"  interval end → first task started, s:   {quantiles(first_start)}")
     if first_start:
         print(f"  starvation: last tenant's first task {max(first_start):.1f} s vs median "
