@@ -42,7 +42,6 @@ import argparse
 import copy
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import statistics
@@ -57,7 +56,9 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(Path(__file__).resolve().parent)]
+
+from status_latency import SHOP_TZ, _moment  # noqa: E402
 
 from sandbox.celery_stack import CeleryStack, StackError, TenantSpec, local_stack  # noqa: E402
 
@@ -105,8 +106,8 @@ def set_schedules(stack: CeleryStack, cron: str) -> None:
         raise SystemExit(f"{len(pending)} orders DAGs not on {cron!r} within 600 s, e.g. {sorted(pending)[:3]}")
 
 
-def place_orders(stack: CeleryStack, count: int, shop_tz: Any) -> dict[str, list[int]]:
-    now = dt.datetime.now(shop_tz).replace(microsecond=0, tzinfo=None)
+def place_orders(stack: CeleryStack, count: int) -> dict[str, list[int]]:
+    now = dt.datetime.now(SHOP_TZ).replace(microsecond=0, tzinfo=None)
     placed: dict[str, list[int]] = {}
     with httpx.Client(timeout=60) as client:
         for n, spec in enumerate(stack.tenants):
@@ -138,8 +139,7 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         import sqlalchemy as sa
 
-        admin = os.environ.get("JETFORT_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-        engine = sa.create_engine(admin, pool_size=1)
+        engine = sa.create_engine(self.stack.pg_admin_url, pool_size=1)
         names = (self.stack.db_name, self.stack.ledger_db_name)
         try:
             while not self.stop_event.wait(self.every):
@@ -151,10 +151,6 @@ class Sampler(threading.Thread):
                     self.connections[name].append(int(rows.get(name, 0)))
         finally:
             engine.dispose()
-
-
-def _moment(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def runs_ending(stack: CeleryStack, interval_end: dt.datetime) -> dict[str, dict[str, Any]]:
@@ -222,12 +218,10 @@ def loop_times(stack: CeleryStack, since: float) -> list[float]:
 
 
 def measure(stack: CeleryStack, args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
     now = dt.datetime.now(dt.UTC)
     interval_end = (now + dt.timedelta(minutes=args.lead + 1)).replace(second=0, microsecond=0)
     cron = cron_ending_at(interval_end, args.interval)
-    placed = place_orders(stack, args.orders, ZoneInfo("Europe/Stockholm"))
+    placed = place_orders(stack, args.orders)
     print(f"placed {sum(map(len, placed.values()))} orders in {len(placed)} shops; the measured interval ends "
           f"{interval_end:%H:%M:%S} UTC", flush=True)
     time.sleep(max(0.0, (interval_end - dt.datetime.now(dt.UTC)).total_seconds()) + 1)

@@ -63,7 +63,7 @@ def fernet_key() -> str:
 
 @dataclass
 class TenantSpec:
-    """One merchant: its own Fortnox company and connection, its own Jetshop sandbox with two shops."""
+    """One merchant: its own Fortnox company and connection, its own Jetshop shops (a sandbox of its own or its shops in a shared one)."""
 
     tenant_id: str
     rules: dict[str, Any]
@@ -121,7 +121,7 @@ class CeleryStack:
         self.db_name = f"jetfort_dist_{self.run_id}"
         self.ledger_db_name = f"{self.db_name}_ledger"
         base = sa.make_url(postgres_url)
-        self._pg_admin_url = base
+        self.pg_admin_url = base
         self.metadata_url = base.set(drivername="postgresql+psycopg2", database=self.db_name)
         self.ledger_url = base.set(drivername="postgresql+psycopg2", database=self.ledger_db_name)
         self._redis_base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") >= 3 else redis_url.rstrip("/")
@@ -248,7 +248,7 @@ class CeleryStack:
     def _create_databases(self) -> None:
         import sqlalchemy as sa
 
-        admin = sa.create_engine(self._pg_admin_url, isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(self.pg_admin_url, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'CREATE DATABASE "{self.db_name}"')
@@ -262,7 +262,7 @@ class CeleryStack:
             return
         import sqlalchemy as sa
 
-        admin = sa.create_engine(self._pg_admin_url, isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(self.pg_admin_url, isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
                 for name in (self.db_name, self.ledger_db_name):

@@ -159,11 +159,11 @@ def _admin_routes(app: FastAPI, sb: JetshopSandbox) -> None:
         missing = [k for k in ("shop_id", "login", "password") if not body.get(k)]
         if missing:
             raise HTTPException(400, f"missing {', '.join(missing)}")
-        if body.get("like", "demoshop") not in {s.shop_id for s in seeding.shop_specs()}:
-            raise HTTPException(400, f"unknown shop to copy: {body.get('like')!r}")
         try:
             shop = sb.add_shop(str(body["shop_id"]), login=str(body["login"]), password=str(body["password"]),
                                like=str(body.get("like", "demoshop")), name=body.get("name"))
+        except LookupError as exc:
+            raise HTTPException(400, str(exc)) from None
         except ValueError as exc:
             raise HTTPException(409, str(exc)) from None
         return JSONResponse({"shop_id": shop.shop_id, "name": shop.name, "login": shop.login}, status_code=201)

@@ -134,7 +134,8 @@ class JetshopSandbox:
                  name: str | None = None) -> ShopState:
         """One more merchant's shop, set up as the seeded shop ``like`` is (channels, statuses, price
         lists, catalog) but with its own id and login and no orders: one sandbox serving many
-        merchants, as one Jetshop service does. ``reset`` drops it (only the seeded shops return)."""
+        merchants, as one Jetshop service does. ``reset`` drops it (only the seeded shops return).
+        ValueError: the id or the login is taken; LookupError: ``like`` is not a seeded shop."""
         with self.lock:
             if shop_id in self.shops:
                 raise ValueError(f"shop {shop_id!r} exists already")
@@ -142,7 +143,7 @@ class JetshopSandbox:
                 raise ValueError(f"login {login!r} is taken by another shop")
             spec = next((s for s in seeding.shop_specs() if s.shop_id == like), None)
             if spec is None:
-                raise ValueError(f"unknown shop {like!r} to copy; seeded shops: "
+                raise LookupError(f"unknown shop {like!r} to copy; seeded shops: "
                                  f"{[s.shop_id for s in seeding.shop_specs()]}")
             spec.shop_id, spec.login, spec.password = shop_id, login, password
             spec.name = name or f"{spec.name} ({shop_id})"
