@@ -30,7 +30,8 @@ the data interval a scheduled one would (the status DAG's is then a safety-net r
 
 Prints p50/p95/max per mode and whether the goal (p95 <= 10 s with events) was met, and for the
 events mode where the seconds went (Airflow's records of the event runs: first asset event → run queued,
-task queued → started, running, run ended; the DAG-file parse each task logged; how many scheduled
+task queued → started, running, run ended; the DAG-file parse each task logged; how long each task
+that ended meanwhile still held its executor slot, from the supervisor's log; how many scheduled
 runs of other DAGs started during the measurement, a cron burst that competes for executor slots
 and the Fortnox budget); exits non-zero
 only when it could not measure (the stack did not come up). ``make down`` and the temp dir are cleaned up (``--keep`` keeps
@@ -79,6 +80,8 @@ SHOP_TZ = ZoneInfo("Europe/Stockholm")
 GOAL_P95 = 10.0
 #: what Airflow's task runner logs once it parsed the task's DAG file
 _PARSE_MS = re.compile(r'"dag_file_parse_ms":\s*(\d+)')
+#: the LocalExecutor's supervisor when its task process is reaped (Airflow 3.3's log line)
+_WORKLOAD = re.compile(r"Workload finished.*?duration=([0-9.]+).*?workload_id=([0-9a-f-]+)")
 PORT_NAMES = ("JETFORT_UI_PORT", "JETFORT_FORTNOX_PORT", "JETFORT_JETSHOP_PORT", "JETFORT_NORCE_PORT",
               "JETFORT_LOG_PORT", "JETFORT_TRIGGER_LOG_PORT")
 
@@ -374,7 +377,26 @@ def phases(stack: Stack, began: dt.datetime, ended: dt.datetime) -> str:
     for name, values in spans.items():
         lines.append(f"  {name:<31} p50 {percentile(values, 50):6.2f} s   p95 {percentile(values, 95):6.2f} s")
     lines.append(f"  {'DAG-file parse in the task':<31} p50 {percentile(parse, 50):6.0f} ms  p95 {percentile(parse, 95):6.0f} ms")
+    held = slot_held(stack, began, ended)
+    lines.append(f"  {'slot held after a task ended':<31} p50 {percentile(held, 50):6.2f} s   p95 {percentile(held, 95):6.2f} s"
+                 f"   ({len(held)} tasks of every DAG; over 0.5 s: {sum(h > 0.5 for h in held)})")
     return "\n".join(lines)
+
+
+def slot_held(stack: Stack, began: dt.datetime, ended: dt.datetime) -> list[float]:
+    """Per task instance that ended in the measurement: how long its executor slot stayed taken after
+    the task ended (the supervisor's "Workload finished" duration in the scheduler's log, whose
+    LocalExecutor runs them, minus the task's own start → end in Airflow's records)."""
+    log = stack.home / "stack-logs" / "scheduler.log"
+    finished = {m[1]: float(m[0]) for m in _WORKLOAD.findall(log.read_text(errors="replace"))} if log.exists() else {}
+    tasks = stack.rest("GET", "/dags/~/dagRuns/~/taskInstances", params={
+        "end_date_gte": began.isoformat(), "end_date_lte": ended.isoformat(), "limit": 1000})["task_instances"]
+    held = []
+    for task in tasks:
+        running = _seconds(_moment(task.get("start_date")), _moment(task.get("end_date")))
+        if task.get("id") in finished and running is not None:
+            held.append(finished[task["id"]] - running)
+    return held
 
 
 def percentile(values: list[float], q: float) -> float:
