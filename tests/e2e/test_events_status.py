@@ -217,8 +217,14 @@ def test_the_orders_dag_names_what_it_linked_and_the_status_run_checks_those_ord
 
     context = {"triggering_asset_events": {orders_posted(TENANT): [SimpleNamespace(extra=extra)]},
                "run_id": "asset_triggered__orders", "params": {}}
-    read = read_changes(TENANT, context)
-    assert read["posted"] == 2 and read["affected"] == 2 and read["window"] is None
+    read = read_changes(TENANT, context)  # the event read leaves them for after the run's event pushes
+    assert read["posted"] == 2 and read["affected"] == 0 and read["window"] is None
+    assert set(read["posted_later"]) == posted
+    before = len(env.fortnox.request_log)
+    summary = apply_events(TENANT, ["se"], context)
+    assert summary["read"]["posted_read"] == {"shop_orders": 2, "states": {}}  # just created: nothing to push
+    gets = {e["path"] for e in list(env.fortnox.request_log)[before:] if e.get("method") == "GET"}
+    assert {f"/3/orders/{d['DocumentNumber']}" for d in env.orders.documents("orders")} <= gets
     assert env.ledger().get_cursor(TENANT, "order_status") is None
 
 
@@ -449,3 +455,44 @@ def test_with_events_on_the_scheduled_read_leaves_part_of_the_budget_to_the_even
     read_changes(TENANT, {**scheduled, "run_id": "scheduled__events_off"})
     uncapped_peak = peak()
     assert capped_peak <= 10 and uncapped_peak > 15, (capped_peak, uncapped_peak)
+
+
+@pytest.mark.timeout(420)
+def test_an_event_run_pushes_its_events_before_it_reads_what_the_orders_dag_just_linked_with_part_of_the_budget(
+        sync_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A top-of-the-hour post links many shop orders and names them all to the status DAG, in the same
+    run as a Fortnox event: the evented change reaches the shop before the first of those documents is
+    read, and that bulk read takes at most 10 of the company's 25 requests per window (as the Fortnox
+    sandbox logged their arrivals), so the event runs of the same company still find request slots."""
+    import datetime as dt
+
+    from jetfort.assets import orders_posted
+
+    window = 2.0  # as in the safety-net test above: the setup's writes must not share a window with the read
+    sync_env.fortnox.limiter.configure(25, window)
+    sync_env.set_rate_window(monkeypatch, window)
+    _events_on(sync_env)
+    evented, evented_doc = link_order(sync_env)
+    just_linked = dict(link_order(sync_env) for _ in range(24))  # shop order id → Fortnox order number
+    advance(sync_env, evented, "delivered", tracking="PN801SE")
+    posted = {"shop": "se", "linked": [f"se:{order_id}" for order_id in just_linked]}
+    context = _context("asset_triggered__mixed", _batch("mixed1", [
+        _event("orders", "order-updated-v1", evented_doc, "m1")]))
+    context["triggering_asset_events"][orders_posted(TENANT)] = [SimpleNamespace(extra=posted)]
+    before = len(sync_env.fortnox.request_log)
+
+    summary = apply_events(TENANT, ["se"], context)
+
+    assert _shop_record(sync_env, evented)[evented] == ([3], Counter({3: 1}), 1)
+    reads = [e for e in list(sync_env.fortnox.request_log)[before:]
+             if e.get("method") == "GET" and e["path"] in {f"/3/orders/{doc}" for doc in just_linked.values()}]
+    assert len({e["path"] for e in reads}) == 24  # each just-linked document read
+    shop_tz = sync_env.jetshop.shops[SHOP].timezone
+    (change,) = changes(sync_env, evented)
+    pushed_at = dt.datetime.fromisoformat(change["changed_at"]).replace(tzinfo=shop_tz).timestamp()
+    assert pushed_at < min(e["t"] for e in reads), (pushed_at, min(e["t"] for e in reads))
+    stamps = sorted(e["t"] for e in reads)
+    peak = max(sum(1 for t in stamps if start <= t < start + window) for start in stamps)
+    assert peak <= 10, peak
+    assert summary["read"]["posted_read"] == {"shop_orders": 24, "states": {}}
+    assert summary["events_committed"] == {"batches": 1, "marked": 1}

@@ -159,6 +159,7 @@ class FortnoxClient(HttpHook):
         self.ledger_conn_id = ledger_conn_id
         self._params_only = False
         self._budget = budget
+        self._budget_given = budget is not None
         #: at most this share of the company's budget for this hook's requests (None: all of it)
         self.budget_share = budget_share
         self._token_store = token_store
@@ -239,6 +240,15 @@ class FortnoxClient(HttpHook):
             self._budget = (company_budget if self.budget_share is None
                             else capped(company_budget, self.budget_share, build))
         return self._budget
+
+    def limit_budget_share(self, share: float | None) -> None:
+        """From the next request on, take at most ``share`` of the company's budget (None: all of it),
+        e.g. when a task turns from latency-sensitive work to a bulk read. Not for a hook given its
+        budget (that budget is the caller's to shape)."""
+        if self._budget_given:
+            raise ValueError("this hook was given its request budget; shape that budget instead")
+        if share != self.budget_share:
+            self.budget_share, self._budget = share, None
 
     @property
     def auth(self) -> FortnoxAuth:

@@ -69,14 +69,12 @@ class TenantRuntime:
 
         return FortnoxHook(self.rules.fortnox_conn_id, ledger=self.ledger, budget_share=self.fortnox_share)
 
-    def yield_fortnox_budget(self, share: float) -> bool:
-        """Let this task's Fortnox requests take at most ``share`` of the company's budget, leaving the
-        rest to latency-sensitive runs (see :class:`jetfort.fortnox.budget.CappedRequestBudget`).
-        False when the task's hook was already built (it keeps the whole budget)."""
-        if "fortnox" in self.__dict__:
-            return False
+    def yield_fortnox_budget(self, share: float) -> None:
+        """From now on let this task's Fortnox requests take at most ``share`` of the company's budget,
+        leaving the rest to latency-sensitive runs (see :class:`jetfort.fortnox.budget.CappedRequestBudget`)."""
         self.fortnox_share = share
-        return True
+        if "fortnox" in self.__dict__:  # the hook is built: its next request takes the capped budget
+            self.fortnox.limit_budget_share(share)
 
     def shop(self, shop_key: str) -> ShopBackend:
         """The backend of one of the tenant's shops (Jetshop or Norce), reused for the whole task."""

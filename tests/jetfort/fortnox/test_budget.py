@@ -171,3 +171,30 @@ def test_a_capped_caller_delayed_by_the_others_still_sends_at_most_its_cap_per_w
     send(25)
     most = max(sum(1 for t in sends if start <= t < start + 5.0) for start in sends)
     assert most == 15, sends
+
+
+def test_a_hook_in_use_takes_a_share_of_the_company_budget_from_its_next_request(tmp_path: Any) -> None:
+    """A task that turns from its event work to a bulk read caps the hook it already used: the company's
+    budget keeps its slots (the ledger's rows), the hook's next requests take a cap of 10 of the 25
+    first. A hook given its budget by the caller refuses, rather than ignore the share."""
+    ledger = Ledger.from_url(f"sqlite:///{tmp_path}/l.db")
+    hook = FortnoxHook.from_params(base_url="http://127.0.0.1:9", client_id="c", client_secret="s",
+                                   refresh_token="r", ledger=ledger, company="acme")
+    whole = hook.budget
+    assert isinstance(whole, SqlRequestBudget) and whole.limit == 25
+    assert [whole.try_acquire("acme") for _ in range(10)] == [0.0] * 10  # the event work's requests
+
+    hook.limit_budget_share(0.4)
+    capped_budget = hook.budget
+    assert isinstance(capped_budget, CappedRequestBudget) and capped_budget.cap.limit == 10
+    granted = sum(capped_budget.try_acquire("acme") == 0.0 for _ in range(25))
+    assert granted == 10  # its cap, though 15 company slots were free
+    assert sum(whole.try_acquire("acme") == 0.0 for _ in range(25)) == 5  # 25 - 10 - 10: the others'
+
+    hook.limit_budget_share(None)
+    assert hook.budget.limit == 25 and not isinstance(hook.budget, CappedRequestBudget)
+
+    given = FortnoxHook.from_params(base_url="http://127.0.0.1:9", client_id="c", client_secret="s",
+                                    refresh_token="r", budget=LocalRequestBudget(limit=25, window=5.0))
+    with pytest.raises(ValueError, match="given its request budget"):
+        given.limit_budget_share(0.4)

@@ -9,7 +9,9 @@ the tenant's Fortnox events or by the orders DAG's ``orders_posted`` asset (see
 2. the push of **those** shop orders, shop by shop (another run's pending orders are left to it and to
    the scheduled run, the safety net); a shop order an event says changed while Fortnox's REST API
    shows nothing new yet is re-read (for at most ``RECHECK_BUDGET`` seconds) only after the others
-   were pushed, then pushed,
+   were pushed, then pushed; the shop orders the orders DAG just linked are read last, with at most
+   ``SAFETY_NET_SHARE`` of the company's Fortnox budget (a post of many orders names them all, and
+   the event runs of the same company must not wait behind that read), then pushed,
 3. the summary (XCom key ``summary``, as the summary task writes it),
 4. ``commit_events``' work: the run's event batches marked applied, only once all of the above
    succeeded (a crash or a shop left unfinished replays the events, never skips them),
@@ -30,7 +32,7 @@ from jetfort.tasks.events_commit import commit_events
 from jetfort.tasks.order_status.common import StatusPushIncomplete, runtime_for
 from jetfort.tasks.order_status.events import PURPOSE, event_work
 from jetfort.tasks.order_status.push import push_status
-from jetfort.tasks.order_status.read import read_changes, recheck
+from jetfort.tasks.order_status.read import read_changes, read_posted, recheck
 from jetfort.tasks.order_status.summary import summarize
 from jetfort.tasks.runtime import TenantRuntime
 
@@ -54,6 +56,12 @@ def apply_events(tenant: str, shops: Sequence[str], context: Mapping[str, Any], 
             again = recheck(tenant, context, read["unsettled"], runtime=rt)
             read["rechecked"] = {"shop_orders": len(read["unsettled"]), "states": again["states"]}
             more, unfinished_too = _push(tenant, shops, context, rt, again["shop_orders"])
+            pushes += more
+            unfinished += unfinished_too
+        if read.get("posted_later"):  # a bulk read, after this run's events reached the shop
+            posted = read_posted(tenant, context, read.pop("posted_later"), runtime=rt)
+            read["posted_read"] = {"shop_orders": posted["affected"], "states": posted["states"]}
+            more, unfinished_too = _push(tenant, shops, context, rt, posted["shop_orders"])
             pushes += more
             unfinished += unfinished_too
         if unfinished:

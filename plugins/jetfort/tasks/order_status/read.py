@@ -53,8 +53,9 @@ def read_changes(tenant: str, context: Mapping[str, Any], *, runtime: TenantRunt
                  now: dt.datetime | None = None) -> dict[str, Any]:
     """Derive the states of every linked shop order whose Fortnox documents changed; record them.
 
-    An event run's result also lists ``shop_orders`` (the keys it recorded) and ``unsettled``: shop
-    orders an event says changed but whose documents showed nothing new, for :func:`recheck`."""
+    An event run's result also lists ``shop_orders`` (the keys it recorded), ``unsettled``: shop
+    orders an event says changed but whose documents showed nothing new, for :func:`recheck`, and
+    ``posted_later``: the shop orders the orders DAG just linked, not read yet, for :func:`read_posted`."""
     rt = runtime_for(tenant, runtime)
     try:
         return _read_changes(rt, context, now=now)
@@ -101,8 +102,8 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
         context, ledger=ledger, tenant=tenant, cursor=CURSOR,
         overlap_minutes=rules.schedules.window_overlap_minutes, now=now)
     log.info("order status window %s → %s (%s)", window.start.isoformat(), window.end.isoformat(), window.source)
-    if window.source == "data_interval" and rules.events_purpose("order_status") is not None \
-            and rt.yield_fortnox_budget(SAFETY_NET_SHARE):  # the safety net: the event runs go first
+    if window.source == "data_interval" and rules.events_purpose("order_status") is not None:
+        rt.yield_fortnox_budget(SAFETY_NET_SHARE)  # the safety net: the event runs go first
         log.info("Fortnox events are on: this scheduled read takes at most %d %% of the company's request budget",
                  round(SAFETY_NET_SHARE * 100))
     changed_orders, changed_invoices = _changed(rt, finder, window, affected)
@@ -132,11 +133,31 @@ def _event_read(rt: TenantRuntime, finder: _LinkFinder, work: EventWork, affecte
         except PermanentError:
             continue  # the recorder reads it again and quarantines it with the reason
     posted, not_linked = _requested(finder, work.posted)
-    affected.update(posted)
+    later = sorted(set(posted) - set(affected))  # read by posted_later, once this run's events are pushed
     log.info("order status from events: %s; %d shop order(s) just linked by the orders DAG", events, len(posted))
     return {"window": None, "events": events, "posted": len(posted),
             **({"posted_not_linked": not_linked} if not_linked else {}),
-            **({"unsettled": unsettled} if unsettled else {})}
+            **({"unsettled": unsettled} if unsettled else {}),
+            **({"posted_later": later} if later else {})}
+
+
+def read_posted(tenant: str, context: Mapping[str, Any], keys: Iterable[str], *,
+                runtime: TenantRuntime | None = None) -> dict[str, Any]:
+    """Read and record the shop orders the orders DAG just linked (an event run's ``posted_later``).
+
+    A bulk read (a post of many orders names them all) that seldom finds anything to push: it takes
+    at most :data:`~jetfort.tasks.order_status.events.SAFETY_NET_SHARE` of the company's Fortnox
+    budget from here on, so the event runs of the same company find request slots meanwhile."""
+    rt = runtime_for(tenant, runtime)
+    try:
+        rt.yield_fortnox_budget(SAFETY_NET_SHARE)
+        affected, _unknown = _requested(_LinkFinder(rt.ledger, rt.tenant), keys)
+        shops = {shop.key for shop in rt.rules.shops}
+        result = _record(rt, context, affected, [], dry_run=False, shops=shops, read={"window": None})
+        return {**result, "shop_orders": sorted(affected)}
+    finally:
+        if runtime is None:
+            rt.close()
 
 
 def _unchanged(rt: TenantRuntime) -> Callable[[str, mapping.Derived], bool]:
