@@ -193,7 +193,7 @@ def stack_env(layout: Layout, keys: dict[str, str], metadata_url: str, ledger_ur
         "AIRFLOW__CORE__PARALLELISM": env.get("JETFORT_PARALLELISM") or str(2 * cores),
         # A task's supervisor reaps the task process in a select() that waits up to this long; when the
         # process closed its sockets before it exited, nothing wakes that select, and the executor slot
-        # stays held after the task ended: 5 s (the default) for about half of all tasks, measured.
+        # stays held after the task ended: 5 s (the default) for about a quarter of all tasks, measured.
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": env.get("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL") or "1",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
         # Airflow's async engine: psycopg 3 (installed), not asyncpg (which it would pick by default)
