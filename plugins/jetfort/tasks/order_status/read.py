@@ -70,16 +70,39 @@ def recheck(tenant: str, context: Mapping[str, Any], keys: Iterable[str], *,
     said changed while Fortnox's REST API showed nothing new yet; record what they show now."""
     rt = runtime_for(tenant, runtime)
     try:
-        finder = _LinkFinder(rt.ledger, rt.tenant)
-        affected, _unknown = _requested(finder, keys)
-        derived = settled(affected, lambda key: _derive(rt, affected[key]), _unchanged(rt), budget=RECHECK_BUDGET)
-        shops = {shop.key for shop in rt.rules.shops}
-        result = _record(rt, context, affected, [], dry_run=False, shops=shops, read={"window": None},
-                         derived=derived)
-        return {**result, "shop_orders": sorted(affected)}
+        return _record_keys(rt, context, keys, settle=True)
     finally:
         if runtime is None:
             rt.close()
+
+
+def read_posted(tenant: str, context: Mapping[str, Any], keys: Iterable[str], *,
+                runtime: TenantRuntime | None = None) -> dict[str, Any]:
+    """Read and record the shop orders the orders DAG just linked (an event run's ``posted_later``).
+
+    A bulk read (a post of many orders names them all) that seldom finds anything to push: it takes
+    at most :data:`~jetfort.tasks.order_status.events.SAFETY_NET_SHARE` of the company's Fortnox
+    budget from here on, so the event runs of the same company find request slots meanwhile."""
+    rt = runtime_for(tenant, runtime)
+    try:
+        rt.yield_fortnox_budget(SAFETY_NET_SHARE)
+        return _record_keys(rt, context, keys, settle=False)
+    finally:
+        if runtime is None:
+            rt.close()
+
+
+def _record_keys(rt: TenantRuntime, context: Mapping[str, Any], keys: Iterable[str], *,
+                 settle: bool) -> dict[str, Any]:
+    """An event run's later read of given shop orders, recorded (``settle``: re-read, bounded, while
+    REST shows nothing new); the result lists ``shop_orders``, the keys linked."""
+    affected, _unknown = _requested(_LinkFinder(rt.ledger, rt.tenant), keys)
+    derived = settled(affected, lambda key: _derive(rt, affected[key]), _unchanged(rt),
+                      budget=RECHECK_BUDGET) if settle else None
+    shops = {shop.key for shop in rt.rules.shops}
+    result = _record(rt, context, affected, [], dry_run=False, shops=shops, read={"window": None},
+                     derived=derived)
+    return {**result, "shop_orders": sorted(affected)}
 
 
 def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.datetime | None) -> dict[str, Any]:
@@ -119,7 +142,7 @@ def _read_changes(rt: TenantRuntime, context: Mapping[str, Any], *, now: dt.date
 def _event_read(rt: TenantRuntime, finder: _LinkFinder, work: EventWork, affected: dict[str, Record],
                 derived: dict[str, mapping.Derived]) -> dict[str, Any]:
     """An event run's reads: the documents its Fortnox events name (``derived``: their states, each
-    document read once), the shop orders the orders DAG linked."""
+    document read once); the shop orders the orders DAG linked are only listed (``posted_later``)."""
     changed: set[str] = set()
     just_read: dict[tuple[str, str], Any] = {}
     events = event_documents(rt, finder, work, affected, changed=changed, read=just_read,
@@ -133,31 +156,12 @@ def _event_read(rt: TenantRuntime, finder: _LinkFinder, work: EventWork, affecte
         except PermanentError:
             continue  # the recorder reads it again and quarantines it with the reason
     posted, not_linked = _requested(finder, work.posted)
-    later = sorted(set(posted) - set(affected))  # read by posted_later, once this run's events are pushed
+    later = sorted(set(posted) - set(affected))  # read by read_posted, once this run's events are pushed
     log.info("order status from events: %s; %d shop order(s) just linked by the orders DAG", events, len(posted))
     return {"window": None, "events": events, "posted": len(posted),
             **({"posted_not_linked": not_linked} if not_linked else {}),
             **({"unsettled": unsettled} if unsettled else {}),
             **({"posted_later": later} if later else {})}
-
-
-def read_posted(tenant: str, context: Mapping[str, Any], keys: Iterable[str], *,
-                runtime: TenantRuntime | None = None) -> dict[str, Any]:
-    """Read and record the shop orders the orders DAG just linked (an event run's ``posted_later``).
-
-    A bulk read (a post of many orders names them all) that seldom finds anything to push: it takes
-    at most :data:`~jetfort.tasks.order_status.events.SAFETY_NET_SHARE` of the company's Fortnox
-    budget from here on, so the event runs of the same company find request slots meanwhile."""
-    rt = runtime_for(tenant, runtime)
-    try:
-        rt.yield_fortnox_budget(SAFETY_NET_SHARE)
-        affected, _unknown = _requested(_LinkFinder(rt.ledger, rt.tenant), keys)
-        shops = {shop.key for shop in rt.rules.shops}
-        result = _record(rt, context, affected, [], dry_run=False, shops=shops, read={"window": None})
-        return {**result, "shop_orders": sorted(affected)}
-    finally:
-        if runtime is None:
-            rt.close()
 
 
 def _unchanged(rt: TenantRuntime) -> Callable[[str, mapping.Derived], bool]:
