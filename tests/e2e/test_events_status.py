@@ -496,3 +496,35 @@ def test_an_event_run_pushes_its_events_before_it_reads_what_the_orders_dag_just
     assert peak <= 10, peak
     assert summary["read"]["posted_read"] == {"shop_orders": 24, "states": {}}
     assert summary["events_committed"] == {"batches": 1, "marked": 1}
+
+
+@pytest.mark.timeout(300)
+def test_a_sweep_batch_run_reads_nothing_of_its_own_and_pushes_the_batch_airflow_left_out(sync_env: Any) -> None:
+    """The stream's sweep batch (no events) only makes Airflow create a run; that run takes the
+    asset events Airflow left out of the runs before. Alone it reads nothing from Fortnox and changes
+    nothing in the shop; with a left-out batch it pushes that batch's change, once."""
+    from jetfort.events.offsets import sweep_batch
+
+    _events_on(sync_env)
+    order, doc = link_order(sync_env)
+    advance(sync_env, order, "delivered", tracking="PN801SE")
+    alone = sweep_batch(TENANT, "status", 0.0).payload
+    before = len(sync_env.fortnox.request_log)
+
+    dag_run, tasks, summary = _event_dag_run(sync_env, "manual__sweep_alone", alone)
+
+    assert str(dag_run.state) == "success", tasks
+    assert tasks["read_changes"] == "success"
+    assert [e for e in list(sync_env.fortnox.request_log)[before:] if e.get("method") == "GET"] == []
+    assert _shop_record(sync_env, order) == {order: ([], Counter(), 0)}
+    assert applied_batches(sync_env.ledger(), [alone["batch"]]) == {alone["batch"]}
+    assert summary["events_committed"] == {"batches": 1, "marked": 1}
+
+    left_out = _batch("b-left-out", [_event("orders", "order-updated-v1", doc, "s1")])
+    sweep = sweep_batch(TENANT, "status", 1.0).payload
+    dag_run, tasks, summary = _event_dag_run(sync_env, "manual__sweep_with_left_out", left_out, sweep)
+
+    assert str(dag_run.state) == "success", tasks
+    assert _shop_record(sync_env, order) == {order: ([3], Counter({3: 1}), 1)}
+    assert applied_batches(sync_env.ledger(), ["b-left-out", sweep["batch"]]) == {"b-left-out", sweep["batch"]}
+    assert summary["events_committed"] == {"batches": 2, "marked": 2}

@@ -140,6 +140,15 @@ class Batch:
         return any(self.need in e.needs for e in self.entries)
 
 
+def sweep_batch(tenant: str, purpose: str, now: float) -> Batch:
+    """An empty batch, not tracked (it holds no event, so no offset waits for it): its only job is to
+    make Airflow create a run, which takes the asset events Airflow left out of the runs before (see
+    :class:`jetfort.events.stream.StreamSettings`). Its payload says ``"sweep": true``."""
+    batch = Batch(uuid.uuid4().hex, tenant, purpose, [], now)
+    batch.payload["sweep"] = True
+    return batch
+
+
 @dataclass
 class OffsetTracker:
     """See the module docstring. Not thread-safe; one per socket, driven from one event loop."""

@@ -11,6 +11,12 @@ old one removed) before they expire or when the token store holds a newer one.
 A second loop polls the ledger for batches whose runs succeeded (``event_applied``), lets the
 :class:`~jetfort.events.offsets.OffsetTracker` move the safe offsets on and persists them; batches
 left waiting longer than ``redeliver_after`` (their run failed) are delivered again under a new id.
+
+A batch that follows the previous batch of its tenant and purpose within ``sweep_window`` seconds
+may be left out of the run Airflow creates for it (Airflow 3.3 keeps one queued row per asset and
+DAG, and an asset event that comes while that row waits joins only the next run of that asset). So
+when such a batch is the last for ``sweep_after`` seconds, the stream hands over one empty *sweep*
+batch (:func:`~jetfort.events.offsets.sweep_batch`): the run it starts takes any event left out.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from jetfort.events.offsets import (
     prune_applied,
     save_offsets,
     stream_key_for,
+    sweep_batch,
 )
 from jetfort.ledger import Ledger
 
@@ -60,6 +67,10 @@ class StreamSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     settle: float = 2.0  # wait this long after the first trigger registered, for its siblings
+    #: after a batch that came within ``sweep_window`` of the one before it (same tenant and purpose)
+    #: and no other for this long, one empty batch follows (0: never); see the module docstring
+    sweep_after: float = 3.0
+    sweep_window: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StreamSettings:
@@ -124,11 +135,13 @@ class AppSocket:
         self._wake = asyncio.Event()
         self._buffer: list[_Entry] = []
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_batch: dict[Need, float] = {}
+        self._sweeps: dict[Need, asyncio.TimerHandle] = {}
         self._session_topics: set[str] = set()
         self._orphans: dict[Need, float] = {}
         self._refused_at: dict[str, float] = {}
         self._pruned_at = 0.0
-        self.stats = {"received": 0, "duplicates": 0, "batches": 0, "sessions": 0, "rotations": 0}
+        self.stats = {"received": 0, "duplicates": 0, "batches": 0, "sessions": 0, "rotations": 0, "sweeps": 0}
 
     def __repr__(self) -> str:
         return f"AppSocket({self.app.events_url!r}, client {self.app.client_id!r})"
@@ -162,6 +175,9 @@ class AppSocket:
             await asyncio.wait({committer})
             if self._flush_handle is not None:
                 self._flush_handle.cancel()
+            for handle in self._sweeps.values():
+                handle.cancel()
+            self._sweeps.clear()
 
     async def _connection_loop(self) -> None:
         delay = self.settings.backoff_initial
@@ -419,7 +435,30 @@ class AppSocket:
             self.stats["batches"] += 1
             log.info("Fortnox events %r: batch %s for tenant %r (%s): %d event(s)",
                      self, batch.id, tenant, purpose, len(group))
-            self.deliver(batch)
+            self._hand_over(batch, now)
+
+    def _hand_over(self, batch: Batch, now: float) -> None:
+        """Deliver ``batch`` and (re)arm its need's sweep when it came soon after the one before."""
+        need = batch.need
+        before = self._last_batch.get(need)
+        self._last_batch[need] = now
+        self.deliver(batch)
+        pending = self._sweeps.pop(need, None)
+        if pending is not None:
+            pending.cancel()
+        after = self.settings.sweep_after
+        if after > 0 and (pending is not None or (before is not None and now - before <= self.settings.sweep_window)):
+            self._sweeps[need] = asyncio.get_running_loop().call_later(after, self._sweep, need)
+
+    def _sweep(self, need: Need) -> None:
+        self._sweeps.pop(need, None)
+        if need not in self.subs:
+            return
+        batch = sweep_batch(*need, self.clock())
+        self.stats["sweeps"] += 1
+        log.info("Fortnox events %r: sweep batch %s for tenant %r (%s): takes any event Airflow left "
+                 "out of the runs of the batches before", self, batch.id, *need)
+        self.deliver(batch)
 
     # ------------------------------------------------------------------------------ offsets
     async def _commit_loop(self) -> None:
@@ -473,7 +512,7 @@ class AppSocket:
             log.warning("Fortnox events %r: batch %s of tenant %r (%s) not applied after %.0f s: its %d "
                         "event(s) delivered again as batch %s", self, batch.id, batch.tenant, batch.purpose,
                         now - batch.created, len(fresh.entries), fresh.id)
-            self.deliver(fresh)
+            self._hand_over(fresh, now)
 
 
 __all__ = ["AppSocket", "StreamSettings"]

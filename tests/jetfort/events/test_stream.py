@@ -246,3 +246,60 @@ def test_a_batch_whose_run_failed_is_delivered_again_and_then_the_offset_moves(e
             assert len(runner.events[1]) == count  # done: not delivered again
 
     asyncio.run(scenario())
+
+
+def test_a_batch_soon_after_another_is_followed_by_one_empty_sweep_batch(env: Env) -> None:
+    """Airflow 3.3 may leave an asset event that came while the asset's queued row waited out of the
+    run it then creates; the sweep batch after a run of close batches makes one more run take it."""
+    a = env.creds.company("fx_a")
+    hubs.configure(settings=lambda: StreamSettings(**{**FAST, "sweep_after": 0.5, "sweep_window": 1.0}))
+
+    async def scenario() -> None:
+        async with running() as runner:
+            runner.start(1, trig("acme", "status", "fx_a"))
+            runner.start(2, trig("acme", "catalog", "fx_a"))
+            await until(lambda: subscribed(env, a.tenant_id), what="subscribed")
+            emit(env, "fx_a", "orders", "order-updated-v1", "1")  # alone: no sweep after it
+            emit(env, "fx_a", "articles", "article-updated-v1", "A-1")  # another purpose: alone too
+            await until(lambda: runner.events[1] and runner.events[2], what="the first batches")
+            await asyncio.sleep(1.5)  # past sweep_window and sweep_after
+            assert [len(p["events"]) for p in runner.events[1]] == [1]
+            assert [len(p["events"]) for p in runner.events[2]] == [1]
+            for n in range(2, 6):  # a burst: each batch within sweep_window of the one before
+                emit(env, "fx_a", "orders", "order-updated-v1", str(n))
+                await asyncio.sleep(0.15)
+            await until(lambda: len(events_of(runner.events[1])) == 5, what="the burst's events")
+            assert not any(p.get("sweep") for p in runner.events[1])  # none while the burst goes on
+            await until(lambda: runner.events[1][-1].get("sweep"), timeout=3, what="the sweep batch")
+            sweep = runner.events[1][-1]
+            assert sweep["events"] == [] and sweep["tenant"] == "acme" and sweep["purpose"] == "status"
+            assert sweep["batch"] not in {p["batch"] for p in runner.events[1][:-1]}
+            await asyncio.sleep(1.0)
+            assert sum(1 for p in runner.events[1] if p.get("sweep")) == 1  # one per burst, not a chain
+            assert [len(p["events"]) for p in runner.events[2]] == [1]  # the catalog trigger: nothing
+            # the sweep holds no event: offsets move once the real batches were applied, sweep or not
+            real = [p["batch"] for p in runner.events[1] if not p.get("sweep")]
+            mark_applied(env.ledger, "acme", "status", real)
+            await until(lambda: persisted_offsets(env.ledger, key(env)).get("orders")
+                        == env.sandbox.events.log("orders", a.tenant_id)[-1]["offset"], what="offset moved")
+            assert not runner.errors
+
+    asyncio.run(scenario())
+
+
+def test_no_sweep_when_sweep_after_is_zero(env: Env) -> None:
+    a = env.creds.company("fx_a")
+    hubs.configure(settings=lambda: StreamSettings(**{**FAST, "sweep_after": 0.0, "sweep_window": 5.0}))
+
+    async def scenario() -> None:
+        async with running() as runner:
+            runner.start(1, trig("acme", "status", "fx_a"))
+            await until(lambda: subscribed(env, a.tenant_id), what="subscribed")
+            for n in range(3):
+                emit(env, "fx_a", "orders", "order-updated-v1", str(n))
+                await asyncio.sleep(0.15)
+            await until(lambda: len(events_of(runner.events[1])) == 3, what="the events")
+            await asyncio.sleep(1.0)
+            assert len(runner.events[1]) >= 2 and not any(p.get("sweep") for p in runner.events[1])
+
+    asyncio.run(scenario())
