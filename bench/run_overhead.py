@@ -143,12 +143,14 @@ def run_of(stack: Stack, interval_end: dt.datetime) -> dict[str, Any]:
 def phases(stack: Stack, run: dict[str, Any], document: dt.datetime) -> dict[str, float]:
     tis = stack.rest("GET", f"/dags/{ORDERS_DAG}/dagRuns/{run['dag_run_id']}/taskInstances",
                      params={"limit": 100})["task_instances"]
-    done = [t for t in tis if t.get("start_date") and t.get("end_date")]
+    # a scheduled run's preflight may still be running; the tasks it skipped never ran
+    started = [t for t in tis if t.get("start_date") and t.get("state") != "skipped"]
     end = _moment(run["data_interval_end"])
     first_queued = min((_moment(t["queued_when"]) for t in tis if t.get("queued_when")), default=None)
     # the tasks that ran before the document existed: their own time, and the gaps between them
-    before = [t for t in done if _moment(t["start_date"]) < document]  # type: ignore[operator]
-    running = sum(_seconds(_moment(t["start_date"]), min(_moment(t["end_date"]), document)) or 0.0  # type: ignore[type-var]
+    before = [t for t in started if _moment(t["start_date"]) < document]  # type: ignore[operator]
+    running = sum(_seconds(_moment(t["start_date"]),
+                           min(_moment(t.get("end_date")) or document, document)) or 0.0  # type: ignore[type-var]
                   for t in before)
     queued_to_doc = _seconds(first_queued, document) or 0.0
     return {"interval end → run queued": _seconds(end, _moment(run.get("queued_at"))) or 0.0,

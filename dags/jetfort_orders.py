@@ -14,6 +14,8 @@ DESCRIPTION = (
     "Shop orders the rules release → exactly one Fortnox order/invoice each (customer, rows, VAT, "
     "freight, currency, totals checked), then the shop order is set to the transferred status. "
     "Per shop: extract → map → post → acknowledge; quarantine and held orders are listed in the summary. "
+    "A scheduled run does all of it in preflight (the other tasks show skipped); manual runs and backfills "
+    "run each stage as its own task. "
     "Params: order_numbers (re-sync), since/until (re-examine a date range in one run), dry_run (writes "
     "nothing anywhere), preflight_only."
 )

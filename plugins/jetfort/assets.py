@@ -10,7 +10,9 @@ Two kinds, both only for tenants whose rules switch ``events`` on:
     ``jetfort__<tenant>__catalog``.
 ``jetfort__<tenant>__orders_posted`` (``jetfort://<tenant>/orders/posted``)
     The outlet of the orders DAG's ``post`` task (its extra names the shop orders it linked to a
-    Fortnox document); the status DAG is scheduled on it too, so it checks new links at once.
+    Fortnox document); the status DAG is scheduled on it too, so it checks new links at once. A
+    scheduled orders run, done whole in ``preflight``, emits the same events through the asset alias
+    ``jetfort__<tenant>__orders_posted_by_run``.
 
 Such a DAG keeps its cron as the safety net: its schedule is ``AssetOrTimeSchedule`` over the
 rules' data-interval timetable, so scheduled runs and backfills keep their windows, and asset
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher
+from airflow.sdk import Asset, AssetAlias, AssetOrTimeSchedule, AssetWatcher
 
 from jetfort.events.trigger import FortnoxEventTrigger
 
@@ -65,6 +67,17 @@ def links_orders_to_status(rules: TenantRules) -> bool:
 def posted_outlets(rules: TenantRules) -> list[Asset]:
     """The outlets of the orders DAG's ``post`` task."""
     return [orders_posted(_tenant(rules))] if links_orders_to_status(rules) else []
+
+
+def orders_posted_alias(tenant: str) -> AssetAlias:
+    """The outlet through which a scheduled orders run, done whole in ``preflight``, emits
+    :func:`orders_posted` events: one per shop that linked shop orders, none when none did."""
+    return AssetAlias(name=f"{orders_posted_name(tenant)}_by_run", group=ASSET_GROUP)
+
+
+def whole_run_outlets(rules: TenantRules) -> list[AssetAlias]:
+    """The outlets of the orders DAG's ``preflight`` task (see :mod:`jetfort.tasks.orders_run`)."""
+    return [orders_posted_alias(_tenant(rules))] if links_orders_to_status(rules) else []
 
 
 def schedule_for(rules: TenantRules, part: str, timetable: BaseTimetable | None) -> Any:

@@ -296,12 +296,14 @@ def trail_shows_it_posted(page: Any, stack: BrowserStack, admin_token: str, comp
     assert posted.count() == 1, frame.locator("#trail-steps").inner_text()
     run_link = posted.locator("a[data-link=dag-run]")
     href = str(run_link.get_attribute("href"))
-    assert str(posted.locator("a[data-link=task-log]").get_attribute("href")).startswith(f"{href}/tasks/shop.post")
     # the run that posted it: the retry, or (if the hour turned meanwhile) the scheduled run, which re-examines
     # the quarantine too; either way a successful run of the orders DAG
     posted_by = [r for r in orders_runs(stack, admin_token) if quote(r["dag_run_id"], safe="") in href
                  or r["dag_run_id"] in href]
     assert len(posted_by) == 1 and posted_by[0]["state"] == "success", (href, posted_by)
+    # the task that posted it: the retry's post task, or the scheduled run's first task (it does the whole run)
+    poster = "preflight" if posted_by[0]["run_type"] == "scheduled" else "shop.post"
+    assert str(posted.locator("a[data-link=task-log]").get_attribute("href")).startswith(f"{href}/tasks/{poster}")
     FIGURES["posted by"] = posted_by[0]["dag_run_id"]
     shot(page, "jetfort-trail.png")
     run_link.click()

@@ -74,6 +74,16 @@ def orders_env(sync_env: Any, fast: None, monkeypatch: pytest.MonkeyPatch) -> It
     yield sync_env
 
 
+def add_channel_projects(env: Any) -> None:
+    """The Fortnox projects demo_combo's channels name (WEBSE, WEBFI), where the company lacks them."""
+    company = env.fortnox.company(env.env.fortnox_tenant_id)
+    for number in ("WEBSE", "WEBFI"):
+        if company.get("projects", number) is None:
+            company.put("projects", number, {"Comments": "", "ContactPerson": None, "Description": number,
+                                             "EndDate": None, "ProjectLeader": None, "ProjectNumber": number,
+                                             "Status": "ONGOING", "StartDate": None})
+
+
 def run_orders(tenant: str, *, logical_date: dt.datetime | None = None, manual: bool = True,
                conf: dict[str, Any] | None = None) -> Any:
     """Run ``jetfort__<tenant>__orders`` through dag.test(); ``manual`` = no logical date (cursor window)."""

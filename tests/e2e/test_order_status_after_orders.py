@@ -14,7 +14,7 @@ import pytest
 
 from jetfort.tasks.runtime import TenantRuntime
 from sandbox.demo_status import advance_demo_orders, move
-from tests.e2e.conftest import run_orders
+from tests.e2e.conftest import add_channel_projects, run_orders
 from tests.harness import run_dag, task_states
 
 TENANT = "demo_combo"
@@ -23,12 +23,7 @@ TENANT = "demo_combo"
 @pytest.mark.timeout(300)
 def test_orders_then_status_reaches_both_shops(orders_env: Any) -> None:
     env = orders_env
-    company = env.fortnox.company(env.env.fortnox_tenant_id)
-    for number in ("WEBSE", "WEBFI"):  # the example tenant's channel projects
-        if company.get("projects", number) is None:
-            company.put("projects", number, {"Comments": "", "ContactPerson": None, "Description": number,
-                                             "EndDate": None, "ProjectLeader": None, "ProjectNumber": number,
-                                             "Status": "ONGOING", "StartDate": None})
+    add_channel_projects(env)
     demo_ids = [o["OrderId"] for o in env.orders.shop_orders("demoshop") if o["_kind"] == "ordinary"][:4]
     nordic_ids = [o["OrderId"] for o in env.orders.shop_orders("nordicshop")][:2]
     env.orders.touch("demoshop", order_ids=demo_ids)

@@ -3,7 +3,8 @@
     preflight → shop[<shop key>]: extract → map → post → acknowledge → credits → summary
 
 The stage functions live in :mod:`jetfort.tasks.orders`; this module is their Airflow wiring: params,
-XCom, skips and the run's summary.
+XCom, skips and the run's summary. A scheduled run does all of it in ``preflight`` and skips the rest
+(:mod:`jetfort.tasks.orders_run`); manual runs, re-syncs, dry runs and backfills keep the layout.
 
 **Empty runs are cheap.** When ``extract`` finds nothing for a shop it ends *skipped* (after
 pushing its counts), and the scheduler marks that shop's ``map``, ``post`` and ``acknowledge``
@@ -24,44 +25,36 @@ stage never wrote. What each order went through is read from the ledger (see
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow.sdk import get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowSkipException
 
-from jetfort.assets import posted_outlets
+from jetfort.assets import orders_posted, posted_outlets, whole_run_outlets
 from jetfort.factory import tenant_of
 from jetfort.rules import TenantRules
 from jetfort.tasks import preflight as checks
-from jetfort.tasks.credits import COUNTS as CREDIT_COUNTS
-from jetfort.tasks.credits import credit_shop
-from jetfort.tasks.orders import (
-    COUNT_FIELDS,
-    KIND,
-    OrdersRunFailed,
-    acknowledge_shop,
-    extract_shop,
-    map_shop,
-    open_runtime,
-    post_shop,
+from jetfort.tasks.orders import OrdersRunFailed, open_runtime
+from jetfort.tasks.orders_run import (
+    STAGES,
+    WHOLE_RUN_TASK_ID,
+    StageCalls,
+    is_whole_run,
+    raise_if_failed,
+    run_stage,
+    run_whole,
+    shop_status,
+    summarize_stages,
 )
-from jetfort.tasks.params import OrderParams, order_params_of, range_window
-from jetfort.tasks.runtime import TenantRuntime, format_table
-from jetfort.tasks.summary import (
-    SUMMARY_FIELDS,
-    order_lines_text,
-    run_outcomes,
-    shop_row,
-    total_row,
-)
+from jetfort.tasks.params import OrderParams, order_params_of
 
 log = logging.getLogger(__name__)
 
-STAGES = ("extract", "map", "post", "acknowledge")
+__all__ = ["build_orders", "shop_status", "summarize_run"]
 
-Stage = Callable[[TenantRuntime, OrderParams, Mapping[str, Any]], dict[str, Any]]
+#: a stage task's work: (runtime, params, context) → its result
+StageBody = Callable[[Any, OrderParams, Mapping[str, Any]], dict[str, Any]]
 
 
 def _all(ti: Any, task_id: str, key: str) -> list[dict[str, Any]]:
@@ -72,86 +65,66 @@ def _all(ti: Any, task_id: str, key: str) -> list[dict[str, Any]]:
     return [v for v in (found if isinstance(found, list) else [found]) if isinstance(v, dict)]
 
 
-def stage_counts(stage: str, result: Mapping[str, Any]) -> dict[str, Any]:
-    """The counts a stage logs as a table (the credits stage counts its own things)."""
-    fields = CREDIT_COUNTS if stage == "credits" else COUNT_FIELDS
-    return {k: v for k, v in result.items() if k in ("shop", *fields)}
-
-
-def shop_status(stages: Mapping[str, Mapping[str, Any]]) -> str:
-    """``ok``, or the stage where the shop stopped (an extract that found nothing ends the shop well)."""
-    for stage in STAGES:
-        reported = stages.get(stage)
-        if not reported or not reported.get("finished"):
-            return f"failed at {stage}"
-        if stage == "extract" and not reported.get("handed_on"):
-            break
-    credits = stages.get("credits")
-    if not credits or not credits.get("finished"):
-        return "failed at credits"
-    return "ok"
-
-
 def build_orders(rules: TenantRules) -> None:
     """Add the orders tasks to the DAG being built."""
     tenant = tenant_of(rules)
     shops = [shop.key for shop in rules.shops]
     timezone = rules.schedules.timezone
+    calls = StageCalls(timezone)
 
     def params_of(context: Mapping[str, Any]) -> OrderParams:
         return order_params_of(context, timezone=timezone)
 
-    @task(task_id="preflight")
-    def preflight() -> dict[str, Any]:
+    aliases = whole_run_outlets(rules)
+
+    @task.short_circuit(task_id=WHOLE_RUN_TASK_ID, outlets=aliases)
+    def preflight() -> dict[str, Any] | None:
         context = get_current_context()
         params = params_of(context)  # invalid params fail here, before any shop is touched
         with open_runtime(tenant) as runtime:  # a dry run checks the same and remembers nothing
-            return checks.preflight_tenant(runtime, force=params.preflight_only, remember=not params.dry_run)
+            checked = checks.preflight_tenant(runtime, force=params.preflight_only, remember=not params.dry_run)
+            if not is_whole_run(context, params):
+                return checked  # never empty: the stage tasks go on
+            done = run_whole(runtime, shops, context, params, calls)
+        context["ti"].xcom_push(key="summary", value=done.rows)
+        for alias in aliases:  # one event per shop that linked orders: keys only (``<shop>:<order id>``)
+            for shop, keys in done.linked.items():
+                extra: dict[str, Any] = {"shop": shop, "linked": keys}
+                context["outlet_events"][alias].add(orders_posted(tenant), extra=extra)
+        done.raise_if_failed(tenant)
+        return None  # the run is done: the stage tasks and the summary are skipped
 
-    def run_stage(name: str, shop_key: str, body: Stage) -> dict[str, Any]:
+    def stage_task(name: str, shop_key: str, body: StageBody) -> dict[str, Any]:
         context = get_current_context()
         context["shop_key"] = shop_key  # type: ignore[typeddict-unknown-key]  # map_index_template
         params = params_of(context)
         if params.preflight_only:
             raise AirflowSkipException("preflight_only: no orders are synced in this run")
-        started = time.process_time()
         with open_runtime(tenant) as runtime:
-            result = body(runtime, params, context)
-        result["cpu_seconds"] = round(time.process_time() - started, 3)
-        handed_on = len(result.get("keys") or [])
-        log.info("%s for shop %s:\n%s", name, shop_key,
-                 format_table([stage_counts(name, result)]))
-        context["ti"].xcom_push(key="summary", value={
-            **{k: v for k, v in result.items() if k != "keys"}, "stage": name, "finished": True,
-            "handed_on": handed_on})
-        if name == "extract" and not handed_on:
+            result, report = run_stage(name, shop_key, lambda: body(runtime, params, context))
+        context["ti"].xcom_push(key="summary", value=report)
+        if name == "extract" and not report["handed_on"]:
             raise AirflowSkipException(f"shop {shop_key}: no order to sync; map, post and acknowledge are skipped")
         return result
 
     @task(task_id="extract", map_index_template="{{ shop_key }}")
     def extract(shop_key: str) -> dict[str, Any]:
-        return run_stage("extract", shop_key, lambda rt, params, ctx: extract_shop(
-            rt, shop_key, context=ctx, order_numbers=params.order_numbers, run_id=ctx.get("run_id"),
-            dry_run=params.dry_run, window=range_window(ctx.get("params") or {}, timezone=timezone)))
+        return stage_task("extract", shop_key, lambda rt, params, ctx: calls.extract(rt, params, ctx, shop_key))
 
     @task(task_id="map", map_index_template="{{ shop_key }}")
     def map_(batch: dict[str, Any]) -> dict[str, Any]:
-        return run_stage("map", batch["shop"], lambda rt, params, ctx: map_shop(
-            rt, batch["shop"], batch, dry_run=params.dry_run, fresh_facts=bool(params.order_numbers),
-            run_id=ctx.get("run_id")))
+        return stage_task("map", batch["shop"], lambda rt, params, ctx: calls.map(rt, params, ctx, batch))
 
-    post = _post_task(rules, run_stage)
+    post = _post_task(rules, stage_task, calls)
 
     @task(task_id="acknowledge", map_index_template="{{ shop_key }}")
     def acknowledge(batch: dict[str, Any]) -> dict[str, Any]:
-        return run_stage("acknowledge", batch["shop"], lambda rt, params, ctx: acknowledge_shop(
-            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+        return stage_task("acknowledge", batch["shop"],
+                          lambda rt, params, ctx: calls.acknowledge(rt, params, ctx, batch))
 
     @task(task_id="credits", map_index_template="{{ shop_key }}", trigger_rule="none_failed")
     def credits(shop_key: str) -> dict[str, Any]:
-        return run_stage("credits", shop_key, lambda rt, params, ctx: credit_shop(
-            rt, shop_key, context=ctx, order_numbers=params.order_numbers, run_id=ctx.get("run_id"),
-            dry_run=params.dry_run, window=range_window(ctx.get("params") or {}, timezone=timezone)))
+        return stage_task("credits", shop_key, lambda rt, params, ctx: calls.credits(rt, params, ctx, shop_key))
 
     checked = preflight()
 
@@ -171,15 +144,15 @@ def build_orders(rules: TenantRules) -> None:
     shop_flow.expand(shop_key=shops) >> summary()
 
 
-def _post_task(rules: TenantRules, run_stage: Callable[[str, str, Stage], dict[str, Any]]) -> Any:
+def _post_task(rules: TenantRules, stage_task: Callable[[str, str, StageBody], dict[str, Any]],
+               calls: StageCalls) -> Any:
     """The post task. With status events on, its outlet asset (:func:`jetfort.assets.orders_posted`)
     names the shop orders it linked, and the status DAG checks them at once."""
     outlets = posted_outlets(rules)
 
     @task(task_id="post", map_index_template="{{ shop_key }}", outlets=outlets)
     def post(batch: dict[str, Any]) -> dict[str, Any]:
-        result = run_stage("post", batch["shop"], lambda rt, params, ctx: post_shop(
-            rt, batch["shop"], batch, run_id=ctx.get("run_id")))
+        result = stage_task("post", batch["shop"], lambda rt, params, ctx: calls.post(rt, params, ctx, batch))
         for asset in outlets:  # keys only (``<shop>:<order id>``), no customer data
             get_current_context()["outlet_events"][asset].extra = {
                 "shop": batch["shop"], "linked": list(result.get("keys") or [])}
@@ -189,7 +162,8 @@ def _post_task(rules: TenantRules, run_stage: Callable[[str, str, Stage], dict[s
 
 
 def summarize_run(context: Mapping[str, Any], tenant: str, shops: list[str]) -> list[dict[str, Any]]:
-    """Per shop: status, counts and one line per order saying what this run did; raises if a shop failed."""
+    """The summary task: the stages' reports from XCom, the run's outcomes from the ledger; raises if a
+    shop failed or pre-flight did not pass."""
     ti = context["ti"]
     raw = context.get("params") or {}
     dry_run, preflight_only = bool(raw.get("dry_run")), bool(raw.get("preflight_only"))
@@ -198,35 +172,17 @@ def summarize_run(context: Mapping[str, Any], tenant: str, shops: list[str]) -> 
         for value in _all(ti, f"shop.{stage}", "summary"):
             if value.get("shop") in stages:
                 stages[str(value["shop"])][stage] = value
-    if dry_run:
-        lines = [line for shop in shops for line in (stages[shop].get("map") or {}).get("plan") or ()]
-    else:
-        with open_runtime(tenant) as runtime:
-            lines = run_outcomes(runtime.ledger, tenant, KIND, str(context.get("run_id")))
-    rows: list[dict[str, Any]] = []
-    failed: dict[str, str] = {}
-    for shop in shops:
-        status = "ok" if preflight_only else shop_status(stages[shop])
-        if status != "ok":
-            failed[shop] = status
-        linked_now = set((stages[shop].get("post") or {}).get("linked_now") or ())
-        shop_lines = [line for line in lines if line["shop"] == shop]
-        for line in shop_lines:
-            if line["outcome"] in ("posted", "adopted") and line["key"] not in linked_now:
-                line["note"] = "linked by an earlier try of this run"
-        rows.append(shop_row(shop, shop_lines, stages[shop], "dry run" if dry_run and status == "ok" else status))
-        money_back = stages[shop].get("credits") or {}
-        rows[-1]["credits"] = {k: money_back.get(k, 0) for k in CREDIT_COUNTS if money_back.get(k)}
     if not _all(ti, "preflight", "return_value"):
         log.error("tenant %s: pre-flight did not pass; no shop was synced (see the preflight task's log)", tenant)
         raise OrdersRunFailed(f"tenant {tenant}: pre-flight did not pass; its log lists every gap")
-    if len(rows) > 1:
-        rows.append(total_row(rows, bool(failed)))
-    log.info("orders run for tenant %s%s:\n%s\n\n%s", tenant, " (dry run: nothing was written)" if dry_run else "",
-             format_table(rows, ["shop", *SUMMARY_FIELDS, "status"]),
-             format_table(order_lines_text(line for line in lines if line["shop"] in stages)))
+    run_id = str(context.get("run_id"))
+    if dry_run:
+        rows, failed = summarize_stages(None, tenant, shops, stages, run_id=run_id, dry_run=True,
+                                        preflight_only=preflight_only)
+    else:
+        with open_runtime(tenant) as runtime:
+            rows, failed = summarize_stages(runtime, tenant, shops, stages, run_id=run_id, dry_run=False,
+                                            preflight_only=preflight_only)
     ti.xcom_push(key="summary", value=rows)
-    if failed:
-        raise OrdersRunFailed(f"tenant {tenant}: " + "; ".join(f"shop {s} {why}" for s, why in failed.items())
-                              + " — see that task's log; cleared tasks resume where they stopped")
+    raise_if_failed(tenant, failed)
     return rows

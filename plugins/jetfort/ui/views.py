@@ -28,6 +28,7 @@ from jetfort.ledger.store import Ledger, utcnow
 from jetfort.rules import TenantRules
 from jetfort.tasks.catalog.report import report_dir
 from jetfort.tasks.order_status.wiring import READ_TASK_ID
+from jetfort.tasks.orders_run import WHOLE_RUN_TASK_ID, WHOLE_RUN_TYPE
 from jetfort.ui import data
 from jetfort.ui.airflow_api import AirflowApi, AirflowApiError
 from jetfort.ui.auth import Access, access
@@ -101,8 +102,11 @@ def step_links(tenant: str, rules: TenantRules | None, step: data.TrailStep) -> 
     part, task = TASKS.get((step.kind, step.step)) or TASKS.get((step.kind, None)) or (None, None)
     if part is None:
         return {}
-    if part == "order_status" and DagRunType.from_run_id(step.run_id) is DagRunType.ASSET_TRIGGERED:
+    run_type = DagRunType.from_run_id(step.run_id)
+    if part == "order_status" and run_type is DagRunType.ASSET_TRIGGERED:
         task = READ_TASK_ID  # an event run does every step in its first task and skips the others
+    if part == "orders" and task is not None and run_type.value == WHOLE_RUN_TYPE:
+        task = WHOLE_RUN_TASK_ID  # so does a scheduled orders run
     dag = dag_id(tenant, part)
     links = {"dag-run": run_link(dag, step.run_id)}
     if task is not None:

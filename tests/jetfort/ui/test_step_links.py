@@ -40,3 +40,24 @@ def test_a_step_of_a_scheduled_run_links_to_its_own_task() -> None:
     assert step_links("demo_erp", RULES, _step("order_status", "read", SCHEDULED_RUN))["task-log"] == \
         f"{run}/tasks/read_changes"
     assert step_links("demo_erp", RULES, _step("status", "push", "")) == {}  # no run: nothing to link
+
+
+ORDERS_DAG = "/dags/jetfort__demo_erp__orders/runs"
+MANUAL_RUN = "manual__2026-12-07T01:05:00+00:00"
+BACKFILL_RUN = "backfill__2026-12-06T01:00:00+00:00"
+
+
+@pytest.mark.parametrize(("kind", "step"), [("order", "post"), ("order", "acknowledge"), ("credit", "credit")])
+def test_a_step_of_a_scheduled_orders_run_links_to_preflight_which_did_the_whole_run(kind: str, step: str) -> None:
+    run = f"{ORDERS_DAG}/{quote(SCHEDULED_RUN, safe='')}"
+    assert step_links("demo_erp", RULES, _step(kind, step, SCHEDULED_RUN)) == {
+        "dag-run": run, "task-log": f"{run}/tasks/preflight"}
+
+
+@pytest.mark.parametrize("run_id", [MANUAL_RUN, BACKFILL_RUN])
+def test_a_step_of_a_manual_or_backfill_orders_run_links_to_its_stage_task(run_id: str) -> None:
+    run = f"{ORDERS_DAG}/{quote(run_id, safe='')}"
+    assert step_links("demo_erp", RULES, _step("order", "post", run_id)) == {
+        "dag-run": run, "task-log": f"{run}/tasks/shop.post/mapped/0"}
+    assert step_links("demo_erp", RULES, _step("order", "extract", run_id))["task-log"] == \
+        f"{run}/tasks/shop.extract/mapped/0"
