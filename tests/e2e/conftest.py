@@ -95,11 +95,12 @@ def run_orders(tenant: str, *, logical_date: dt.datetime | None = None, manual: 
     return dag.test(logical_date=logical_date, run_conf=conf)
 
 
-def summary_of(dag_run: Any) -> list[dict[str, Any]]:
+def summary_of(dag_run: Any, task_id: str = "summary") -> list[dict[str, Any]]:
+    """XCom ``summary`` of the run's summary task (a scheduled orders run's: ``preflight``)."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids="summary", key="summary")
+    query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="summary")
     with create_session() as session:
         row = session.scalars(query).first()
         return list(XComModel.deserialize_value(row)) if row is not None else []

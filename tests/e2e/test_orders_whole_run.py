@@ -22,7 +22,15 @@ from jetfort.errors import PermanentError, TransientError
 from jetfort.tasks import orders_run
 from jetfort.tasks.orders_run import StageCalls, is_whole_run
 from jetfort.tasks.params import OrderParams
-from tests.e2e.conftest import FAST_WINDOW, Orders, add_channel_projects, fortnox_view, run_orders, shop_view
+from tests.e2e.conftest import (
+    FAST_WINDOW,
+    Orders,
+    add_channel_projects,
+    fortnox_view,
+    run_orders,
+    shop_view,
+    summary_of,
+)
 from tests.e2e.test_events_status import _events_on
 from tests.e2e.test_order_status import SHOP
 from tests.e2e.test_order_status import TENANT as EVENTS_TENANT
@@ -36,16 +44,6 @@ STAGE_TASKS = ("shop.extract", "shop.map", "shop.post", "shop.acknowledge", "sho
 
 def _whole_runs_for_dag_test(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(orders_run, "WHOLE_RUN_TYPE", DagRunType.MANUAL.value)
-
-
-def _summary(dag_run: Any, task_id: str) -> list[dict[str, Any]]:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="summary")
-    with create_session() as session:
-        row = session.scalars(query).first()
-        return list(XComModel.deserialize_value(row)) if row is not None else []
 
 
 def _tries(dag_run: Any) -> dict[str, int]:
@@ -114,7 +112,7 @@ def test_a_whole_run_posts_what_the_staged_run_posts_in_one_task(
     wanted = {f"jetfort:{shop}:{oid}" for shop, oids in ids.items() for oid in oids}
     assert {key: whole_out["documents"].get(key) for key in wanted} == dict.fromkeys(wanted, 1)
     assert all(1 not in statuses for statuses in whole_out["status"].values()), whole_out["status"]
-    rows = _summary(whole, "preflight")  # the run's summary is written by preflight
+    rows = summary_of(whole, "preflight")  # the run's summary is written by preflight
     assert [(r["shop"], r["status"], r["posted"]) for r in rows] == [("se", "ok", 4), ("nordic", "ok", 2),
                                                                        ("TOTAL", "ok", 6)]
 
@@ -126,8 +124,8 @@ def test_a_whole_run_posts_what_the_staged_run_posts_in_one_task(
         assert task_states(staged)["shop.post[1]"] == "success"
         assert fortnox_view(other) == whole_out["fortnox"]  # documents, rows, totals, customers
         assert {s: shop_view(other, i) for s, i in SHOPS.items()} == whole_out["shops"]  # statuses, captures
-    assert _summary(staged, "preflight") == []
-    assert _comparable(_summary(staged, "summary")) == _comparable(rows)
+    assert summary_of(staged, "preflight") == []
+    assert _comparable(summary_of(staged, "summary")) == _comparable(rows)
 
 
 @pytest.mark.timeout(300)
@@ -154,7 +152,7 @@ def test_a_shop_that_fails_lets_the_other_go_on_and_a_transient_error_is_retried
     wanted = {f"jetfort:{shop}:{oid}" for shop, oids in ids.items() for oid in oids}
     per_key = _documents_per_key(orders_env)
     assert {key: per_key.get(key) for key in wanted} == dict.fromkeys(wanted, 1)  # nothing twice
-    rows = _summary(run, "preflight")
+    rows = summary_of(run, "preflight")
     assert [(r["shop"], r["status"]) for r in rows] == [("se", "ok"), ("nordic", "ok"), ("TOTAL", "ok")]
     assert rows[1]["posted"] == 2
 
@@ -176,7 +174,7 @@ def test_a_permanent_error_fails_the_run_at_once_and_names_the_shop_and_stage(
     run = run_orders(COMBO)
     assert str(run.state) == "failed", task_states(run)
     assert task_states(run)["preflight"] == "failed" and _tries(run)["preflight"] == 1  # not retried
-    rows = _summary(run, "preflight")  # written before the task failed
+    rows = summary_of(run, "preflight")  # written before the task failed
     assert [(r["shop"], r["status"]) for r in rows] == [("se", "ok"), ("nordic", "failed at post"),
                                                         ("TOTAL", "failed")]
     per_key = _documents_per_key(orders_env)

@@ -14,8 +14,9 @@ tasks would do, in the same order and with the same code, then writes the run's 
 A shop that fails leaves the other shops to go on; the task then fails with the message the summary
 task gives: at once when every such shop stopped on a permanent error (bad input, as a stage task
 would), else Airflow retries it and the retry runs the whole run again (every stage is idempotent:
-the ledger knows what is linked, posted and acknowledged). The shop orders it linked reach the status DAG as the
-``post`` task's do, through an asset alias that emits an event only for a shop that linked some.
+the ledger knows what is linked, posted and acknowledged). The shop orders it linked reach the
+status DAG as the ``post`` task's do, through an asset alias that emits an event only for a shop
+that linked some.
 """
 
 from __future__ import annotations
@@ -50,9 +51,6 @@ STAGES = ("extract", "map", "post", "acknowledge")
 WHOLE_RUN_TYPE = "scheduled"
 #: the orders DAG's first task: pre-flight, or all of a scheduled run
 WHOLE_RUN_TASK_ID = "preflight"
-
-#: a stage's call: (runtime, params, the task's context, its input: shop key or the previous result)
-Stage = Callable[[TenantRuntime, OrderParams, Mapping[str, Any], Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
