@@ -145,12 +145,23 @@ def tenant_dags(
         tenants = parse_tenants()
     elif target is not None:
         tenants = {tenant_id: rules for tenant_id, rules in tenants.items() if tenant_id == target[0]}
+    # Every DAG of the part gets the same Params. Airflow checks a scheduled DAG's Params (valid defaults)
+    # when they are set; checked here once, they are then added to each DAG's own (empty) ParamsDict, which
+    # does not check them again: a JSON-schema check per Param and DAG was a fifth of a parse.
+    shared_params = ParamsDict(params or {})
+    shared_params.validate()
+    timetables: dict[tuple[str, str], CronDataIntervalTimetable] = {}  # one per cron and time zone
     dags: dict[str, DAG] = {}
     for tenant_id, rules in sorted(tenants.items()):
         if not applies(rules):
             continue
         cron = schedule(rules) if schedule else getattr(rules.schedules, part)
-        timetable = CronDataIntervalTimetable(cron, timezone=rules.schedules.timezone) if cron else None
+        timetable = None
+        if cron:
+            where = (cron, rules.schedules.timezone)
+            if where not in timetables:
+                timetables[where] = CronDataIntervalTimetable(cron, timezone=rules.schedules.timezone)
+            timetable = timetables[where]
         purpose = rules.events_purpose(part)
         with DAG(
             dag_id=dag_id(tenant_id, part),
@@ -176,7 +187,7 @@ def tenant_dags(
         # Given once the tasks exist, the params stay the DAG's alone (its trigger form, the run's conf), and
         # each task reads them from its run's context. Given to DAG(), every task would carry a copy that
         # Airflow deep-copies at parse time and validates and serializes once more per task.
-        dag.params = ParamsDict(params or {})
+        dag.params.update(shared_params)
         dags[dag.dag_id] = dag
     return dags
 

@@ -118,3 +118,42 @@ def test_a_parse_reads_the_tenant_list_once_however_long_it_takes(monkeypatch: p
     monkeypatch.setattr(factory, "get_parsing_context", lambda: AirflowParsingContext(dag_id=wanted, task_id="t"))
     assert list(DagBag(dag_folder=str(REPO / "dags" / "jetfort_catalog.py")).dags) == [wanted]
     assert len(reads) == 1  # a task process reads its own tenant's Variable only
+
+
+def test_each_dag_has_its_own_params_with_valid_defaults_and_its_tenants_cron(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """The factory checks a part's Params once per parse (not once per DAG, as assigning them to each
+    DAG would) and shares one timetable per cron and time zone; every DAG must still trigger with
+    its own form, and run on its own tenant's cron."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from jetfort.rules import parse_tenant
+
+    orders = {dag_id: dag for dag_id, dag in dagbag.dags.items() if dag_id.endswith("__orders")}
+    assert len(orders) >= 3
+    forms = {dag_id: dag.params for dag_id, dag in orders.items()}
+    assert len({id(form) for form in forms.values()}) == len(forms)  # a ParamsDict per DAG
+    for dag_id, dag in orders.items():
+        defaults = dag.params.validate()  # what Airflow checks for a scheduled DAG
+        assert {"since", "until", "order_numbers", "dry_run", "preflight_only"} <= set(defaults), dag_id
+        assert defaults["dry_run"] is False and defaults["order_numbers"] in ([], None, ""), (dag_id, defaults)
+        serialized = DagSerialization.to_dict(dag)["dag"]
+        assert {name for name, _ in serialized["params"]} == set(defaults), dag_id  # the trigger form
+        tenant = dag_id.split("__")[1]
+        schedules = parse_tenant(tenant, (EXAMPLES / f"{tenant}.json").read_text()).schedules
+        timetable = getattr(dag.timetable, "timetable", dag.timetable)  # an asset-or-time schedule's cron
+        assert (timetable.expression, str(timetable.timezone)) == (schedules.orders, schedules.timezone), dag_id
+    crons = {getattr(dag.timetable, "timetable", dag.timetable).expression for dag in orders.values()}
+    assert len(crons) > 1  # the example tenants do not all share one cron
+
+
+def test_a_part_whose_param_defaults_are_invalid_fails_the_parse() -> None:
+    from airflow.sdk import Param
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    from jetfort.factory import tenant_dags
+    from jetfort.rules import parse_tenant
+
+    rules = parse_tenant("demo_ecom", (EXAMPLES / "demo_ecom.json").read_text())
+    with pytest.raises(ParamValidationError, match="limit"):
+        tenant_dags("orders", lambda rules: None, description="d", tenants={"demo_ecom": rules},
+                    params={"limit": Param("ten", type="integer")})

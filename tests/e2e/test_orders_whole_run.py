@@ -142,6 +142,18 @@ def test_a_whole_run_posts_what_the_staged_run_posts_in_one_task(
         assert {s: shop_view(other, i) for s, i in SHOPS.items()} == whole_out["shops"]  # statuses, captures
     assert summary_of(staged, "preflight") == []
     assert _comparable(summary_of(staged, "summary")) == _comparable(rows)
+    # each stage's result is one XCom, not also one per key of its dict (a map task's documents twice)
+    assert _xcom_keys(staged, "shop.map") == {"return_value", "summary"}
+    assert _xcom_keys(staged, "shop.post") == {"return_value", "summary"}
+
+
+def _xcom_keys(dag_run: Any, task_id: str) -> set[str]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, map_indexes=0)
+    with create_session() as session:
+        return {row.key for row in session.scalars(query)}
 
 
 @pytest.mark.timeout(300)

@@ -53,7 +53,7 @@ def add_commit_events(dag: DAG, tenant: str, purpose: str) -> Any:
     """Add ``commit_events`` to ``dag`` (being built), downstream of every task already in it."""
     others = list(dag.tasks)
 
-    @task(task_id=COMMIT_TASK_ID, trigger_rule="all_success")
+    @task(task_id=COMMIT_TASK_ID, trigger_rule="all_success", multiple_outputs=False)
     def commit(**context: Any) -> dict[str, Any]:
         return commit_events(tenant, purpose, context)
 

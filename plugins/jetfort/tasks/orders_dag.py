@@ -77,7 +77,10 @@ def build_orders(rules: TenantRules) -> None:
 
     aliases = whole_run_outlets(rules)
 
-    @task.short_circuit(task_id=WHOLE_RUN_TASK_ID, outlets=aliases)
+    # multiple_outputs=False on every task: its dict result is one XCom (return_value). From the dict
+    # annotation Airflow would infer True and store each key once more as an XCom of its own (a map
+    # task's documents twice), and it evaluates that annotation for each task at every parse.
+    @task.short_circuit(task_id=WHOLE_RUN_TASK_ID, outlets=aliases, multiple_outputs=False)
     def preflight() -> dict[str, Any] | None:
         context = get_current_context()
         params = params_of(context)  # invalid params fail here, before any shop is touched
@@ -107,22 +110,22 @@ def build_orders(rules: TenantRules) -> None:
             raise AirflowSkipException(f"shop {shop_key}: no order to sync; map, post and acknowledge are skipped")
         return result
 
-    @task(task_id="extract", map_index_template="{{ shop_key }}")
+    @task(task_id="extract", map_index_template="{{ shop_key }}", multiple_outputs=False)
     def extract(shop_key: str) -> dict[str, Any]:
         return stage_task("extract", shop_key, lambda rt, params, ctx: calls.extract(rt, params, ctx, shop_key))
 
-    @task(task_id="map", map_index_template="{{ shop_key }}")
+    @task(task_id="map", map_index_template="{{ shop_key }}", multiple_outputs=False)
     def map_(batch: dict[str, Any]) -> dict[str, Any]:
         return stage_task("map", batch["shop"], lambda rt, params, ctx: calls.map(rt, params, ctx, batch))
 
     post = _post_task(rules, stage_task, calls)
 
-    @task(task_id="acknowledge", map_index_template="{{ shop_key }}")
+    @task(task_id="acknowledge", map_index_template="{{ shop_key }}", multiple_outputs=False)
     def acknowledge(batch: dict[str, Any]) -> dict[str, Any]:
         return stage_task("acknowledge", batch["shop"],
                           lambda rt, params, ctx: calls.acknowledge(rt, params, ctx, batch))
 
-    @task(task_id="credits", map_index_template="{{ shop_key }}", trigger_rule="none_failed")
+    @task(task_id="credits", map_index_template="{{ shop_key }}", trigger_rule="none_failed", multiple_outputs=False)
     def credits(shop_key: str) -> dict[str, Any]:
         return stage_task("credits", shop_key, lambda rt, params, ctx: calls.credits(rt, params, ctx, shop_key))
 
@@ -136,7 +139,7 @@ def build_orders(rules: TenantRules) -> None:
         checked >> money_back << acknowledge(post(map_(found)))  # type: ignore[arg-type]
         return money_back
 
-    @task(task_id="summary", trigger_rule="all_done")
+    @task(task_id="summary", trigger_rule="all_done", multiple_outputs=False)
     def summary() -> list[dict[str, Any]]:
         context = get_current_context()
         return summarize_run(context, tenant, shops)
@@ -150,7 +153,7 @@ def _post_task(rules: TenantRules, stage_task: Callable[[str, str, StageBody], d
     names the shop orders it linked, and the status DAG checks them at once."""
     outlets = posted_outlets(rules)
 
-    @task(task_id="post", map_index_template="{{ shop_key }}", outlets=outlets)
+    @task(task_id="post", map_index_template="{{ shop_key }}", outlets=outlets, multiple_outputs=False)
     def post(batch: dict[str, Any]) -> dict[str, Any]:
         result = stage_task("post", batch["shop"], lambda rt, params, ctx: calls.post(rt, params, ctx, batch))
         for asset in outlets:  # keys only (``<shop>:<order id>``), no customer data

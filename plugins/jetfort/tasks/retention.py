@@ -52,7 +52,7 @@ def build_retention_dag() -> DAG:
                       "retry_policy": RETRY_POLICY},
     ) as dag:
 
-        @task(task_id="compact")
+        @task(task_id="compact", multiple_outputs=False)
         def run_compact(data_interval_end: dt.datetime | None = None, logical_date: dt.datetime | None = None) -> Any:
             policy = parse_policy(policy_text())
             now = data_interval_end or logical_date

@@ -171,7 +171,7 @@ def _context() -> Mapping[str, Any]:
 
 def _task(fn: Callable[..., Any], task_id: str, **kwargs: Any) -> Any:
     fn.__name__ = task_id
-    return task(task_id=task_id, **kwargs)(fn)
+    return task(task_id=task_id, multiple_outputs=False, **kwargs)(fn)
 
 
 def await_jobs(tenant: str, task_id: str = "await_jobs", entity: str = JOBS_ENTITY) -> ShopJobsSensor:

@@ -29,21 +29,22 @@ def build_order_status(rules: TenantRules) -> None:
     tenant = tenant_of(rules)
     shops = [shop.key for shop in rules.shops]
 
-    @task.short_circuit(task_id=READ_TASK_ID, priority_weight=STATUS_PRIORITY, weight_rule="absolute")
+    @task.short_circuit(task_id=READ_TASK_ID, priority_weight=STATUS_PRIORITY, weight_rule="absolute",
+                        multiple_outputs=False)  # one XCom per result (see jetfort.tasks.orders_dag)
     def read(**context: Any) -> dict[str, Any] | None:
         if is_event_run(context, tenant):  # all in this task, the rest skipped (see event_run)
             context["ti"].xcom_push(key="summary", value=apply_events(tenant, shops, context))
             return None
         return read_changes(tenant, context)  # never empty: the run goes on
 
-    @task(task_id="push_status", map_index_template="{{ shop_key }}")
+    @task(task_id="push_status", map_index_template="{{ shop_key }}", multiple_outputs=False)
     def push(shop_key: str, **context: Any) -> dict[str, Any]:
         context["shop_key"] = shop_key
         read_result = context["ti"].xcom_pull(task_ids=READ_TASK_ID) if (
             context.get("params") or {}).get("dry_run") else None
         return push_status(tenant, shop_key, context, read=read_result)
 
-    @task(task_id="summary", trigger_rule="all_done")
+    @task(task_id="summary", trigger_rule="all_done", multiple_outputs=False)
     def summary(read_result: Any, pushes: Any, **context: Any) -> dict[str, Any]:
         # one slice request for every shop's result: iterating the lazy sequence would ask for the
         # item after the last one, which the API answers with a logged "XCom not found"
