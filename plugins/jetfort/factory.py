@@ -147,7 +147,7 @@ def tenant_dags(
         tenants = {tenant_id: rules for tenant_id, rules in tenants.items() if tenant_id == target[0]}
     # Every DAG of the part gets the same Params. Airflow checks a scheduled DAG's Params (valid defaults)
     # when they are set; checked here once, they are then added to each DAG's own (empty) ParamsDict, which
-    # does not check them again: a JSON-schema check per Param and DAG was a fifth of a parse.
+    # does not check them again: a JSON-schema check per Param and DAG was about a sixth of a parse.
     shared_params = ParamsDict(params or {})
     shared_params.validate()
     timetables: dict[tuple[str, str], CronDataIntervalTimetable] = {}  # one per cron and time zone
