@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 from airflow.sdk import get_current_context, task, task_group
@@ -44,14 +45,11 @@ from jetfort.tasks.orders_run import (
     raise_if_failed,
     run_stage,
     run_whole,
-    shop_status,
     summarize_stages,
 )
 from jetfort.tasks.params import OrderParams, order_params_of
 
 log = logging.getLogger(__name__)
-
-__all__ = ["build_orders", "shop_status", "summarize_run"]
 
 #: a stage task's work: (runtime, params, context) → its result
 StageBody = Callable[[Any, OrderParams, Mapping[str, Any]], dict[str, Any]]
@@ -178,14 +176,9 @@ def summarize_run(context: Mapping[str, Any], tenant: str, shops: list[str]) -> 
     if not _all(ti, "preflight", "return_value"):
         log.error("tenant %s: pre-flight did not pass; no shop was synced (see the preflight task's log)", tenant)
         raise OrdersRunFailed(f"tenant {tenant}: pre-flight did not pass; its log lists every gap")
-    run_id = str(context.get("run_id"))
-    if dry_run:
-        rows, failed = summarize_stages(None, tenant, shops, stages, run_id=run_id, dry_run=True,
-                                        preflight_only=preflight_only)
-    else:
-        with open_runtime(tenant) as runtime:
-            rows, failed = summarize_stages(runtime, tenant, shops, stages, run_id=run_id, dry_run=False,
-                                            preflight_only=preflight_only)
+    with nullcontext() if dry_run else open_runtime(tenant) as runtime:  # a dry run's plan is in XCom
+        rows, failed = summarize_stages(runtime, tenant, shops, stages, run_id=str(context.get("run_id")),
+                                        dry_run=dry_run, preflight_only=preflight_only)
     ti.xcom_push(key="summary", value=rows)
     raise_if_failed(tenant, failed)
     return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jetfort.tasks.orders_dag import shop_status
+from jetfort.tasks.orders_run import shop_status
 from jetfort.tasks.summary import order_outcome, shop_row
 
 
